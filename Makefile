@@ -1,0 +1,26 @@
+# The README's two commands: `make quickstart` and `make test`.
+# Everything installs into .venv through this file and pyproject.toml.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH_VERSION := 2.13.0
+
+.PHONY: install quickstart test clean
+
+# torch first, pinned: an unpinned torch with none installed pulls a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install --quiet torch==$(TORCH_VERSION)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+quickstart: install
+	PATH="$(abspath $(BIN)):$$PATH" bash recipes/ding-de-en/run.sh
+
+test: install
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) recipes/*/data recipes/*/exp

@@ -1,0 +1,236 @@
+"""Token arrays on disk and token-budget batches over them.
+
+A split is encoded once into a flat token file (`<name>.bin`) plus sentence offsets
+(`<name>.idx.npy`), both memory-mapped when read, so the training process never holds
+the corpus as Python objects. Batches group sentences of similar length under a padded
+token budget; their order is a pure function of (seed, epoch), so a position within an
+epoch can be saved and restored exactly, and sharded by rank for distributed training.
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from nmt.tokenizer import BOS, EOS, PAD
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    return np.dtype(np.uint16 if vocab_size <= np.iinfo(np.uint16).max + 1 else np.int32)
+
+
+def write_token_array(sequences: Iterable[Sequence[int]], prefix: Path, *, vocab_size: int) -> int:
+    """Stream id sequences into `<prefix>.bin` + `<prefix>.idx.npy`; returns the token count."""
+    dtype = token_dtype(vocab_size)
+    offsets = array("q", [0])
+    tmp = prefix.with_name(prefix.name + ".bin.tmp")
+    with tmp.open("wb") as out:
+        for seq in sequences:
+            out.write(np.asarray(seq, dtype=dtype).tobytes())
+            offsets.append(offsets[-1] + len(seq))
+    np.save(prefix.with_name(prefix.name + ".idx.npy"), np.frombuffer(offsets, dtype=np.int64))
+    prefix.with_name(prefix.name + ".json").write_text(json.dumps({"dtype": dtype.name}))
+    tmp.replace(prefix.with_name(prefix.name + ".bin"))
+    return offsets[-1]
+
+
+class TokenArray:
+    """One side of one split: sentence i is `array[i]`, a read-only numpy view."""
+
+    def __init__(self, prefix: str | Path):
+        prefix = Path(prefix)
+        dtype = json.loads(prefix.with_name(prefix.name + ".json").read_text())["dtype"]
+        self.offsets = np.load(prefix.with_name(prefix.name + ".idx.npy"), mmap_mode="r")
+        n_tokens = int(self.offsets[-1])
+        self.tokens = (
+            np.memmap(prefix.with_name(prefix.name + ".bin"), dtype=dtype, mode="r", shape=(n_tokens,))
+            if n_tokens else np.zeros(0, dtype=dtype)
+        )
+        self.lengths = np.diff(self.offsets)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.tokens[self.offsets[i]:self.offsets[i + 1]]
+
+
+class ParallelArrays:
+    """Source and target token arrays of one split, aligned by index."""
+
+    def __init__(self, data_dir: str | Path, split: str):
+        self.src = TokenArray(Path(data_dir) / f"{split}.src")
+        self.tgt = TokenArray(Path(data_dir) / f"{split}.tgt")
+        if len(self.src) != len(self.tgt):
+            raise ValueError(f"{data_dir}/{split}: {len(self.src)} source but {len(self.tgt)} target sentences")
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+
+@dataclass
+class Batch:
+    """A padded batch. Source ends in EOS; target is split into decoder input and output.
+
+    src: (B, S) ids, PAD after each sentence's end; reversed real tokens when asked
+    src_lengths: (B,) real source lengths, EOS included
+    tgt_in: (B, T) BOS y_1 .. y_n, then PAD
+    tgt_out: (B, T) y_1 .. y_n EOS, then PAD
+    indices: (B,) the sentences' positions in their split
+    """
+
+    src: torch.Tensor
+    src_lengths: torch.Tensor
+    tgt_in: torch.Tensor | None
+    tgt_out: torch.Tensor | None
+    indices: torch.Tensor
+
+    @property
+    def src_mask(self) -> torch.Tensor:
+        """(B, S) True at real source positions."""
+        return self.src != PAD
+
+    @property
+    def n_tgt_tokens(self) -> int:
+        return int((self.tgt_out != PAD).sum()) if self.tgt_out is not None else 0
+
+    def to(self, device: torch.device | str) -> "Batch":
+        move = lambda t: t.to(device, non_blocking=True) if t is not None else None  # noqa: E731
+        return Batch(move(self.src), self.src_lengths, move(self.tgt_in), move(self.tgt_out), self.indices)
+
+
+def _pad(rows: list[np.ndarray], width: int) -> np.ndarray:
+    out = np.full((len(rows), width), PAD, dtype=np.int64)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = row
+    return out
+
+
+def collate(
+    src_seqs: Sequence[np.ndarray],
+    tgt_seqs: Sequence[np.ndarray] | None,
+    indices: Sequence[int],
+    *,
+    reverse_source: bool,
+) -> Batch:
+    """Pad a list of sentences into a Batch. Reversal touches real tokens only, never EOS or PAD."""
+    src_rows = [np.append(np.asarray(s)[::-1] if reverse_source else np.asarray(s), EOS) for s in src_seqs]
+    src = _pad(src_rows, max(len(r) for r in src_rows))
+    lengths = torch.tensor([len(r) for r in src_rows], dtype=torch.long)
+    tgt_in = tgt_out = None
+    if tgt_seqs is not None:
+        width = max(len(t) for t in tgt_seqs) + 1
+        tgt_in = torch.from_numpy(_pad([np.insert(np.asarray(t), 0, BOS) for t in tgt_seqs], width))
+        tgt_out = torch.from_numpy(_pad([np.append(np.asarray(t), EOS) for t in tgt_seqs], width))
+    return Batch(torch.from_numpy(src), lengths, tgt_in, tgt_out, torch.tensor(list(indices), dtype=torch.long))
+
+
+def make_batches(
+    src_lengths: np.ndarray,
+    tgt_lengths: np.ndarray | None,
+    *,
+    batch_tokens: int,
+    batch_size: int | None = None,
+    seed: int = 0,
+    epoch: int = 0,
+    shuffle: bool = True,
+    keep: np.ndarray | None = None,
+) -> list[np.ndarray]:
+    """Group sentence indices into batches of similar length.
+
+    Sentences are sorted by length (random tie-breaks when shuffling), cut greedily so
+    that (sentences x longest padded side) stays within `batch_tokens` and the sentence
+    count within `batch_size`; the batch order is then shuffled. A sentence longer than
+    the budget forms a batch alone. `keep` is a boolean mask of usable sentences.
+    """
+    # Padded width of a pair: source + EOS, target + BOS/EOS shift.
+    width = src_lengths.astype(np.int64) + 1
+    if tgt_lengths is not None:
+        width = np.maximum(width, tgt_lengths.astype(np.int64) + 1)
+    rng = np.random.default_rng([seed, epoch])
+    tie_break = rng.permutation(len(width)) if shuffle else np.arange(len(width))
+    order = np.lexsort((tie_break, width))
+    if keep is not None:
+        order = order[keep[order]]
+    batches, start, longest = [], 0, 0
+    for pos, index in enumerate(order):
+        longest_with = max(longest, int(width[index]))
+        count = pos - start + 1
+        if count > 1 and (longest_with * count > batch_tokens or (batch_size and count > batch_size)):
+            batches.append(order[start:pos])
+            start, longest_with = pos, int(width[index])
+        longest = longest_with
+    if start < len(order):
+        batches.append(order[start:])
+    if shuffle:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
+
+
+def shard(batches: list[np.ndarray], *, rank: int, world_size: int) -> list[np.ndarray]:
+    """This rank's batches; every rank gets the same count, so all take the same number of steps."""
+    usable = len(batches) // world_size * world_size
+    return batches[rank:usable:world_size]
+
+
+class BatchIterator:
+    """Epochs of training batches with a position that can be saved and restored exactly."""
+
+    def __init__(
+        self,
+        corpus: ParallelArrays,
+        *,
+        batch_tokens: int,
+        batch_size: int | None,
+        seed: int,
+        reverse_source: bool,
+        max_src_tokens: int | None = None,
+        max_tgt_tokens: int | None = None,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
+        self.corpus = corpus
+        self.batch_tokens, self.batch_size, self.seed = batch_tokens, batch_size, seed
+        self.reverse_source = reverse_source
+        self.rank, self.world_size = rank, world_size
+        keep = np.ones(len(corpus), dtype=bool)
+        if max_src_tokens is not None:
+            keep &= corpus.src.lengths <= max_src_tokens
+        if max_tgt_tokens is not None:
+            keep &= corpus.tgt.lengths <= max_tgt_tokens
+        self.keep, self.n_left_out = keep, int((~keep).sum())
+        self.epoch, self.position = 1, 0
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.position = int(state["epoch"]), int(state["position"])
+
+    def epoch_plan(self, epoch: int) -> list[np.ndarray]:
+        batches = make_batches(
+            self.corpus.src.lengths, self.corpus.tgt.lengths,
+            batch_tokens=self.batch_tokens, batch_size=self.batch_size,
+            seed=self.seed, epoch=epoch, keep=self.keep,
+        )
+        return shard(batches, rank=self.rank, world_size=self.world_size)
+
+    def __iter__(self) -> Iterator[Batch]:
+        """The rest of the current epoch; afterwards the iterator stands at the next epoch's start."""
+        plan = self.epoch_plan(self.epoch)
+        while self.position < len(plan):
+            indices = plan[self.position]
+            # Count the batch as consumed before it is used: a checkpoint taken after the
+            # update then resumes with the next batch.
+            self.position += 1
+            yield collate(
+                [self.corpus.src[i] for i in indices], [self.corpus.tgt[i] for i in indices],
+                indices, reverse_source=self.reverse_source,
+            )
+        self.epoch, self.position = self.epoch + 1, 0

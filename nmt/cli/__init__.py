@@ -1,0 +1,1 @@
+"""Thin console entry points; each reads arguments and calls the library."""

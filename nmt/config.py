@@ -1,0 +1,279 @@
+"""Experiment configuration: YAML in, typed and validated dataclasses out.
+
+A config file may name a `base:` file (relative to itself) whose values it overrides,
+and every CLI takes `--set section.key=value` on top. Validation happens once, here:
+unknown keys, wrong types and out-of-range values each raise a one-line ConfigError
+that names the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+
+from nmt.errors import ConfigError
+
+
+def _range(low: float | None = None, high: float | None = None, *, below: bool = False) -> dict:
+    """Field metadata for a numeric range: low <= x <= high (x < high when `below`)."""
+    return {"low": low, "high": high, "below": below}
+
+
+@dataclass
+class CorpusConfig:
+    """Where one split of a parallel corpus comes from."""
+
+    format: Literal["plain", "tsv", "hf"] = "plain"
+    src: str = ""  # plain: source-side file, one sentence a line
+    tgt: str = ""  # plain: target-side file, aligned by line
+    path: str = ""  # tsv: the file (source TAB target); hf: hub name or local json/jsonl/csv/parquet
+    name: Optional[str] = None  # hf: the dataset's configuration on the hub, e.g. 'de-en'
+    split: str = "train"  # hf: which split to read
+    src_column: Optional[str] = None  # hf: source column; unset: the 'translation' dict column
+    tgt_column: Optional[str] = None  # hf: target column
+
+
+@dataclass
+class DataConfig:
+    src_lang: str = "de"
+    tgt_lang: str = "en"
+    train: CorpusConfig = field(default_factory=CorpusConfig)
+    dev: CorpusConfig = field(default_factory=CorpusConfig)
+    test: Optional[CorpusConfig] = None
+    # Cleaning applies to the training split only: dev and test stay comparable.
+    max_words: int = field(default=100, metadata=_range(1))
+    max_ratio: Optional[float] = field(default=9.0, metadata=_range(1.0))
+    dedup: bool = False
+
+
+@dataclass
+class TokenizerConfig:
+    model_type: Literal["unigram", "bpe"] = "unigram"
+    vocab_size: int = field(default=8000, metadata=_range(8))
+    joint: bool = True  # one model for both languages (needed to share embeddings)
+    character_coverage: float = field(default=1.0, metadata=_range(0.5, 1.0))
+    input_sentence_size: int = field(default=2_000_000, metadata=_range(1))
+
+
+@dataclass
+class ModelConfig:
+    variant: Literal["seq2seq", "context", "bidir", "rnnsearch", "luong"] = "rnnsearch"
+    cell: Literal["lstm", "gru", "rnn"] = "lstm"
+    embed_size: int = field(default=256, metadata=_range(1))
+    encoder_hidden: int = field(default=256, metadata=_range(1))  # per direction
+    encoder_layers: int = field(default=1, metadata=_range(1))
+    bidirectional: Optional[bool] = None  # unset: the variant's own choice
+    decoder_hidden: int = field(default=512, metadata=_range(1))
+    decoder_layers: int = field(default=1, metadata=_range(1))
+    attention_size: int = field(default=512, metadata=_range(1))  # rnnsearch
+    score: Literal["dot", "general"] = "general"  # luong
+    input_feeding: bool = True  # luong
+    reverse_source: bool = False
+    dropout: float = field(default=0.3, metadata=_range(0.0, 1.0, below=True))
+    tie_embeddings: bool = False  # output projection shares the target embedding
+    share_embeddings: bool = False  # source and target share one embedding (joint vocabulary)
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 1234
+    batch_tokens: int = field(default=4000, metadata=_range(1))  # padded tokens of the longer side
+    batch_size: Optional[int] = field(default=None, metadata=_range(1))  # sentences per batch, at most
+    max_src_tokens: int = field(default=100, metadata=_range(1))  # longer training pairs are left out
+    max_tgt_tokens: int = field(default=100, metadata=_range(1))
+
+
+@dataclass
+class Config:
+    exp_dir: str = ""  # unset: exp/<config file name without .yaml>
+    data: DataConfig = field(default_factory=DataConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+# ---------------------------------------------------------------- building from dicts
+
+def _describe(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return " or ".join(_describe(a) for a in inner) + " or null"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
+        tp, getattr(tp, "__name__", str(tp))
+    )
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check `value` against the annotation `tp`; return it converted (int -> float, ...)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _coerce(value, inner, key)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, key)
+    ok = {
+        bool: isinstance(value, bool),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, (int, float)) and not isinstance(value, bool),
+        str: isinstance(value, str),
+    }.get(tp)
+    if origin is Literal:
+        ok = value in typing.get_args(tp)
+    if not ok:
+        raise ConfigError(f"config: {key} = {value!r} is not valid: expected {_describe(tp)}")
+    return float(value) if tp is float else value
+
+
+def _check_range(value: Any, meta: typing.Mapping, key: str) -> None:
+    low, high, below = meta.get("low"), meta.get("high"), meta.get("below", False)
+    if value is None or low is None and high is None:
+        return
+    too_high = high is not None and (value >= high if below else value > high)
+    if (low is not None and value < low) or too_high:
+        bounds = f"at least {low}" if high is None else f"in [{low}, {high}{')' if below else ']'}"
+        raise ConfigError(f"config: {key} = {value!r} is out of range: expected {bounds}")
+
+
+def _build(cls: type, raw: Any, prefix: str) -> Any:
+    """Build dataclass `cls` from the mapping `raw`; `prefix` is its dotted path for messages."""
+    where = prefix or "the top level"
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config: {where} must be a mapping of keys to values, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in raw.items():
+        dotted = f"{prefix}.{key}" if prefix else str(key)
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.6)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (valid keys: {', '.join(fields)})"
+            raise ConfigError(f"config: unknown key '{dotted}'{hint}")
+        values[key] = _coerce(value, hints[key], dotted)
+        _check_range(values[key], fields[key].metadata, dotted)
+    return cls(**values)
+
+
+def _check_consistency(cfg: Config) -> None:
+    """Rules that involve more than one key."""
+    for split in ("train", "dev", "test"):
+        corpus: CorpusConfig | None = getattr(cfg.data, split)
+        if corpus is None:
+            continue
+        key = f"data.{split}"
+        if corpus.format == "plain" and not (corpus.src and corpus.tgt):
+            raise ConfigError(f"config: {key} has format 'plain' and needs both {key}.src and {key}.tgt")
+        if corpus.format in ("tsv", "hf") and not corpus.path:
+            raise ConfigError(f"config: {key} has format '{corpus.format}' and needs {key}.path")
+        if (corpus.src_column is None) != (corpus.tgt_column is None):
+            raise ConfigError(f"config: {key}.src_column and {key}.tgt_column must be set together")
+    if cfg.model.share_embeddings and not cfg.tokenizer.joint:
+        raise ConfigError("config: model.share_embeddings needs tokenizer.joint: true (one vocabulary)")
+
+
+# ---------------------------------------------------------------- files and overrides
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config: file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"config: cannot read {path}: {err}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or "invalid YAML"
+        raise ConfigError(f"config: {path}{where}: {problem}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config: {path} must hold a mapping of keys to values")
+    return raw
+
+
+def _merge(base: dict, over: dict) -> dict:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_with_bases(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    resolved = path.resolve()
+    if resolved in seen:
+        raise ConfigError(f"config: {path} includes itself through 'base'")
+    raw = _read_yaml(path)
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    if not isinstance(base, str):
+        raise ConfigError(f"config: base = {base!r} in {path} is not valid: expected a file path")
+    return _merge(_read_with_bases(path.parent / base, seen + (resolved,)), raw)
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Apply `section.key=value` strings; each value is parsed as YAML ('3' -> 3, 'true' -> True)."""
+    raw = _merge({}, raw)
+    for item in overrides:
+        dotted, sep, text = item.partition("=")
+        if not sep or not dotted.strip():
+            raise ConfigError(f"config: --set {item!r} is not valid: expected section.key=value")
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            value = text
+        *parents, leaf = dotted.strip().split(".")
+        node = raw
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[leaf] = value
+    return raw
+
+
+def config_from_dict(raw: dict) -> Config:
+    cfg = _build(Config, raw, "")
+    _check_consistency(cfg)
+    return cfg
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
+    """Read, merge, override and validate a config file; fill in exp_dir when unset."""
+    path = Path(path)
+    cfg = config_from_dict(apply_overrides(_read_with_bases(path), overrides or []))
+    if not cfg.exp_dir:
+        cfg.exp_dir = str(Path("exp") / path.stem)
+    return cfg
+
+
+def config_to_dict(cfg: Config) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    """Write the resolved config (every key, defaults included) so a run can be rebuilt from it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False, allow_unicode=True), encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,185 @@
+"""Corpus -> cleaned splits -> SentencePiece -> token arrays, in the experiment directory.
+
+Each stage records a fingerprint of its inputs in `data/prepare.json`; a re-run whose
+fingerprint matches reuses the stage's output instead of redoing it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from nmt.batching import TokenArray, write_token_array
+from nmt.config import Config, CorpusConfig, save_config
+from nmt.data import CleanStats, clean_pairs, read_corpus, read_lines, write_pairs
+from nmt.errors import DataError
+from nmt.tokenizer import Tokenizer, train_sentencepiece
+
+ENCODE_CHUNK = 10_000  # lines encoded per SentencePiece call
+
+
+def _fingerprint(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _corpus_identity(corpus: CorpusConfig) -> list:
+    """Config plus size and mtime of local inputs, so edited files are noticed."""
+    identity = [dataclasses.asdict(corpus)]
+    for name in (corpus.src, corpus.tgt, corpus.path):
+        path = Path(name) if name else None
+        if path is not None and path.is_file():
+            stat = path.stat()
+            identity.append([str(path.resolve()), stat.st_size, stat.st_mtime_ns])
+    return identity
+
+
+def _splits(cfg: Config) -> dict[str, CorpusConfig]:
+    splits = {"train": cfg.data.train, "dev": cfg.data.dev}
+    if cfg.data.test is not None:
+        splits["test"] = cfg.data.test
+    return splits
+
+
+class Preparer:
+    """Runs the three stages for one config; `log` receives progress lines."""
+
+    def __init__(self, cfg: Config, log: Callable[[str], None] = print):
+        self.cfg, self.log = cfg, log
+        self.exp_dir = Path(cfg.exp_dir)
+        self.data_dir = self.exp_dir / "data"
+        self.record_path = self.data_dir / "prepare.json"
+        self.record = json.loads(self.record_path.read_text()) if self.record_path.exists() else {}
+
+    def _save_record(self) -> None:
+        tmp = self.record_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.record, indent=2))
+        tmp.replace(self.record_path)
+
+    def _fresh(self, stage: str, key: str, outputs: list[Path]) -> bool:
+        return self.record.get(stage, {}).get("key") == key and all(p.exists() for p in outputs)
+
+    def run(self) -> dict:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        save_config(self.cfg, self.exp_dir / "config.yaml")
+        text_key = self.clean_text()
+        spm_key = self.train_tokenizer(text_key)
+        self.encode_arrays(spm_key)
+        return self.summary()
+
+    def clean_text(self) -> str:
+        data = self.cfg.data
+        key = _fingerprint(
+            [_corpus_identity(c) for c in _splits(self.cfg).values()],
+            data.src_lang, data.tgt_lang, data.max_words, data.max_ratio, data.dedup,
+        )
+        outputs = [self.data_dir / f"{s}.{side}" for s in _splits(self.cfg) for side in ("src", "tgt")]
+        if self._fresh("text", key, outputs):
+            self.log(f"reusing cleaned text in {self.data_dir}")
+            return key
+        stats = {}
+        for split, corpus in _splits(self.cfg).items():
+            pairs = read_corpus(corpus, src_lang=data.src_lang, tgt_lang=data.tgt_lang)
+            split_stats = CleanStats()
+            # Only training data is filtered by length and ratio: dev and test stay whole.
+            limits = dict(max_words=data.max_words, max_ratio=data.max_ratio, dedup=data.dedup) if split == "train" else {}
+            write_pairs(clean_pairs(pairs, split_stats, **limits),
+                        self.data_dir / f"{split}.src", self.data_dir / f"{split}.tgt")
+            if split_stats.kept == 0:
+                raise DataError(f"data: the {split} split is empty after cleaning: {split_stats.describe()}")
+            stats[split] = split_stats.to_dict()
+            self.log(f"{split}: {split_stats.describe()}")
+        self.record = {"text": {"key": key, "stats": stats}}
+        self._save_record()
+        return key
+
+    def train_tokenizer(self, text_key: str) -> str:
+        tok = self.cfg.tokenizer
+        key = _fingerprint(text_key, dataclasses.asdict(tok))
+        src_model, tgt_model = Tokenizer.model_paths(self.exp_dir, joint=tok.joint)
+        if self._fresh("spm", key, [src_model, tgt_model]):
+            self.log(f"reusing SentencePiece model(s) in {self.exp_dir}")
+            return key
+        options = dict(model_type=tok.model_type, vocab_size=tok.vocab_size,
+                       character_coverage=tok.character_coverage, input_sentence_size=tok.input_sentence_size)
+        train_src, train_tgt = self.data_dir / "train.src", self.data_dir / "train.tgt"
+        if tok.joint:
+            train_sentencepiece([train_src, train_tgt], self.exp_dir / "spm", **options)
+        else:
+            train_sentencepiece([train_src], self.exp_dir / "spm.src", **options)
+            train_sentencepiece([train_tgt], self.exp_dir / "spm.tgt", **options)
+        self.log(f"trained {'joint' if tok.joint else 'separate'} SentencePiece {tok.model_type} model(s), vocabulary {tok.vocab_size}")
+        self.record["spm"] = {"key": key}
+        self.record.pop("arrays", None)
+        self._save_record()
+        return key
+
+    def encode_arrays(self, spm_key: str) -> None:
+        key = _fingerprint(spm_key)
+        names = [f"{s}.{side}" for s in _splits(self.cfg) for side in ("src", "tgt")]
+        if self._fresh("arrays", key, [self.data_dir / f"{n}.bin" for n in names]):
+            self.log(f"reusing token arrays in {self.data_dir}")
+            return
+        tokenizer = Tokenizer.load(self.exp_dir)
+        tokens = {}
+        for name in names:
+            split, side = name.split(".")
+            encode = tokenizer.encode_src if side == "src" else tokenizer.encode_tgt
+            vocab = tokenizer.src_vocab_size if side == "src" else tokenizer.tgt_vocab_size
+            tokens[name] = write_token_array(
+                _encoded(read_lines(self.data_dir / name), encode), self.data_dir / name, vocab_size=vocab
+            )
+        self.record["arrays"] = {"key": key, "tokens": tokens}
+        self._save_record()
+        self.log(f"encoded token arrays in {self.data_dir}")
+
+    def summary(self) -> dict:
+        """Pairs kept and dropped, tokens per side, vocabulary, and pairs over the training length limit."""
+        train = self.cfg.train
+        src_lengths = TokenArray(self.data_dir / "train.src").lengths
+        tgt_lengths = TokenArray(self.data_dir / "train.tgt").lengths
+        over = int(((src_lengths > train.max_src_tokens) | (tgt_lengths > train.max_tgt_tokens)).sum())
+        tokenizer = Tokenizer.load(self.exp_dir)
+        return {
+            "exp_dir": str(self.exp_dir),
+            "pairs": self.record["text"]["stats"],
+            "tokens": self.record["arrays"]["tokens"],
+            "vocabulary": {"joint": tokenizer.joint, "src": tokenizer.src_vocab_size, "tgt": tokenizer.tgt_vocab_size},
+            "train_over_max_tokens": over,
+            "train_mean_tokens": {"src": float(np.mean(src_lengths)), "tgt": float(np.mean(tgt_lengths))},
+        }
+
+
+def _encoded(lines, encode):
+    """Encode a stream of lines in chunks (SentencePiece is much faster on lists)."""
+    chunk = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == ENCODE_CHUNK:
+            yield from encode(chunk)
+            chunk = []
+    if chunk:
+        yield from encode(chunk)
+
+
+def format_summary(summary: dict, cfg: Config) -> str:
+    lines = [f"prepared {summary['exp_dir']}"]
+    for split, stats in summary["pairs"].items():
+        dropped = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in stats["dropped"].items())
+        src_tokens, tgt_tokens = summary["tokens"][f"{split}.src"], summary["tokens"][f"{split}.tgt"]
+        lines.append(
+            f"  {split:5s} {stats['kept']:>9,} pairs kept of {stats['read']:,} (dropped: {dropped}); "
+            f"tokens {cfg.data.src_lang} {src_tokens:,}, {cfg.data.tgt_lang} {tgt_tokens:,}"
+        )
+    vocab = summary["vocabulary"]
+    kind = f"joint {vocab['src']:,}" if vocab["joint"] else f"{cfg.data.src_lang} {vocab['src']:,}, {cfg.data.tgt_lang} {vocab['tgt']:,}"
+    lines.append(f"  vocabulary: {kind} ({cfg.tokenizer.model_type})")
+    lines.append(
+        f"  training pairs over max_src_tokens={cfg.train.max_src_tokens} / max_tgt_tokens={cfg.train.max_tgt_tokens}: "
+        f"{summary['train_over_max_tokens']:,} (left out of training)"
+    )
+    return "\n".join(lines)
