@@ -48,7 +48,8 @@ def train_sentencepiece(
                 **SPECIAL_IDS,
             )
         except RuntimeError as err:
-            reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[-1]
+            reason = reason.rsplit("] ", 1)[-1]  # drop SentencePiece's source-location prefix
             raise DataError(
                 f"tokenizer: SentencePiece cannot train a {model_type} vocabulary of {vocab_size} "
                 f"on {', '.join(str(p) for p in inputs)}: {reason}"

@@ -1,0 +1,59 @@
+"""Shared fixtures: a small synthetic German-like/English-like parallel corpus on disk."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+WORDS_SRC = "haus katze hund baum wasser sonne mond stern buch tisch stuhl fenster tür garten".split()
+WORDS_TGT = "house cat dog tree water sun moon star book table chair window door garden".split()
+
+
+def make_pairs(n: int, seed: int = 0) -> list[tuple[str, str]]:
+    """Word-for-word 'translations' of random word strings, 2 to 9 words long."""
+    rng = random.Random(seed)
+    pairs = []
+    for _ in range(n):
+        ids = [rng.randrange(len(WORDS_SRC)) for _ in range(rng.randint(2, 9))]
+        pairs.append((" ".join(WORDS_SRC[i] for i in ids) + " .", " ".join(WORDS_TGT[i] for i in ids) + " ."))
+    return pairs
+
+
+def write_plain(directory: Path, split: str, pairs) -> tuple[Path, Path]:
+    src, tgt = directory / f"{split}.de", directory / f"{split}.en"
+    src.write_text("".join(p[0] + "\n" for p in pairs), encoding="utf-8")
+    tgt.write_text("".join(p[1] + "\n" for p in pairs), encoding="utf-8")
+    return src, tgt
+
+
+@pytest.fixture
+def corpus_dir(tmp_path: Path) -> Path:
+    """train (400), dev (30) and test (30) splits as plain files in tmp_path/corpus."""
+    directory = tmp_path / "corpus"
+    directory.mkdir()
+    for split, n, seed in (("train", 400, 1), ("dev", 30, 2), ("test", 30, 3)):
+        write_plain(directory, split, make_pairs(n, seed))
+    return directory
+
+
+def config_text(corpus_dir: Path, exp_dir: Path, vocab_size: int = 48, extra: str = "") -> str:
+    return f"""
+exp_dir: {exp_dir}
+data:
+  train: {{src: {corpus_dir}/train.de, tgt: {corpus_dir}/train.en}}
+  dev: {{src: {corpus_dir}/dev.de, tgt: {corpus_dir}/dev.en}}
+  test: {{src: {corpus_dir}/test.de, tgt: {corpus_dir}/test.en}}
+tokenizer: {{vocab_size: {vocab_size}}}
+{extra}"""
+
+
+def run_cli(module: str, *args: str, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """Run a console entry point as the user would (a separate process)."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=cwd, input=stdin, capture_output=True, text=True, timeout=300,
+    )
