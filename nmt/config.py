@@ -70,7 +70,7 @@ class ModelConfig:
     encoder_hidden: int = field(default=256, metadata=_range(1))  # per direction
     encoder_layers: int = field(default=1, metadata=_range(1))
     bidirectional: Optional[bool] = None  # unset: the variant's own choice
-    decoder_hidden: int = field(default=512, metadata=_range(1))
+    decoder_hidden: int = field(default=512, metadata=_range(2))  # maxout halves it
     decoder_layers: int = field(default=1, metadata=_range(1))
     attention_size: int = field(default=512, metadata=_range(1))  # rnnsearch
     score: Literal["dot", "general"] = "general"  # luong
@@ -182,6 +182,22 @@ def _check_consistency(cfg: Config) -> None:
             raise ConfigError(f"config: {key}.src_column and {key}.tgt_column must be set together")
     if cfg.model.share_embeddings and not cfg.tokenizer.joint:
         raise ConfigError("config: model.share_embeddings needs tokenizer.joint: true (one vocabulary)")
+    _check_model(cfg.model)
+
+
+def _check_model(model: ModelConfig) -> None:
+    fixed_direction = {"seq2seq": False, "context": False, "bidir": True}
+    if model.variant in fixed_direction and model.bidirectional not in (None, fixed_direction[model.variant]):
+        raise ConfigError(
+            f"config: model.bidirectional = {model.bidirectional} contradicts model.variant = '{model.variant}'"
+            " (use variant 'bidir' for a bidirectional fixed-vector model)"
+        )
+    directions = 2 if model.bidirectional or (model.bidirectional is None and model.variant in ("bidir", "rnnsearch")) else 1
+    if model.variant == "luong" and model.score == "dot" and model.decoder_hidden != model.encoder_hidden * directions:
+        raise ConfigError(
+            f"config: model.score = 'dot' needs model.decoder_hidden ({model.decoder_hidden}) to equal the encoder's "
+            f"output size (encoder_hidden x directions = {model.encoder_hidden * directions}); use score 'general'"
+        )
 
 
 # ---------------------------------------------------------------- files and overrides

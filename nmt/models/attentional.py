@@ -1,0 +1,137 @@
+"""Attentional decoders: `bahdanau` (RNNsearch, Bahdanau 2014) and `luong` (Luong 2015).
+
+Interface as in decoder.py. Where a step depends on the previous one beyond the RNN
+state (Bahdanau's context enters the RNN; Luong's input feeding), `forward` loops over
+time, with everything independent of the previous step computed before the loop: the
+attention keys (in make_memory) and the embedding half of the input projection. The
+output layer runs once over all steps after the loop.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+from nmt.models.attention import AdditiveAttention, MultiplicativeAttention
+from nmt.models.cells import Cell, StackedCell
+from nmt.models.decoder import DecoderState, InitialState, Maxout, Memory, new_state, state_from_memory
+from nmt.models.encoder import EncoderOutput, make_rnn
+
+
+class BahdanauDecoder(nn.Module):
+    """s_i = f(s_{i-1}, [E y_{i-1}; c_i]) with c_i = sum_j a_ij h_j, a_i = softmax(v^T tanh(W s_{i-1} + U h_j)).
+
+    Starts from s_0 = tanh(W_s <-h_1) (the backward encoder state); the maxout output layer
+    reads [s_i; E y_{i-1}; c_i].
+    """
+
+    def __init__(self, *, cell: Cell, embed_size: int, hidden_size: int, num_layers: int, dropout: float,
+                 encoder_hidden: int, encoder_layers: int, encoder_directions: int, attention_size: int):
+        super().__init__()
+        context_size = encoder_hidden * encoder_directions
+        self.attention = AdditiveAttention(query_size=hidden_size, key_size=context_size, attention_size=attention_size)
+        self.rnn = StackedCell(cell=cell, embed_size=embed_size, extra_size=context_size,
+                               hidden_size=hidden_size, num_layers=num_layers, dropout=dropout)
+        self.initial = InitialState(cell=cell, encoder_hidden=encoder_hidden, encoder_layers=encoder_layers,
+                                    encoder_directions=encoder_directions, hidden_size=hidden_size,
+                                    num_layers=num_layers, backward_only=encoder_directions == 2)
+        self.readout = Maxout(hidden_size + embed_size + context_size, hidden_size // 2)
+        self.feature_size = hidden_size // 2
+
+    def make_memory(self, encoded: EncoderOutput) -> Memory:
+        hidden, cell = self.initial(encoded)
+        return Memory(states=encoded.states, mask=encoded.mask, init_hidden=hidden, init_cell=cell,
+                      keys=self.attention.project_keys(encoded.states))
+
+    def init_state(self, memory: Memory) -> DecoderState:
+        return state_from_memory(memory)
+
+    def _advance(self, projected: torch.Tensor, state: DecoderState, memory: Memory):
+        """One step from the projected embedding (B, G): attend with s_{i-1}, then update the RNN."""
+        context, weights = self.attention(state.hidden[-1], memory.keys, memory.states, memory.mask)
+        output, hidden, cell = self.rnn(projected, context, state.hidden, state.cell)
+        return output, context, weights, DecoderState(hidden, cell)
+
+    def forward(self, embedded: torch.Tensor, state: DecoderState, memory: Memory):
+        projected = self.rnn.project_embeddings(embedded)  # (B, T, G), outside the loop
+        outputs, contexts, weights = [], [], []
+        for t in range(embedded.shape[1]):
+            output, context, weight, state = self._advance(projected[:, t], state, memory)
+            outputs.append(output)
+            contexts.append(context)
+            weights.append(weight)
+        stack = lambda xs: torch.stack(xs, dim=1)  # noqa: E731  T x (B, ...) -> (B, T, ...)
+        features = self.readout(torch.cat([stack(outputs), embedded, stack(contexts)], dim=-1))
+        return features, stack(weights)
+
+    def step(self, embedded: torch.Tensor, state: DecoderState, memory: Memory):
+        output, context, weights, state = self._advance(self.rnn.project_embeddings(embedded), state, memory)
+        return self.readout(torch.cat([output, embedded, context], dim=-1)), state, weights
+
+
+class LuongDecoder(nn.Module):
+    """h_t = f(h_{t-1}, x_t); c_t attends with h_t; output h~_t = tanh(W_c [c_t; h_t]).
+
+    With input feeding x_t = [E y_{t-1}; h~_{t-1}], else x_t = E y_{t-1} and the whole
+    training forward is one fused RNN call plus batched attention.
+    """
+
+    def __init__(self, *, cell: Cell, embed_size: int, hidden_size: int, num_layers: int, dropout: float,
+                 encoder_hidden: int, encoder_layers: int, encoder_directions: int,
+                 score: Literal["dot", "general"], input_feeding: bool):
+        super().__init__()
+        context_size = encoder_hidden * encoder_directions
+        self.input_feeding, self.hidden_size = input_feeding, hidden_size
+        if input_feeding:
+            self.rnn = StackedCell(cell=cell, embed_size=embed_size, extra_size=hidden_size,
+                                   hidden_size=hidden_size, num_layers=num_layers, dropout=dropout)
+        else:
+            self.rnn = make_rnn(cell, embed_size, hidden_size, num_layers, dropout=dropout)
+        self.attention = MultiplicativeAttention(score=score, query_size=hidden_size, key_size=context_size)
+        self.combine = nn.Linear(context_size + hidden_size, hidden_size, bias=False)  # W_c
+        self.initial = InitialState(cell=cell, encoder_hidden=encoder_hidden, encoder_layers=encoder_layers,
+                                    encoder_directions=encoder_directions, hidden_size=hidden_size, num_layers=num_layers)
+        self.feature_size = hidden_size
+
+    def make_memory(self, encoded: EncoderOutput) -> Memory:
+        hidden, cell = self.initial(encoded)
+        return Memory(states=encoded.states, mask=encoded.mask, init_hidden=hidden, init_cell=cell,
+                      keys=self.attention.project_keys(encoded.states))
+
+    def init_state(self, memory: Memory) -> DecoderState:
+        state = state_from_memory(memory)
+        if self.input_feeding:
+            state.feed = memory.states.new_zeros(memory.states.shape[0], self.hidden_size)
+        return state
+
+    def _attend(self, outputs: torch.Tensor, memory: Memory):
+        """outputs (B, [T,] H) -> attentional vectors h~ (B, [T,] H) and weights (B, [T,] S)."""
+        context, weights = self.attention(outputs, memory.keys, memory.states, memory.mask)
+        return torch.tanh(self.combine(torch.cat([context, outputs], dim=-1))), weights
+
+    def _advance(self, projected: torch.Tensor, state: DecoderState, memory: Memory):
+        output, hidden, cell = self.rnn(projected, state.feed, state.hidden, state.cell)
+        attentional, weights = self._attend(output, memory)
+        return attentional, weights, DecoderState(hidden, cell, attentional)
+
+    def forward(self, embedded: torch.Tensor, state: DecoderState, memory: Memory):
+        if not self.input_feeding:
+            outputs, _ = self.rnn(embedded, state.rnn_state)  # (B, T, H), one fused call
+            return self._attend(outputs, memory)  # all T queries in one batched matmul
+        projected = self.rnn.project_embeddings(embedded)  # (B, T, G), outside the loop
+        features, weights = [], []
+        for t in range(embedded.shape[1]):
+            attentional, weight, state = self._advance(projected[:, t], state, memory)
+            features.append(attentional)
+            weights.append(weight)
+        return torch.stack(features, dim=1), torch.stack(weights, dim=1)
+
+    def step(self, embedded: torch.Tensor, state: DecoderState, memory: Memory):
+        if self.input_feeding:
+            attentional, weights, state = self._advance(self.rnn.project_embeddings(embedded), state, memory)
+            return attentional, state, weights
+        outputs, rnn_state = self.rnn(embedded[:, None], state.rnn_state)
+        attentional, weights = self._attend(outputs[:, 0], memory)
+        return attentional, new_state(rnn_state), weights

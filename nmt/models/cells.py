@@ -1,0 +1,95 @@
+"""A stacked recurrent cell for decoders whose step depends on more than the RNN state.
+
+RNNsearch feeds the attention context, and Luong's input feeding the previous
+attentional vector, into the first layer next to the target embedding. `nn.LSTM` cannot
+take such an input over all steps at once, so these decoders loop over time. This cell
+lets the loop do less: the embedding half of the first layer's input projection is
+computed for all steps before the loop (`project_embeddings`), and each step adds only
+the parts that depend on the previous step.
+
+Gate layouts follow torch.nn: LSTM (i, f, g, o), GRU (r, z, n).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from torch import nn
+
+Cell = Literal["lstm", "gru", "rnn"]
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+
+
+def set_forget_bias(module: nn.Module, value: float = 1.0) -> None:
+    """Start LSTM forget gates at `value` (split over bias_ih and bias_hh) so memory is kept early on."""
+    for name, param in module.named_parameters():
+        if name.startswith("bias_ih") or name.startswith("bias_hh"):
+            hidden = param.shape[0] // 4
+            with torch.no_grad():
+                param[hidden:2 * hidden] = value if name.startswith("bias_ih") else 0.0
+
+
+class StackedCell(nn.Module):
+    """`num_layers` cells of one kind; layer 0 reads [embedding; extra], layer k reads layer k-1."""
+
+    def __init__(self, *, cell: Cell, embed_size: int, extra_size: int, hidden_size: int,
+                 num_layers: int, dropout: float):
+        super().__init__()
+        self.cell, self.hidden_size, self.num_layers = cell, hidden_size, num_layers
+        gates = GATES[cell] * hidden_size
+        self.embed_proj = nn.Linear(embed_size, gates)  # carries layer 0's input bias
+        self.extra_proj = nn.Linear(extra_size, gates, bias=False)
+        self.input_proj = nn.ModuleList(nn.Linear(hidden_size, gates) for _ in range(num_layers - 1))
+        self.hidden_proj = nn.ModuleList(nn.Linear(hidden_size, gates) for _ in range(num_layers))
+        self.dropout = nn.Dropout(dropout)
+        bound = 1.0 / math.sqrt(hidden_size)  # torch.nn's RNN initialisation
+        for param in self.parameters():
+            nn.init.uniform_(param, -bound, bound)
+        if cell == "lstm":
+            with torch.no_grad():  # forget-gate bias 1, split as in set_forget_bias
+                self.embed_proj.bias[hidden_size:2 * hidden_size] = 1.0
+                for proj in self.input_proj:
+                    proj.bias[hidden_size:2 * hidden_size] = 1.0
+                for proj in self.hidden_proj:
+                    proj.bias[hidden_size:2 * hidden_size] = 0.0
+
+    def project_embeddings(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """(B, T, E) -> (B, T, G): the first layer's input projection of every step at once."""
+        return self.embed_proj(embeddings)
+
+    def _update(self, layer: int, inputs: torch.Tensor, hidden: torch.Tensor,
+                cell_state: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One cell update from the projected input (B, G) and the previous (B, H) state."""
+        recurrent = self.hidden_proj[layer](hidden)
+        if self.cell == "lstm":
+            i, f, g, o = (inputs + recurrent).chunk(4, dim=-1)
+            cell_state = torch.sigmoid(f) * cell_state + torch.sigmoid(i) * torch.tanh(g)
+            return torch.sigmoid(o) * torch.tanh(cell_state), cell_state
+        if self.cell == "gru":
+            in_r, in_z, in_n = inputs.chunk(3, dim=-1)
+            rec_r, rec_z, rec_n = recurrent.chunk(3, dim=-1)
+            reset, update = torch.sigmoid(in_r + rec_r), torch.sigmoid(in_z + rec_z)
+            candidate = torch.tanh(in_n + reset * rec_n)
+            return (1 - update) * candidate + update * hidden, None
+        return torch.tanh(inputs + recurrent), None
+
+    def forward(self, projected_embedding: torch.Tensor, extra: torch.Tensor, hidden: torch.Tensor,
+                cell_state: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """One time step.
+
+        projected_embedding: (B, G) from project_embeddings; extra: (B, X)
+        hidden, cell_state: (L, B, H) (cell_state None unless LSTM)
+        returns the top layer's output (B, H) and the new (L, B, H) states
+        """
+        inputs = projected_embedding + self.extra_proj(extra)
+        new_hidden, new_cells = [], []
+        for layer in range(self.num_layers):
+            if layer > 0:
+                inputs = self.input_proj[layer - 1](self.dropout(new_hidden[-1]))
+            h, c = self._update(layer, inputs, hidden[layer], cell_state[layer] if cell_state is not None else None)
+            new_hidden.append(h)
+            new_cells.append(c)
+        cells = torch.stack(new_cells) if cell_state is not None else None
+        return new_hidden[-1], torch.stack(new_hidden), cells

@@ -1,0 +1,125 @@
+"""The encoder-decoder model and `build_model`, the one place that reads a ModelConfig.
+
+Generation uses only the step interface:
+  encode(src, src_lengths) -> memory
+  init_state(memory) -> state
+  step(prev_tokens, state, memory) -> (log_probs, state, attention)
+  reorder(state, memory, index) -> (state, memory)
+Training uses `forward`, which computes all target steps in one pass and the output
+projection once over all of them.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from nmt.config import ModelConfig
+from nmt.models.attentional import BahdanauDecoder, LuongDecoder
+from nmt.models.decoder import ContextDecoder, DecoderState, Memory, PlainDecoder
+from nmt.models.encoder import Encoder
+from nmt.tokenizer import PAD
+
+# The paper's choice of encoder direction for each variant, when the config leaves it unset.
+BIDIRECTIONAL = {"seq2seq": False, "context": False, "bidir": True, "rnnsearch": True, "luong": False}
+
+
+class Seq2SeqOutput(NamedTuple):
+    logits: torch.Tensor  # (B, T, V)
+    attention: torch.Tensor | None  # (B, T, S) for attentional decoders
+
+
+class Seq2Seq(nn.Module):
+    def __init__(self, *, encoder: Encoder, decoder: nn.Module, tgt_embedding: nn.Embedding,
+                 output: nn.Module, dropout: float, reverse_source: bool):
+        super().__init__()
+        self.encoder, self.decoder = encoder, decoder
+        self.tgt_embedding, self.output = tgt_embedding, output
+        self.dropout = nn.Dropout(dropout)
+        self.reverse_source = reverse_source  # applied by batching.collate; kept here for the record
+
+    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> Memory:
+        """src (B, S), src_lengths (B,) -> Memory."""
+        return self.decoder.make_memory(self.encoder(src, src_lengths))
+
+    def init_state(self, memory: Memory) -> DecoderState:
+        return self.decoder.init_state(memory)
+
+    def step(self, prev_tokens: torch.Tensor, state: DecoderState, memory: Memory):
+        """prev_tokens (B,) -> log-probabilities (B, V), the next state, attention (B, S) or None."""
+        embedded = self.dropout(self.tgt_embedding(prev_tokens))  # (B, E)
+        features, state, attention = self.decoder.step(embedded, state, memory)
+        logits = self.output(self.dropout(features))
+        return torch.log_softmax(logits.float(), dim=-1), state, attention
+
+    def reorder(self, state: DecoderState, memory: Memory, index: torch.Tensor) -> tuple[DecoderState, Memory]:
+        """Keep (and repeat) the batch rows `index` of state and memory, e.g. the surviving beams."""
+        return state.select(index), memory.select(index)
+
+    def forward(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor) -> Seq2SeqOutput:
+        """Teacher-forced training pass: src (B, S), tgt_in (B, T) -> logits (B, T, V)."""
+        memory = self.encode(src, src_lengths)
+        embedded = self.dropout(self.tgt_embedding(tgt_in))  # (B, T, E)
+        features, attention = self.decoder(embedded, self.init_state(memory), memory)
+        return Seq2SeqOutput(self.output(self.dropout(features)), attention)
+
+
+class TiedOutput(nn.Module):
+    """Logits from the target embedding matrix; features of another size are projected to it first."""
+
+    def __init__(self, feature_size: int, embedding: nn.Embedding):
+        super().__init__()
+        size = embedding.embedding_dim
+        self.project = nn.Linear(feature_size, size, bias=False) if feature_size != size else nn.Identity()
+        self.embedding = embedding
+        self.bias = nn.Parameter(torch.zeros(embedding.num_embeddings))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(self.project(features), self.embedding.weight, self.bias)
+
+
+def _embedding(vocab_size: int, size: int) -> nn.Embedding:
+    embedding = nn.Embedding(vocab_size, size, padding_idx=PAD)
+    nn.init.uniform_(embedding.weight, -0.1, 0.1)
+    with torch.no_grad():
+        embedding.weight[PAD].zero_()
+    return embedding
+
+
+def _decoder(cfg: ModelConfig, encoder: Encoder) -> nn.Module:
+    common = dict(cell=cfg.cell, embed_size=cfg.embed_size, hidden_size=cfg.decoder_hidden,
+                  num_layers=cfg.decoder_layers, dropout=cfg.dropout)
+    shape = dict(encoder_hidden=cfg.encoder_hidden, encoder_layers=cfg.encoder_layers,
+                 encoder_directions=encoder.directions)
+    if cfg.variant in ("seq2seq", "bidir"):
+        return PlainDecoder(**common, **shape)
+    if cfg.variant == "context":
+        return ContextDecoder(**common, encoder_output_size=encoder.output_size)
+    if cfg.variant == "rnnsearch":
+        return BahdanauDecoder(**common, **shape, attention_size=cfg.attention_size)
+    return LuongDecoder(**common, **shape, score=cfg.score, input_feeding=cfg.input_feeding)
+
+
+def build_model(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> Seq2Seq:
+    """The model a ModelConfig describes, for the given vocabulary sizes."""
+    if cfg.share_embeddings and src_vocab_size != tgt_vocab_size:
+        raise ValueError(f"shared embeddings need one vocabulary, got sizes {src_vocab_size} and {tgt_vocab_size}")
+    tgt_embedding = _embedding(tgt_vocab_size, cfg.embed_size)
+    src_embedding = tgt_embedding if cfg.share_embeddings else _embedding(src_vocab_size, cfg.embed_size)
+    bidirectional = cfg.bidirectional if cfg.bidirectional is not None else BIDIRECTIONAL[cfg.variant]
+    encoder = Encoder(embedding=src_embedding, cell=cfg.cell, hidden_size=cfg.encoder_hidden,
+                      num_layers=cfg.encoder_layers, bidirectional=bidirectional, dropout=cfg.dropout)
+    decoder = _decoder(cfg, encoder)
+    if cfg.tie_embeddings:
+        output = TiedOutput(decoder.feature_size, tgt_embedding)
+    else:
+        output = nn.Linear(decoder.feature_size, tgt_vocab_size)
+    return Seq2Seq(encoder=encoder, decoder=decoder, tgt_embedding=tgt_embedding, output=output,
+                   dropout=cfg.dropout, reverse_source=cfg.reverse_source)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Trainable parameters, each shared tensor counted once."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

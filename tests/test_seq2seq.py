@@ -1,0 +1,197 @@
+"""The model family: shapes, training path == step loop, padding invariance, gradients, learning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from nmt.batching import collate
+from nmt.config import ModelConfig, config_from_dict
+from nmt.errors import ConfigError
+from nmt.models import build_model, count_parameters
+from nmt.tokenizer import PAD
+
+V = 20
+VARIANTS = {
+    "seq2seq": {"variant": "seq2seq"},
+    "seq2seq_reversed": {"variant": "seq2seq", "reverse_source": True},
+    "context": {"variant": "context"},
+    "bidir": {"variant": "bidir"},
+    "rnnsearch": {"variant": "rnnsearch"},
+    "luong_general_feed": {"variant": "luong", "score": "general", "input_feeding": True},
+    "luong_dot": {"variant": "luong", "score": "dot", "input_feeding": False, "decoder_hidden": 12},
+}
+CELLS = ["lstm", "gru", "rnn"]
+SMALL = dict(embed_size=10, encoder_hidden=12, decoder_hidden=14, attention_size=9, dropout=0.0)
+
+
+def make(name: str, cell: str, **extra) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(ModelConfig(**{**SMALL, **VARIANTS[name], "cell": cell, **extra}), V, V).eval()
+
+
+def mixed_batch(seed: int = 0, reverse: bool = False):
+    rng = np.random.default_rng(seed)
+    src = [rng.integers(4, V, size=n) for n in (7, 3, 5, 1)]
+    tgt = [rng.integers(4, V, size=n) for n in (4, 6, 2, 5)]
+    return collate(src, tgt, range(4), reverse_source=reverse), src, tgt
+
+
+def step_loop(model, batch):
+    memory = model.encode(batch.src, batch.src_lengths)
+    state = model.init_state(memory)
+    log_probs, attention = [], []
+    for t in range(batch.tgt_in.shape[1]):
+        step_log_probs, state, weights = model.step(batch.tgt_in[:, t], state, memory)
+        log_probs.append(step_log_probs)
+        attention.append(weights)
+    return torch.stack(log_probs, 1), attention
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("name", VARIANTS)
+def test_training_forward_equals_the_step_loop(name, cell):
+    model = make(name, cell)
+    batch, _, _ = mixed_batch(reverse=model.reverse_source)
+    with torch.no_grad():
+        out = model(batch.src, batch.src_lengths, batch.tgt_in)
+        log_probs, attention = step_loop(model, batch)
+    assert out.logits.shape == (4, batch.tgt_in.shape[1], V)
+    torch.testing.assert_close(log_probs, torch.log_softmax(out.logits, -1), atol=1e-5, rtol=1e-5)
+    if out.attention is not None:
+        torch.testing.assert_close(torch.stack(attention, 1), out.attention, atol=1e-5, rtol=1e-5)
+        assert out.attention.shape == (4, batch.tgt_in.shape[1], batch.src.shape[1])
+        torch.testing.assert_close(out.attention.sum(-1), torch.ones(out.attention.shape[:2]))
+        padded = ~batch.src_mask[:, None, :].expand_as(out.attention)
+        assert (out.attention[padded] == 0).all()
+    else:
+        assert all(a is None for a in attention)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("name", VARIANTS)
+def test_a_sentence_in_a_padded_batch_equals_the_sentence_alone(name, cell):
+    model = make(name, cell)
+    batch, src, tgt = mixed_batch(seed=1, reverse=model.reverse_source)
+    with torch.no_grad():
+        together = model(batch.src, batch.src_lengths, batch.tgt_in).logits
+        for i in range(4):
+            alone = collate([src[i]], [tgt[i]], [i], reverse_source=model.reverse_source)
+            single = model(alone.src, alone.src_lengths, alone.tgt_in).logits[0]
+            torch.testing.assert_close(together[i, : len(tgt[i]) + 1], single, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("name", VARIANTS)
+def test_gradients_reach_every_parameter(name, cell):
+    model = make(name, cell).train()
+    batch, _, _ = mixed_batch(seed=2)
+    logits = model(batch.src, batch.src_lengths, batch.tgt_in).logits
+    torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch.tgt_out.flatten(), ignore_index=PAD).backward()
+    for param_name, param in model.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, param_name
+
+
+LAYOUTS = {
+    "deep_copy": dict(encoder_layers=2, decoder_layers=2, decoder_hidden=12),  # Sutskever: states copied
+    "deep_bridged": dict(encoder_layers=3, decoder_layers=2),  # layer counts differ: bridge
+    "tied": dict(tie_embeddings=True),  # features 14 projected to embeddings 10
+    "shared": dict(share_embeddings=True, tie_embeddings=True, decoder_hidden=20),
+}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("name", ["seq2seq", "context", "rnnsearch", "luong_general_feed"])
+def test_deep_tied_and_shared_layouts_keep_the_step_interface_exact(name, layout):
+    model = make(name, "lstm", **LAYOUTS[layout])
+    batch, _, _ = mixed_batch(seed=3)
+    with torch.no_grad():
+        logits = model(batch.src, batch.src_lengths, batch.tgt_in).logits
+        log_probs, _ = step_loop(model, batch)
+    torch.testing.assert_close(log_probs, torch.log_softmax(logits, -1), atol=1e-5, rtol=1e-5)
+    if layout == "shared":
+        assert model.encoder.embedding is model.tgt_embedding
+        assert model.output.embedding is model.tgt_embedding
+
+
+def test_sutskever_decoder_starts_from_the_encoder_final_state():
+    model = make("seq2seq", "lstm", decoder_hidden=12)
+    batch, _, _ = mixed_batch()
+    with torch.no_grad():
+        encoded = model.encoder(batch.src, batch.src_lengths)
+        state = model.init_state(model.encode(batch.src, batch.src_lengths))
+    assert model.decoder.initial.copy
+    torch.testing.assert_close(state.hidden, encoded.final_hidden[:, 0])
+    torch.testing.assert_close(state.cell, encoded.final_cell[:, 0])
+
+
+def test_lstm_forget_gates_start_at_one():
+    model = make("rnnsearch", "lstm")
+    bias = model.encoder.rnn.bias_ih_l0 + model.encoder.rnn.bias_hh_l0
+    assert torch.all(bias[12:24] == 1.0)
+    decoder_bias = model.decoder.rnn.embed_proj.bias + model.decoder.rnn.hidden_proj[0].bias
+    assert torch.all(decoder_bias[14:28] == 1.0)
+
+
+def test_parameter_count_of_the_sutskever_lstm_matches_the_formula():
+    E, H = 10, 12
+    model = make("seq2seq", "lstm", decoder_hidden=H)
+    lstm = lambda inputs: 4 * H * (inputs + H) + 8 * H  # noqa: E731  weights and two biases
+    assert count_parameters(model) == 2 * V * E + lstm(E) + lstm(E) + H * V + V
+
+
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        ({"variant": "seq2seq", "bidirectional": True}, "contradicts model.variant = 'seq2seq'"),
+        ({"variant": "bidir", "bidirectional": False}, "contradicts model.variant = 'bidir'"),
+        ({"variant": "luong", "score": "dot", "encoder_hidden": 256, "decoder_hidden": 512},
+         "model.score = 'dot' needs model.decoder_hidden (512)"),
+    ],
+)
+def test_inconsistent_model_configs_are_one_line(model, message):
+    data = {"train": {"src": "a", "tgt": "b"}, "dev": {"src": "c", "tgt": "d"}}
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        config_from_dict({"data": data, "model": model})
+
+
+# ---- every variant learns to reverse sequences (tiny models, seconds on a CPU)
+
+def reversal_batch(rng, n: int):
+    src = [rng.integers(4, 14, size=rng.integers(2, 7)) for _ in range(n)]
+    return collate(src, [s[::-1] for s in src], range(n), reverse_source=False)
+
+
+ATTENTIONAL = {"rnnsearch", "luong_general_feed", "luong_dot"}
+
+
+def token_accuracy(model, batch) -> float:
+    model.eval()
+    with torch.no_grad():
+        predicted = model(batch.src, batch.src_lengths, batch.tgt_in).logits.argmax(-1)
+    model.train()
+    real = batch.tgt_out != PAD
+    return ((predicted == batch.tgt_out) & real).sum().item() / real.sum().item()
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("name", ["seq2seq", "context", "bidir", "rnnsearch", "luong_general_feed", "luong_dot"])
+def test_every_variant_learns_sequence_reversal(name, cell):
+    model = make(name, cell, embed_size=32, encoder_hidden=128, decoder_hidden=128, attention_size=32).train()
+    # The plain tanh RNN needs smaller steps to stay stable.
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.001 if cell == "rnn" else 0.003)
+    rng = np.random.default_rng(0)
+    held_out = reversal_batch(np.random.default_rng(99), 500)
+    accuracy, max_steps = 0.0, 1500 if name in ATTENTIONAL else 3000
+    for step in range(1, max_steps + 1):
+        batch = reversal_batch(rng, 64)
+        logits = model(batch.src, batch.src_lengths, batch.tgt_in).logits
+        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch.tgt_out.flatten(), ignore_index=PAD)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        if step % 100 == 0 and (accuracy := token_accuracy(model, held_out)) >= 0.95:
+            break
+    assert accuracy >= 0.95, f"{name}/{cell}: token accuracy {accuracy:.3f} after {step} updates"
