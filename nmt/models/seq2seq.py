@@ -4,7 +4,7 @@ Generation uses only the step interface:
   encode(src, src_lengths) -> memory
   init_state(memory) -> state
   step(prev_tokens, state, memory) -> (log_probs, state, attention)
-  reorder(state, memory, index) -> (state, memory)
+  reorder(state, memory | None, index) -> (state, memory | None)
 Training uses `forward`, which computes all target steps in one pass and the output
 projection once over all of them.
 """
@@ -54,9 +54,14 @@ class Seq2Seq(nn.Module):
         logits = self.output(self.dropout(features))
         return torch.log_softmax(logits.float(), dim=-1), state, attention
 
-    def reorder(self, state: DecoderState, memory: Memory, index: torch.Tensor) -> tuple[DecoderState, Memory]:
-        """Keep (and repeat) the batch rows `index` of state and memory, e.g. the surviving beams."""
-        return state.select(index), memory.select(index)
+    def reorder(self, state: DecoderState, memory: Memory | None,
+                index: torch.Tensor) -> tuple[DecoderState, Memory | None]:
+        """Keep (and repeat) the batch rows `index` of state and memory, e.g. the surviving beams.
+
+        memory None leaves it alone: within a sentence all beams share it, so beam search
+        reorders it only when sentences leave the batch.
+        """
+        return state.select(index), memory.select(index) if memory is not None else None
 
     def forward(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor) -> Seq2SeqOutput:
         """Teacher-forced training pass: src (B, S), tgt_in (B, T) -> logits (B, T, V)."""
