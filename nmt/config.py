@@ -84,10 +84,47 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     seed: int = 1234
+    device: Optional[str] = None  # unset: cuda when available, else cpu
+    # Batches
     batch_tokens: int = field(default=4000, metadata=_range(1))  # padded tokens of the longer side
     batch_size: Optional[int] = field(default=None, metadata=_range(1))  # sentences per batch, at most
     max_src_tokens: int = field(default=100, metadata=_range(1))  # longer training pairs are left out
     max_tgt_tokens: int = field(default=100, metadata=_range(1))
+    accumulate: int = field(default=1, metadata=_range(1))  # batches per update
+    # Optimisation
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float = field(default=1e-3, metadata=_range(0.0))
+    weight_decay: float = field(default=0.0, metadata=_range(0.0))
+    schedule: Literal["constant", "plateau", "inverse_sqrt"] = "constant"
+    warmup_steps: int = field(default=0, metadata=_range(0))  # inverse_sqrt: linear warm-up
+    plateau_factor: float = field(default=0.5, metadata=_range(0.0, 1.0, below=True))
+    plateau_patience: int = field(default=2, metadata=_range(0))  # validations without improvement
+    label_smoothing: float = field(default=0.0, metadata=_range(0.0, 1.0, below=True))
+    clip_norm: Optional[float] = field(default=1.0, metadata=_range(0.0))  # gradient-norm clipping
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # bf16: autocast (CPU or GPU); fp16: GPU only
+    # When to stop: whichever comes first
+    max_steps: Optional[int] = field(default=None, metadata=_range(1))
+    max_epochs: Optional[int] = field(default=10, metadata=_range(1))
+    max_minutes: Optional[float] = field(default=None, metadata=_range(0.0))
+    patience: Optional[int] = field(default=10, metadata=_range(1))  # validations without improvement
+    # Validation and checkpoints
+    validate_every: int = field(default=500, metadata=_range(1))  # updates
+    validation_beam: int = field(default=1, metadata=_range(1))  # 1: greedy
+    stop_metric: Literal["bleu", "chrf", "loss", "ppl"] = "bleu"  # picks the best checkpoint too
+    keep_best: int = field(default=1, metadata=_range(1))
+    keep_last: int = field(default=5, metadata=_range(1))  # recent checkpoints, for averaging
+    log_every: int = field(default=50, metadata=_range(1))
+
+
+@dataclass
+class DecodeConfig:
+    beam_size: int = field(default=5, metadata=_range(1))
+    length_penalty: float = field(default=1.0, metadata=_range(0.0))  # GNMT alpha; 0: none
+    max_length_a: float = field(default=1.5, metadata=_range(0.0))  # output limit a * |src| + b
+    max_length_b: int = field(default=10, metadata=_range(1))
+    min_length: int = field(default=0, metadata=_range(0))
+    batch_tokens: int = field(default=4000, metadata=_range(1))
+    max_src_tokens: int = field(default=250, metadata=_range(1))  # longer inputs are truncated
 
 
 @dataclass
@@ -97,6 +134,7 @@ class Config:
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
 
 
 # ---------------------------------------------------------------- building from dicts

@@ -119,6 +119,6 @@ def test_missing_config_file_is_one_line(tmp_path):
 
 
 def test_saved_config_loads_back_equal(tmp_path):
-    cfg = config_from_dict({"exp_dir": str(tmp_path / "exp"), "data": PLAIN, "model": {"variant": "luong", "score": "dot"}})
+    cfg = config_from_dict({"exp_dir": str(tmp_path / "exp"), "data": PLAIN, "model": {"variant": "luong", "score": "dot", "decoder_hidden": 256}})
     save_config(cfg, tmp_path / "exp" / "config.yaml")
     assert load_config(tmp_path / "exp" / "config.yaml") == cfg

@@ -1,0 +1,64 @@
+"""Checkpoints: atomic writes, safe loads (weights_only), averaging.
+
+A training checkpoint (`last.pt`) holds everything exact resumption needs; the others
+(`step-N.pt`, `best.pt`, `avg.pt`) hold the model weights and the step they come from.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from nmt.errors import NmtError
+
+
+def save_checkpoint(payload: dict, path: str | Path) -> None:
+    """Write to a temporary file in the same directory, flush it to disk, then rename.
+
+    A crash at any moment leaves either the old file or the new one, never half of one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        torch.save(payload, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    """Load with weights_only=True (no arbitrary unpickling); a damaged file is one clear error."""
+    path = Path(path)
+    if not path.is_file():
+        raise NmtError(f"checkpoint: file not found: {path}")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # truncation and corruption surface as many exception types
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise NmtError(f"checkpoint: {path} is truncated or corrupt and cannot be loaded ({reason})") from None
+    if not isinstance(payload, dict) or "model" not in payload:
+        raise NmtError(f"checkpoint: {path} is not an nmt checkpoint (no model weights in it)")
+    return payload
+
+
+def average_checkpoints(paths: Sequence[str | Path]) -> dict:
+    """The element-wise mean of the models in `paths`, as a model-only checkpoint."""
+    if not paths:
+        raise NmtError("checkpoint: nothing to average")
+    total: dict[str, torch.Tensor] = {}
+    dtypes: dict[str, torch.dtype] = {}
+    steps = []
+    for path in paths:
+        payload = load_checkpoint(path)
+        steps.append(int(payload.get("step", 0)))
+        for name, tensor in payload["model"].items():
+            if name in total and total[name].shape != tensor.shape:
+                raise NmtError(f"checkpoint: {path} does not match the others ({name} has shape {tuple(tensor.shape)})")
+            total[name] = total.get(name, 0) + tensor.double()
+            dtypes[name] = tensor.dtype
+    model = {name: (tensor / len(paths)).to(dtypes[name]) for name, tensor in total.items()}
+    return {"model": model, "step": max(steps), "averaged_steps": steps}

@@ -1,0 +1,121 @@
+"""nmt-translate: translate stdin (or -i FILE) line by line with a trained model.
+
+Output has exactly one line per input line, in input order, whatever the input holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from nmt.cli.common import run_main
+from nmt.cli.stream import clean_line, line_batches
+from nmt.errors import NmtError
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="nmt-translate", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", action="append", required=True, metavar="EXP_DIR",
+                        help="experiment directory (repeat for an ensemble)")
+    parser.add_argument("--checkpoint", action="append", default=None, metavar="best|last|avg|PATH",
+                        help="which weights (default best); repeat to ensemble checkpoints of one model")
+    parser.add_argument("--beam", type=int, default=None, help="beam size (default: the model's decode.beam_size; 1 is greedy)")
+    parser.add_argument("--nbest", type=int, default=1, help="hypotheses per line, tab-separated with scores")
+    parser.add_argument("--json", action="store_true", help="JSON lines: translation, n-best with scores")
+    parser.add_argument("--alignments", action="store_true", help="JSON lines with the attention matrix")
+    parser.add_argument("--sample", action="store_true", help="sample instead of searching")
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--topk", type=int, default=0, help="sample from the k most probable tokens (0: all)")
+    parser.add_argument("--seed", type=int, default=None, help="seed for --sample")
+    parser.add_argument("--batch-tokens", type=int, default=None)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--quantize", choices=["int8"], default=None, help="dynamic int8 quantization (CPU)")
+    parser.add_argument("-i", "--input", default=None, help="input file (default stdin)")
+    parser.add_argument("-o", "--output", default=None, help="output file (default stdout)")
+    return parser.parse_args()
+
+
+def _load(args: argparse.Namespace):
+    import torch
+
+    from nmt.experiment import Ensemble, check_compatible, load_model
+
+    checkpoints = args.checkpoint or ["best"]
+    if len(args.model) > 1 and len(checkpoints) > 1:
+        raise NmtError("translate: give several --model or several --checkpoint, not both")
+    pairs = [(m, checkpoints[0]) for m in args.model] if len(args.model) > 1 else [(args.model[0], c) for c in checkpoints]
+    loaded = [load_model(model, checkpoint=checkpoint, device=args.device) for model, checkpoint in pairs]
+    check_compatible(loaded)
+    models = [item.model for item in loaded]
+    if args.quantize:
+        if args.device != "cpu":
+            raise NmtError("translate: --quantize int8 runs on the CPU only")
+        models = [torch.ao.quantization.quantize_dynamic(m, {torch.nn.Linear, torch.nn.LSTM, torch.nn.GRU}, dtype=torch.qint8)
+                  for m in models]
+    return loaded[0], models[0] if len(models) == 1 else Ensemble(models)
+
+
+def _format(result, args: argparse.Namespace) -> str:
+    if args.json or args.alignments:
+        record = {"translation": result[0].text,
+                  "nbest": [{"text": t.text, "score": round(t.score, 4)} for t in result]}
+        if args.alignments:
+            attention = result[0].attention
+            record["alignment"] = [[round(float(w), 4) for w in row] for row in attention] if attention is not None else None
+        return json.dumps(record, ensure_ascii=False)
+    if args.nbest > 1:
+        return "\t".join(f"{t.text}\t{t.score:.4f}" for t in result)
+    return result[0].text
+
+
+def _main() -> int:
+    args = _arguments()
+    from nmt.translate import Translator
+
+    first, model = _load(args)
+    if args.batch_tokens:
+        first.cfg.decode.batch_tokens = args.batch_tokens
+    translator = Translator(
+        model, first.tokenizer, decode=first.cfg.decode, reverse_source=first.cfg.model.reverse_source,
+        device=args.device, method="sample" if args.sample else "beam", beam_size=args.beam,
+        nbest=args.nbest, temperature=args.temperature, top_k=args.topk, seed=args.seed,
+        keep_attention=args.alignments,
+    )
+    source = open(args.input, "rb") if args.input else sys.stdin.buffer
+    sink = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    warned_utf8, line_number = False, 0
+    try:
+        for raw_lines in line_batches(source.fileno(), max_lines=64):
+            texts = []
+            for raw in raw_lines:
+                line_number += 1
+                text, invalid = clean_line(raw)
+                if invalid and not warned_utf8:
+                    print(f"nmt-translate: warning: invalid UTF-8 on input line {line_number} (and maybe later) "
+                          "replaced with U+FFFD", file=sys.stderr)
+                    warned_utf8 = True
+                texts.append(text)
+            first_number = line_number - len(texts) + 1
+
+            def warn_truncated(offset: int) -> None:
+                print(f"nmt-translate: warning: input line {first_number + offset} is longer than "
+                      f"{first.cfg.decode.max_src_tokens} tokens; translating its beginning only", file=sys.stderr)
+
+            for result in translator.translate(texts, on_truncated=warn_truncated):
+                sink.write(_format(result, args).replace("\n", " ") + "\n")
+            sink.flush()
+    finally:
+        if args.input:
+            source.close()
+        if args.output:
+            sink.close()
+    return 0
+
+
+def main() -> None:
+    run_main("nmt-translate", _main)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Loading a trained model from its experiment directory, and ensembles of several.
+
+An experiment directory is self-contained: config.yaml, the SentencePiece model(s) and
+checkpoints/ are all `nmt-translate --model EXP_DIR` needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from nmt.checkpoint import load_checkpoint
+from nmt.config import Config, load_config
+from nmt.errors import NmtError
+from nmt.models import Seq2Seq, build_model
+from nmt.tokenizer import Tokenizer
+
+NAMED_CHECKPOINTS = {"best": "best.pt", "last": "last.pt", "avg": "avg.pt"}
+
+
+@dataclass
+class LoadedModel:
+    cfg: Config
+    tokenizer: Tokenizer
+    model: Seq2Seq
+    checkpoint: Path
+
+
+def checkpoint_path(exp_dir: Path, checkpoint: str) -> Path:
+    if checkpoint in NAMED_CHECKPOINTS:
+        path = exp_dir / "checkpoints" / NAMED_CHECKPOINTS[checkpoint]
+        if checkpoint == "avg" and not path.exists():
+            raise NmtError(f"model: {path} does not exist; make it with `nmt-average --model {exp_dir}`")
+        return path
+    return Path(checkpoint)
+
+
+def load_model(exp_dir: str | Path, *, checkpoint: str = "best", device: str | torch.device = "cpu") -> LoadedModel:
+    """The model of an experiment directory with the weights of `checkpoint` (best, last, avg or a path)."""
+    exp_dir = Path(exp_dir)
+    if not (exp_dir / "config.yaml").is_file():
+        raise NmtError(f"model: {exp_dir} is not an experiment directory (no config.yaml)")
+    cfg = load_config(exp_dir / "config.yaml")
+    tokenizer = Tokenizer.load(exp_dir)
+    path = checkpoint_path(exp_dir, checkpoint)
+    payload = load_checkpoint(path, map_location="cpu")
+    model = build_model(cfg.model, tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)
+    try:
+        model.load_state_dict(payload["model"])
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise NmtError(f"model: {path} does not fit the model in {exp_dir / 'config.yaml'} ({first})") from None
+    return LoadedModel(cfg, tokenizer, model.to(device).eval(), path)
+
+
+class Ensemble:
+    """Several models behind one step interface; each step averages their log-probabilities."""
+
+    def __init__(self, models: list[Seq2Seq]):
+        self.models = models
+        self.training = False
+
+    def eval(self) -> "Ensemble":
+        for model in self.models:
+            model.eval()
+        return self
+
+    def train(self, mode: bool = True) -> "Ensemble":
+        for model in self.models:
+            model.train(mode)
+        return self
+
+    def encode(self, src, src_lengths):
+        return [model.encode(src, src_lengths) for model in self.models]
+
+    def init_state(self, memories):
+        return [model.init_state(memory) for model, memory in zip(self.models, memories)]
+
+    def step(self, prev_tokens, states, memories):
+        outputs = [model.step(prev_tokens, state, memory) for model, state, memory in zip(self.models, states, memories)]
+        log_probs = torch.stack([o[0] for o in outputs]).mean(0)  # average of log-probabilities
+        return log_probs, [o[1] for o in outputs], outputs[0][2]
+
+    def reorder(self, states, memories, index):
+        pairs = [model.reorder(state, memory, index) for model, state, memory
+                 in zip(self.models, states, memories if memories is not None else [None] * len(self.models))]
+        return [p[0] for p in pairs], [p[1] for p in pairs] if memories is not None else None
+
+
+def check_compatible(loaded: list[LoadedModel]) -> None:
+    """Ensemble members must read and write the same pieces, and read the source the same way."""
+    first = loaded[0]
+    for other in loaded[1:]:
+        same_src = first.tokenizer.src.serialized_model_proto() == other.tokenizer.src.serialized_model_proto()
+        same_tgt = first.tokenizer.tgt.serialized_model_proto() == other.tokenizer.tgt.serialized_model_proto()
+        if not (same_src and same_tgt):
+            raise NmtError(f"model: {other.checkpoint} uses other SentencePiece models than {first.checkpoint}; "
+                           "an ensemble needs the same vocabularies")
+        if other.cfg.model.reverse_source != first.cfg.model.reverse_source:
+            raise NmtError(f"model: {other.checkpoint} and {first.checkpoint} differ in model.reverse_source")

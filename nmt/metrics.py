@@ -1,0 +1,49 @@
+"""sacreBLEU scores with their signatures, overall and by source-length bucket."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from sacrebleu.metrics import BLEU, CHRF
+
+from nmt.errors import NmtError
+
+
+def _check_lengths(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> None:
+    for i, ref in enumerate(references, start=1):
+        if len(ref) != len(hypotheses):
+            raise NmtError(f"score: {len(hypotheses)} hypotheses but reference {i} has {len(ref)} lines")
+
+
+def corpus_scores(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> dict:
+    """BLEU and chrF of detokenized text against one or more reference streams."""
+    _check_lengths(hypotheses, references)
+    bleu, chrf = BLEU(), CHRF()
+    bleu_score = bleu.corpus_score(list(hypotheses), [list(r) for r in references])
+    chrf_score = chrf.corpus_score(list(hypotheses), [list(r) for r in references])
+    return {
+        "bleu": round(bleu_score.score, 2),
+        "chrf": round(chrf_score.score, 2),
+        "bleu_signature": str(bleu.get_signature()),
+        "chrf_signature": str(chrf.get_signature()),
+        "bleu_details": str(bleu_score),
+    }
+
+
+def scores_by_length(hypotheses: Sequence[str], references: Sequence[str], sources: Sequence[str],
+                     edges: Sequence[int] = (10, 20, 30, 40, 50)) -> list[dict]:
+    """BLEU per bucket of source length in words (as Bahdanau et al. 2014, Fig. 2).
+
+    Buckets are [0, e1), [e1, e2), ..., [e_last, inf); empty buckets are left out.
+    """
+    _check_lengths(hypotheses, [references, sources])
+    bounds = [0, *edges, None]
+    rows = []
+    for low, high in zip(bounds[:-1], bounds[1:]):
+        members = [i for i, s in enumerate(sources) if len(s.split()) >= low and (high is None or len(s.split()) < high)]
+        if not members:
+            continue
+        score = BLEU().corpus_score([hypotheses[i] for i in members], [[references[i] for i in members]])
+        label = f"{low}-{high - 1}" if high is not None else f"{low}+"
+        rows.append({"bucket": label, "sentences": len(members), "bleu": round(score.score, 2)})
+    return rows

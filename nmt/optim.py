@@ -1,0 +1,63 @@
+"""Optimizers and learning-rate schedules, built from the TrainConfig."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from nmt.config import TrainConfig
+
+HIGHER_IS_BETTER = {"bleu": True, "chrf": True, "loss": False, "ppl": False}
+
+
+def build_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def inverse_sqrt_factor(step: int, warmup_steps: int) -> float:
+    """Linear warm-up to the base rate over warmup_steps, then decay with 1/sqrt(step)."""
+    step = max(step, 1)
+    if warmup_steps and step < warmup_steps:
+        return step / warmup_steps
+    return math.sqrt(max(warmup_steps, 1) / step)
+
+
+class Schedule:
+    """One interface for the three schedules: after each update, and after each validation."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, cfg: TrainConfig):
+        self.kind = cfg.schedule
+        self.optimizer = optimizer
+        if cfg.schedule == "inverse_sqrt":
+            self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+                optimizer, lambda step: inverse_sqrt_factor(step + 1, cfg.warmup_steps))
+        elif cfg.schedule == "plateau":
+            self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, mode="max" if HIGHER_IS_BETTER[cfg.stop_metric] else "min",
+                factor=cfg.plateau_factor, patience=cfg.plateau_patience)
+        else:
+            self.scheduler = None
+
+    @property
+    def lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    def after_update(self) -> None:
+        if self.kind == "inverse_sqrt":
+            self.scheduler.step()
+
+    def after_validation(self, metric: float) -> None:
+        if self.kind == "plateau":
+            self.scheduler.step(metric)
+
+    def state_dict(self) -> dict:
+        return self.scheduler.state_dict() if self.scheduler is not None else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.scheduler is not None and state:
+            self.scheduler.load_state_dict(state)

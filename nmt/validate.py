@@ -1,0 +1,77 @@
+"""Validation on the dev split: loss and perplexity, then translation scored with sacreBLEU."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from nmt.batching import Batch, ParallelArrays, collate, make_batches
+from nmt.config import DecodeConfig
+from nmt.data import read_lines
+from nmt.metrics import corpus_scores
+from nmt.tokenizer import PAD, Tokenizer
+from nmt.translate import Translator
+
+N_ATTENTION_EXAMPLES = 3
+
+
+def token_loss(model, batch: Batch, *, label_smoothing: float = 0.0) -> torch.Tensor:
+    """Summed cross-entropy over the batch's real target tokens (the output layer runs once, over all steps)."""
+    logits = model(batch.src, batch.src_lengths, batch.tgt_in).logits  # (B, T, V)
+    return F.cross_entropy(logits.flatten(0, 1).float(), batch.tgt_out.flatten(),  # (B, T, V) -> (B*T, V)
+                           ignore_index=PAD, label_smoothing=label_smoothing, reduction="sum")
+
+
+class Validator:
+    def __init__(self, model, tokenizer: Tokenizer, data_dir: Path, *, decode: DecodeConfig, beam_size: int,
+                 reverse_source: bool, device: torch.device, batch_tokens: int):
+        self.model, self.tokenizer, self.device = model, tokenizer, device
+        self.reverse_source = reverse_source
+        self.dev = ParallelArrays(data_dir, "dev")
+        self.sources = list(read_lines(data_dir / "dev.src"))
+        self.references = list(read_lines(data_dir / "dev.tgt"))
+        self.batches = make_batches(self.dev.src.lengths, self.dev.tgt.lengths, batch_tokens=batch_tokens, shuffle=False)
+        self.translator = Translator(model, tokenizer, decode=decode, reverse_source=reverse_source, device=device,
+                                     beam_size=beam_size)
+        self.attention_translator = Translator(model, tokenizer, decode=decode, reverse_source=reverse_source,
+                                               device=device, beam_size=1, keep_attention=True)
+
+    @torch.no_grad()
+    def loss(self) -> tuple[float, float]:
+        """Dev cross-entropy per target token (no label smoothing) and perplexity."""
+        was_training = self.model.training
+        self.model.eval()
+        total, tokens = 0.0, 0
+        for indices in self.batches:
+            batch = collate([self.dev.src[i] for i in indices], [self.dev.tgt[i] for i in indices], indices,
+                            reverse_source=self.reverse_source).to(self.device)
+            total += float(token_loss(self.model, batch))
+            tokens += batch.n_tgt_tokens
+        self.model.train(was_training)
+        loss = total / max(tokens, 1)
+        return loss, math.exp(min(loss, 50.0))
+
+    def run(self) -> tuple[dict, list[str]]:
+        """Metrics (loss, ppl, bleu, chrf, signatures) and the dev hypotheses in corpus order."""
+        loss, ppl = self.loss()
+        hyps = self.translator.translate_ids([self.dev.src[i] for i in range(len(self.dev))])
+        hypotheses = self.tokenizer.decode_tgt([h[0].tokens for h in hyps])
+        scores = corpus_scores(hypotheses, [self.references])
+        return {"loss": loss, "ppl": ppl, **scores}, hypotheses
+
+    def attention_examples(self) -> list[tuple[list[str], list[str], torch.Tensor]]:
+        """Greedy attention of the first dev sentences: (source pieces, output pieces, (T, S) weights)."""
+        count = min(N_ATTENTION_EXAMPLES, len(self.dev))
+        hyps = self.attention_translator.translate_ids([self.dev.src[i] for i in range(count)])
+        examples = []
+        for i, (hyp,) in enumerate(hyps):
+            if hyp.attention is None:
+                return []
+            ids = [int(t) for t in self.dev.src[i]]
+            source = [self.tokenizer.src.id_to_piece(t) for t in (ids[::-1] if self.reverse_source else ids)]
+            output = [self.tokenizer.tgt.id_to_piece(t) for t in hyp.tokens]
+            examples.append((source + ["</s>"], output + ["</s>"], hyp.attention[:, : len(source) + 1]))
+        return examples

@@ -1,0 +1,49 @@
+# Shared by the recipes' run.sh: stage selection (Kaldi/ESPnet style) and the common stages.
+# A recipe sets `stage`, `stop_stage` and `conf` defaults, sources this file with its
+# arguments, and calls run_stage for each of its stages.
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --stage) stage=$2; shift 2 ;;
+    --stop-stage) stop_stage=$2; shift 2 ;;
+    --conf) conf=$2; shift 2 ;;
+    *) echo "run.sh: unknown option '$1' (expected --stage N, --stop-stage M, --conf FILE)" >&2; exit 2 ;;
+  esac
+done
+[ -f "$conf" ] || { echo "run.sh: no config file '$conf'" >&2; exit 2; }
+variant=$(basename "$conf" .yaml)
+exp=exp/$variant
+
+run_stage() {  # run_stage N NAME COMMAND...: runs when stage <= N <= stop_stage; a failure stops the script
+  local number=$1 name=$2; shift 2
+  [ "$number" -ge "$stage" ] && [ "$number" -le "$stop_stage" ] || return 0
+  echo "== stage $number: $name ($variant)"
+  "$@" || { echo "run.sh: stage $number ($name) failed" >&2; exit 1; }
+}
+
+train_model() {  # trains, or continues a run that was stopped; skips a finished one
+  if [ -f "$exp/results.json" ] && grep -q '"train"' "$exp/results.json"; then
+    echo "$exp is trained already (remove it to train again)"; return 0
+  fi
+  local resume=()
+  [ -f "$exp/checkpoints/last.pt" ] && resume=(--resume)
+  nmt-train --config "$conf" --set exp_dir="$exp" "${resume[@]}"
+}
+
+translate_test() {  # translate_test SRC_FILE [nmt-translate options]
+  local src=$1; shift
+  nmt-translate --model "$exp" "$@" -i "$src" -o "$exp/test.hyp.tmp" && mv "$exp/test.hyp.tmp" "$exp/test.hyp"
+}
+
+score_test() {  # score_test REF_FILE: writes the test scores into results.json and prints BLEU
+  nmt-score -r "$1" -i "$exp/test.hyp" --json > "$exp/test.scores.json" &&
+  python3 - "$exp" <<'PY'
+import json, sys
+from pathlib import Path
+exp = Path(sys.argv[1])
+results = json.loads((exp / "results.json").read_text()) if (exp / "results.json").exists() else {}
+results["test"] = json.loads((exp / "test.scores.json").read_text())
+(exp / "results.json").write_text(json.dumps(results, indent=2))
+print(f"{exp.name}: test BLEU {results['test']['bleu']:.2f}, chrF {results['test']['chrf']:.2f} ({results['test']['bleu_signature']})")
+PY
+}
