@@ -1,0 +1,170 @@
+"""nmt-train as a user runs it: exact resume, refusals, corrupt checkpoints, NaN, SIGINT, TensorBoard."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import config_text, run_cli
+from nmt.checkpoint import load_checkpoint
+from nmt.config import load_config
+from nmt.errors import NmtError
+
+TINY = """
+model: {variant: rnnsearch, embed_size: 16, encoder_hidden: 16, decoder_hidden: 32, attention_size: 16, dropout: 0.3}
+train: {batch_tokens: 1000, validate_every: 6, log_every: 2, max_epochs: 50, patience: 50}
+decode: {beam_size: 2}
+"""
+
+
+def write_config(tmp_path, corpus_dir, name: str, extra: str = TINY):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(config_text(corpus_dir, tmp_path / name, extra=extra), encoding="utf-8")
+    return path
+
+
+def train(config, *args):
+    return run_cli("nmt.cli.train", "--config", str(config), *args)
+
+
+def test_resumed_run_ends_with_identical_parameters(tmp_path, corpus_dir):
+    straight = write_config(tmp_path, corpus_dir, "straight")
+    split = write_config(tmp_path, corpus_dir, "split")
+    assert train(straight, "--set", "train.max_steps=12").returncode == 0
+    first = train(split, "--set", "train.max_steps=6")
+    assert first.returncode == 0, first.stderr
+    second = train(split, "--set", "train.max_steps=12", "--resume")
+    assert second.returncode == 0, second.stderr
+    assert "resuming at step 6" in second.stderr
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
+    b = load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt")
+    assert a["step"] == b["step"] == 12
+    assert a["iterator"] == b["iterator"] and a["iterator"]["epoch"] > 1  # the runs crossed an epoch
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+    assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])
+
+
+def test_existing_run_is_not_overwritten_and_resume_refuses_a_changed_model(tmp_path, corpus_dir):
+    config = write_config(tmp_path, corpus_dir, "run")
+    assert train(config, "--set", "train.max_steps=2").returncode == 0
+    again = train(config, "--set", "train.max_steps=2")
+    assert again.returncode == 2 and "Traceback" not in again.stderr
+    assert "already holds a training run; continue it with --resume" in again.stderr
+    changed = train(config, "--resume", "--set", "model.dropout=0.1")
+    assert changed.returncode == 2
+    assert "--resume with a changed config (model.dropout: 0.3 -> 0.1)" in changed.stderr
+
+
+def test_corrupt_checkpoint_is_one_line_naming_the_file(tmp_path, corpus_dir):
+    config = write_config(tmp_path, corpus_dir, "run")
+    assert train(config, "--set", "train.max_steps=2").returncode == 0
+    last = tmp_path / "run" / "checkpoints" / "last.pt"
+    last.write_bytes(last.read_bytes()[:1000])  # truncated, as by a full disk
+    result = train(config, "--resume", "--set", "train.max_steps=4")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"checkpoint: {last} is truncated or corrupt" in result.stderr.strip().splitlines()[-1]
+
+
+def test_checkpoints_are_written_atomically_and_pruned(tmp_path, corpus_dir):
+    config = write_config(tmp_path, corpus_dir, "run", TINY.replace("validate_every: 6", "validate_every: 1"))
+    assert train(config, "--set", "train.max_steps=8", "--set", "train.keep_last=2").returncode == 0
+    files = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    assert not [f for f in files if f.endswith(".tmp")]
+    steps = [f for f in files if f.startswith("step-")]
+    assert "best.pt" in files and "last.pt" in files and "step-8.pt" in files and "step-7.pt" in files
+    assert len(steps) <= 3  # two most recent, plus the best when it is older
+
+
+def test_tensorboard_holds_the_promised_tags(tmp_path, corpus_dir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    config = write_config(tmp_path, corpus_dir, "run")
+    assert train(config, "--set", "train.max_steps=6").returncode == 0
+    events = EventAccumulator(str(tmp_path / "run" / "tb"), size_guidance={"images": 0, "tensors": 0})
+    events.Reload()
+    tags = events.Tags()
+    for tag in ("train/loss", "train/ppl", "train/lr", "train/grad_norm", "train/tokens_per_sec",
+                "dev/loss", "dev/ppl", "dev/bleu", "dev/chrf"):
+        assert tag in tags["scalars"], tag
+    assert "dev/translations/text_summary" in tags["tensors"]
+    assert {"dev/attention/0", "dev/attention/1", "dev/attention/2"} <= set(tags["images"])
+    hparams_runs = [d for d in (tmp_path / "run" / "tb").iterdir() if d.is_dir()]
+    assert hparams_runs, "add_hparams writes its own run directory"
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "validation at step 6" in log and "BLEU" in log and "nrefs:1|case:mixed" in log
+
+
+def test_interrupt_saves_a_checkpoint_that_resume_continues(tmp_path, corpus_dir):
+    config = write_config(tmp_path, corpus_dir, "run", TINY.replace("validate_every: 6", "validate_every: 100000"))
+    process = subprocess.Popen([sys.executable, "-m", "nmt.cli.train", "--config", str(config)],
+                               stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    log = tmp_path / "run" / "train.log"
+    while time.time() < deadline and not (log.exists() and "step 4 " in log.read_text()):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130 and "Traceback" not in stderr
+    assert "interrupted at step" in stderr
+    step = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"]
+    assert step >= 4
+    resumed = train(config, "--resume", "--set", f"train.max_steps={step + 2}")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming at step {step}" in resumed.stderr
+
+
+def test_nan_losses_are_skipped_then_stop_the_run(tmp_path, corpus_dir, monkeypatch):
+    from nmt import train as train_module
+    from nmt.prepare import Preparer
+
+    config = write_config(tmp_path, corpus_dir, "run")
+    cfg = load_config(config, ["train.max_steps=20"])
+    Preparer(cfg, log=lambda line: None).run()
+    calls = {"n": 0}
+    real_loss = train_module.token_loss
+
+    def sometimes_nan(model, batch, *, label_smoothing=0.0):
+        calls["n"] += 1
+        loss = real_loss(model, batch, label_smoothing=label_smoothing)
+        return loss * float("nan") if calls["n"] == 2 or calls["n"] >= 4 else loss
+
+    monkeypatch.setattr(train_module, "token_loss", sometimes_nan)
+    trainer = train_module.Trainer(cfg, quiet=True)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    with pytest.raises(NmtError, match=r"training diverged: 5 updates in a row had a NaN or infinite loss"):
+        trainer.run()
+    assert trainer.skipped_updates == 6  # update 2, then 4..8
+    assert trainer.step == 7  # the 8th update raised
+    assert any(not torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())
+    assert all(torch.isfinite(v).all() for v in trainer.model.state_dict().values())
+    assert "update skipped" in (tmp_path / "run" / "train.log").read_text()
+
+
+def test_schedules_change_the_learning_rate_as_described():
+    from nmt.config import TrainConfig
+    from nmt.optim import Schedule, inverse_sqrt_factor
+
+    assert inverse_sqrt_factor(50, 100) == 0.5 and inverse_sqrt_factor(400, 100) == 0.5
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=1.0)
+    plateau = Schedule(optimizer, TrainConfig(optimizer="sgd", lr=1.0, schedule="plateau", plateau_patience=0,
+                                              plateau_factor=0.5, stop_metric="bleu"))
+    plateau.after_validation(10.0)
+    plateau.after_validation(9.0)  # worse: halve at once (patience 0)
+    assert plateau.lr == 0.5
+    warm_optimizer = torch.optim.SGD([param], lr=1.0)
+    warm = Schedule(warm_optimizer, TrainConfig(lr=1.0, schedule="inverse_sqrt", warmup_steps=4))
+    rates = []
+    for _ in range(8):
+        rates.append(warm.lr)
+        warm_optimizer.step()
+        warm.after_update()
+    assert rates[:4] == [0.25, 0.5, 0.75, 1.0] and math.isclose(rates[7], math.sqrt(4 / 8))

@@ -1,0 +1,146 @@
+"""nmt-translate, nmt-score and nmt-average as a user runs them, on a small trained model."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+
+from conftest import config_text, make_pairs, run_cli, write_plain
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    """A small RNNsearch trained for a few dozen updates on the synthetic corpus."""
+    root = tmp_path_factory.mktemp("translate")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for split, n, seed in (("train", 400, 1), ("dev", 30, 2), ("test", 30, 3)):
+        write_plain(corpus, split, make_pairs(n, seed))
+    extra = """
+model: {variant: rnnsearch, embed_size: 16, encoder_hidden: 16, decoder_hidden: 32, attention_size: 16, dropout: 0.0}
+train: {batch_tokens: 1000, validate_every: 10, max_steps: 30, lr: 0.01}
+decode: {beam_size: 3, max_src_tokens: 40}
+"""
+    config = root / "conf.yaml"
+    config.write_text(config_text(corpus, root / "exp", extra=extra), encoding="utf-8")
+    result = run_cli("nmt.cli.train", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    return root / "exp"
+
+
+def translate(model_dir, *args, stdin: bytes = b"") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nmt.cli.translate", "--model", str(model_dir), *args],
+                          input=stdin, capture_output=True, timeout=300)
+
+
+def test_translates_lines_in_order(model_dir):
+    result = translate(model_dir, stdin="katze hund .\nhaus .\n".encode())
+    assert result.returncode == 0, result.stderr.decode()
+    lines = result.stdout.decode().split("\n")
+    assert len(lines) == 3 and lines[2] == ""
+    assert all(line.strip() for line in lines[:2])
+
+
+def test_fuzzed_input_never_crashes_or_shifts_lines(model_dir):
+    rng = random.Random(0)
+    lines = [b"", b"   \t ", b"haus katze .", b"\xff\xfe broken \xc3(", b"ctrl \x00\x07\x1b[31m chars",
+             "ümlaut ☃ 漢字 .".encode(), b"haus " * 200_000, bytes(rng.randrange(256) for _ in range(300)).replace(b"\n", b""),
+             b"\r", b"baum ."]
+    for _ in range(20):
+        lines.append(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 80))).replace(b"\n", b" "))
+    stdin = b"\n".join(lines)  # and no newline at the very end
+    result = translate(model_dir, stdin=stdin)
+    stderr = result.stderr.decode()
+    assert result.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    output = result.stdout.decode().split("\n")
+    assert output[-1] == "" and len(output) - 1 == len(lines)
+    assert output[0] == "" and output[1] == ""  # empty and blank lines give empty lines
+    assert "invalid UTF-8 on input line 4" in stderr
+    assert "input line 7 is longer than 40 tokens" in stderr
+
+
+def test_interactive_use_gets_each_line_at_once(model_dir):
+    process = subprocess.Popen([sys.executable, "-m", "nmt.cli.translate", "--model", str(model_dir)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for text in (b"haus .\n", b"katze baum .\n"):
+            process.stdin.write(text)
+            process.stdin.flush()
+            line = process.stdout.readline()  # arrives while stdin is still open
+            assert line.endswith(b"\n") and line.strip()
+    finally:
+        process.stdin.close()
+        process.wait(timeout=60)
+    assert process.returncode == 0
+
+
+def test_nbest_json_and_alignments(model_dir):
+    tsv = translate(model_dir, "--nbest", "3", "--beam", "3", stdin=b"haus katze .\n")
+    fields = tsv.stdout.decode().rstrip("\n").split("\t")
+    assert len(fields) == 6 and all(float(s) <= 0 for s in fields[1::2])
+    assert [float(s) for s in fields[1::2]] == sorted((float(s) for s in fields[1::2]), reverse=True)
+    aligned = translate(model_dir, "--alignments", "--beam", "1", stdin=b"haus katze .\n\n")
+    first, empty = [json.loads(line) for line in aligned.stdout.decode().splitlines()]
+    matrix = first["alignment"]
+    assert len(matrix[0]) >= 3 and all(abs(sum(row) - 1) < 1e-3 for row in matrix)
+    assert empty["translation"] == "" and empty["alignment"] is None
+
+
+def test_sampling_is_reproducible_with_a_seed(model_dir):
+    args = ("--sample", "--temperature", "1.5", "--topk", "5", "--seed", "7")
+    stdin = b"haus katze hund baum .\n" * 5
+    assert translate(model_dir, *args, stdin=stdin).stdout == translate(model_dir, *args, stdin=stdin).stdout
+
+
+def test_files_ensembles_averages_and_quantization(model_dir, tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text("haus katze .\nbaum .\n", encoding="utf-8")
+    single = translate(model_dir, "-i", str(source), "-o", str(tmp_path / "out.txt"))
+    assert single.returncode == 0 and single.stdout == b""
+    expected = (tmp_path / "out.txt").read_text(encoding="utf-8")
+    # The same model twice averages identical log-probabilities: the same translations.
+    twice = subprocess.run([sys.executable, "-m", "nmt.cli.translate", "--model", str(model_dir), "--model", str(model_dir),
+                            "-i", str(source)], capture_output=True, text=True)
+    assert twice.returncode == 0 and twice.stdout == expected
+    missing = translate(model_dir, "--checkpoint", "avg", stdin=b"haus .\n")
+    assert missing.returncode == 2 and b"nmt-average" in missing.stderr
+    averaged = run_cli("nmt.cli.average", "--model", str(model_dir), "--last", "2")
+    assert averaged.returncode == 0 and "averaged 2 checkpoints" in averaged.stdout
+    assert translate(model_dir, "--checkpoint", "avg", "-i", str(source)).stdout.count(b"\n") == 2
+    ensemble = translate(model_dir, "--checkpoint", "best", "--checkpoint", "last", "-i", str(source))
+    assert ensemble.returncode == 0 and ensemble.stdout.count(b"\n") == 2
+    quantized = translate(model_dir, "--quantize", "int8", "-i", str(source))
+    assert quantized.returncode == 0, quantized.stderr.decode()
+    assert quantized.stdout.count(b"\n") == 2
+
+
+def test_missing_or_broken_model_is_one_line(model_dir, tmp_path):
+    missing = translate(tmp_path / "nothing", stdin=b"haus .\n")
+    assert missing.returncode == 2 and missing.stderr.decode().count("\n") == 1
+    assert "is not an experiment directory" in missing.stderr.decode()
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"PK\x03\x04 not really a checkpoint")
+    result = translate(model_dir, "--checkpoint", str(broken), stdin=b"haus .\n")
+    assert result.returncode == 2 and "Traceback" not in result.stderr.decode()
+    assert f"checkpoint: {broken} is truncated or corrupt" in result.stderr.decode()
+
+
+def test_score_cli(tmp_path):
+    ref, ref2 = tmp_path / "ref.txt", tmp_path / "ref2.txt"
+    ref.write_text("the cat sat on the mat .\nhello world .\n", encoding="utf-8")
+    ref2.write_text("a cat sat on a mat .\nhi world .\n", encoding="utf-8")
+    perfect = run_cli("nmt.cli.score", "-r", str(ref), "--json", stdin=ref.read_text(encoding="utf-8"))
+    scores = json.loads(perfect.stdout)
+    assert scores["bleu"] == 100.0 and scores["chrf"] == 100.0 and "nrefs:1" in scores["bleu_signature"]
+    two = run_cli("nmt.cli.score", "-r", str(ref), "-r", str(ref2), "--json", stdin="a cat sat on a mat .\nhi world .\n")
+    assert json.loads(two.stdout)["bleu"] == 100.0 and "nrefs:2" in json.loads(two.stdout)["bleu_signature"]
+    plain = run_cli("nmt.cli.score", "-r", str(ref), stdin="the cat sat .\nhello world .\n")
+    assert plain.stdout.startswith("BLEU = ") and "signature: nrefs:1" in plain.stdout
+    short = run_cli("nmt.cli.score", "-r", str(ref), stdin="only one line\n")
+    assert short.returncode == 2 and short.stderr.strip() == f"nmt-score: error: score: stdin has 1 lines but reference {ref} has 2"
