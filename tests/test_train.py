@@ -168,3 +168,57 @@ def test_schedules_change_the_learning_rate_as_described():
         warm_optimizer.step()
         warm.after_update()
     assert rates[:4] == [0.25, 0.5, 0.75, 1.0] and math.isclose(rates[7], math.sqrt(4 / 8))
+
+
+def test_gradient_accumulation_equals_one_merged_batch(tmp_path, corpus_dir):
+    from nmt.batching import collate
+    from nmt.prepare import Preparer
+    from nmt.train import Trainer
+
+    config = write_config(tmp_path, corpus_dir, "run", TINY.replace("dropout: 0.3", "dropout: 0.0"))
+    cfg = load_config(config, ["train.accumulate=2"])
+    Preparer(cfg, log=lambda line: None).run()
+    first, second = Trainer(cfg, quiet=True), Trainer(cfg, quiet=True)
+    batches = iter(first.iterator)
+    b1, b2 = next(batches), next(batches)
+    corpus = first.iterator.corpus
+    indices = b1.indices.tolist() + b2.indices.tolist()
+    merged = collate([corpus.src[i] for i in indices], [corpus.tgt[i] for i in indices], indices, reverse_source=False)
+    loss_two, _, tokens_two = first.update([b1, b2])
+    loss_one, _, tokens_one = second.update([merged])
+    assert tokens_two == tokens_one and loss_two == pytest.approx(loss_one, rel=1e-5)
+    for (name, a), b in zip(first.model.named_parameters(), second.model.parameters()):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5, msg=name)
+
+
+def test_bf16_autocast_trains_on_the_cpu_and_fp16_needs_a_gpu(tmp_path, corpus_dir):
+    config = write_config(tmp_path, corpus_dir, "run")
+    result = train(config, "--set", "train.max_steps=3", "--set", "train.precision=bf16")
+    assert result.returncode == 0, result.stderr
+    assert math.isfinite(load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["history"][-1]["loss"])
+    if not torch.cuda.is_available():
+        fp16 = train(write_config(tmp_path, corpus_dir, "fp16"), "--set", "train.precision=fp16")
+        assert fp16.returncode == 2 and "'fp16' needs a CUDA device" in fp16.stderr
+
+
+def test_patience_stops_a_run_that_no_longer_improves(tmp_path, corpus_dir):
+    config = write_config(tmp_path, corpus_dir, "run", TINY.replace("validate_every: 6", "validate_every: 1"))
+    result = train(config, "--set", "train.lr=0", "--set", "train.patience=2", "--set", "train.stop_metric=loss")
+    assert result.returncode == 0, result.stderr
+    assert "stopped at step 3: no improvement of dev loss in 2 validations" in result.stderr
+
+
+def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path, corpus_dir):
+    config = write_config(tmp_path, corpus_dir, "run", TINY.replace("validate_every: 6", "validate_every: 2"))
+    process = subprocess.Popen([sys.executable, "-m", "nmt.cli.train", "--config", str(config)],
+                               stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    log, deadline = tmp_path / "run" / "train.log", time.time() + 120
+    while time.time() < deadline and not (log.exists() and "validation at step 4" in log.read_text()):
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    step = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"]
+    resumed = train(config, "--resume", "--set", f"train.max_steps={step + 2}")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming at step {step}" in resumed.stderr
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == step + 2

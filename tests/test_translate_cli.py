@@ -92,6 +92,17 @@ def test_nbest_json_and_alignments(model_dir):
     assert empty["translation"] == "" and empty["alignment"] is None
 
 
+def test_decode_settings_can_be_overridden_but_nothing_else(model_dir):
+    capped = translate(model_dir, "--set", "decode.max_length_a=0", "--set", "decode.max_length_b=1",
+                       stdin=b"haus katze hund baum garten .\n")
+    assert capped.returncode == 0, capped.stderr.decode()
+    assert len(capped.stdout.decode().split()) <= 1  # at most one output piece
+    wrong = translate(model_dir, "--set", "model.dropout=0.5", stdin=b"haus .\n")
+    assert wrong.returncode == 2 and b"only decode.* settings" in wrong.stderr
+    typo = translate(model_dir, "--set", "decode.beam_sise=2", stdin=b"haus .\n")
+    assert typo.returncode == 2 and b"unknown key 'decode.beam_sise' (did you mean 'beam_size'?)" in typo.stderr
+
+
 def test_sampling_is_reproducible_with_a_seed(model_dir):
     args = ("--sample", "--temperature", "1.5", "--topk", "5", "--seed", "7")
     stdin = b"haus katze hund baum .\n" * 5

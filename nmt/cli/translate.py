@@ -11,6 +11,7 @@ import sys
 
 from nmt.cli.common import run_main
 from nmt.cli.stream import clean_line, line_batches
+from nmt.config import apply_overrides, config_from_dict, config_to_dict
 from nmt.errors import NmtError
 
 
@@ -31,6 +32,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--batch-tokens", type=int, default=None)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--quantize", choices=["int8"], default=None, help="dynamic int8 quantization (CPU)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="decode.KEY=VALUE",
+                        help="override a decode setting of the model's config, e.g. --set decode.length_penalty=0.6")
     parser.add_argument("-i", "--input", default=None, help="input file (default stdin)")
     parser.add_argument("-o", "--output", default=None, help="output file (default stdout)")
     return parser.parse_args()
@@ -51,6 +54,9 @@ def _load(args: argparse.Namespace):
     if args.quantize:
         if args.device != "cpu":
             raise NmtError("translate: --quantize int8 runs on the CPU only")
+        import warnings
+
+        warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*deprecated", category=UserWarning)
         models = [torch.ao.quantization.quantize_dynamic(m, {torch.nn.Linear, torch.nn.LSTM, torch.nn.GRU}, dtype=torch.qint8)
                   for m in models]
     return loaded[0], models[0] if len(models) == 1 else Ensemble(models)
@@ -74,10 +80,14 @@ def _main() -> int:
     from nmt.translate import Translator
 
     first, model = _load(args)
+    for item in args.overrides:
+        if not item.startswith("decode."):
+            raise NmtError(f"translate: --set {item!r}: only decode.* settings can change at translation time")
+    cfg = config_from_dict(apply_overrides(config_to_dict(first.cfg), args.overrides))
     if args.batch_tokens:
-        first.cfg.decode.batch_tokens = args.batch_tokens
+        cfg.decode.batch_tokens = args.batch_tokens
     translator = Translator(
-        model, first.tokenizer, decode=first.cfg.decode, reverse_source=first.cfg.model.reverse_source,
+        model, first.tokenizer, decode=cfg.decode, reverse_source=cfg.model.reverse_source,
         device=args.device, method="sample" if args.sample else "beam", beam_size=args.beam,
         nbest=args.nbest, temperature=args.temperature, top_k=args.topk, seed=args.seed,
         keep_attention=args.alignments,
@@ -100,7 +110,7 @@ def _main() -> int:
 
             def warn_truncated(offset: int) -> None:
                 print(f"nmt-translate: warning: input line {first_number + offset} is longer than "
-                      f"{first.cfg.decode.max_src_tokens} tokens; translating its beginning only", file=sys.stderr)
+                      f"{cfg.decode.max_src_tokens} tokens; translating its beginning only", file=sys.stderr)
 
             for result in translator.translate(texts, on_truncated=warn_truncated):
                 sink.write(_format(result, args).replace("\n", " ") + "\n")
