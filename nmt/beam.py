@@ -20,8 +20,9 @@ def _close_hypotheses(finished, alive, top_scores, beam_idx, is_eos, prefix, his
     closing = is_eos[:, :K] & torch.isfinite(top_scores[:, :K])
     if not closing.any():
         return
+    alive_list = alive.tolist()
     for i, j in closing.nonzero().tolist():
-        sentence = int(alive[i])
+        sentence = alive_list[i]
         if len(finished[sentence]) >= K:
             continue
         row = i * K + int(beam_idx[i, j])
@@ -73,7 +74,8 @@ def beam_search(model, src: torch.Tensor, src_lengths: torch.Tensor, *, beam_siz
             history = torch.cat([history[rows], weights[rows][:, None].float()], dim=1)
         state, _ = model.reorder(state, None, rows)
 
-        done = torch.tensor([len(finished[int(s)]) >= K for s in alive], device=device) | (max_len[alive] <= step)
+        counts = [len(finished[s]) for s in alive.tolist()]
+        done = (torch.tensor(counts, device=device) >= K) | (max_len[alive] <= step)
         if done.all():
             break
         if done.any():  # finished sentences leave the batch

@@ -50,8 +50,8 @@ def load_model(exp_dir: str | Path, *, checkpoint: str = "best", device: str | t
     try:
         model.load_state_dict(payload["model"])
     except RuntimeError as err:
-        first = str(err).strip().splitlines()[0]
-        raise NmtError(f"model: {path} does not fit the model in {exp_dir / 'config.yaml'} ({first})") from None
+        detail = " ".join(line.strip() for line in str(err).strip().splitlines()[1:])[:300]
+        raise NmtError(f"model: {path} does not fit the model in {exp_dir / 'config.yaml'} ({detail})") from None
     return LoadedModel(cfg, tokenizer, model.to(device).eval(), path)
 
 

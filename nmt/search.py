@@ -113,7 +113,7 @@ def sample(model, src, src_lengths, *, max_len: torch.Tensor, temperature: float
     return [[h] for h in hyps]
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def generate(model, src, src_lengths, *, method: str = "beam", beam_size: int = 5, nbest: int = 1,
              alpha: float = 1.0, max_len_a: float = 1.5, max_len_b: int = 10, min_length: int = 0,
              temperature: float = 1.0, top_k: int = 0, generator: torch.Generator | None = None,

@@ -55,10 +55,12 @@ class BahdanauDecoder(nn.Module):
         return output, context, weights, DecoderState(hidden, cell)
 
     def forward(self, embedded: torch.Tensor, state: DecoderState, memory: Memory):
-        projected = self.rnn.project_embeddings(embedded)  # (B, T, G), outside the loop
+        # (B, T, G) computed outside the loop; unbind, not [:, t]: a slice's backward would
+        # write a full-size zero gradient at every step.
+        projected = self.rnn.project_embeddings(embedded).unbind(1)
         outputs, contexts, weights = [], [], []
-        for t in range(embedded.shape[1]):
-            output, context, weight, state = self._advance(projected[:, t], state, memory)
+        for step_input in projected:
+            output, context, weight, state = self._advance(step_input, state, memory)
             outputs.append(output)
             contexts.append(context)
             weights.append(weight)
@@ -120,10 +122,10 @@ class LuongDecoder(nn.Module):
         if not self.input_feeding:
             outputs, _ = self.rnn(embedded, state.rnn_state)  # (B, T, H), one fused call
             return self._attend(outputs, memory)  # all T queries in one batched matmul
-        projected = self.rnn.project_embeddings(embedded)  # (B, T, G), outside the loop
+        projected = self.rnn.project_embeddings(embedded).unbind(1)  # T x (B, G), outside the loop
         features, weights = [], []
-        for t in range(embedded.shape[1]):
-            attentional, weight, state = self._advance(projected[:, t], state, memory)
+        for step_input in projected:
+            attentional, weight, state = self._advance(step_input, state, memory)
             features.append(attentional)
             weights.append(weight)
         return torch.stack(features, dim=1), torch.stack(weights, dim=1)

@@ -22,6 +22,16 @@ Cell = Literal["lstm", "gru", "rnn"]
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 
 
+def add_projection(base: torch.Tensor, inputs: torch.Tensor, linear: nn.Module) -> torch.Tensor:
+    """base + linear(inputs) (bias-free), as one addmm call where the layer is a plain Linear.
+
+    Dynamically quantized layers (nmt-translate --quantize) keep their weights packed.
+    """
+    if isinstance(getattr(linear, "weight", None), torch.Tensor):
+        return torch.addmm(base, inputs, linear.weight.t())
+    return base + linear(inputs)
+
+
 def set_forget_bias(module: nn.Module, value: float = 1.0) -> None:
     """Start LSTM forget gates at `value` (split over bias_ih and bias_hh) so memory is kept early on."""
     for name, param in module.named_parameters():
@@ -42,18 +52,16 @@ class StackedCell(nn.Module):
         self.embed_proj = nn.Linear(embed_size, gates)  # carries layer 0's input bias
         self.extra_proj = nn.Linear(extra_size, gates, bias=False)
         self.input_proj = nn.ModuleList(nn.Linear(hidden_size, gates) for _ in range(num_layers - 1))
-        self.hidden_proj = nn.ModuleList(nn.Linear(hidden_size, gates) for _ in range(num_layers))
+        # A recurrent bias would repeat the input bias, except in the GRU, where r * (W h + b) needs it.
+        self.hidden_proj = nn.ModuleList(nn.Linear(hidden_size, gates, bias=cell == "gru") for _ in range(num_layers))
         self.dropout = nn.Dropout(dropout)
         bound = 1.0 / math.sqrt(hidden_size)  # torch.nn's RNN initialisation
         for param in self.parameters():
             nn.init.uniform_(param, -bound, bound)
         if cell == "lstm":
-            with torch.no_grad():  # forget-gate bias 1, split as in set_forget_bias
-                self.embed_proj.bias[hidden_size:2 * hidden_size] = 1.0
-                for proj in self.input_proj:
+            with torch.no_grad():  # forget-gate bias 1
+                for proj in [self.embed_proj, *self.input_proj]:
                     proj.bias[hidden_size:2 * hidden_size] = 1.0
-                for proj in self.hidden_proj:
-                    proj.bias[hidden_size:2 * hidden_size] = 0.0
 
     def project_embeddings(self, embeddings: torch.Tensor) -> torch.Tensor:
         """(B, T, E) -> (B, T, G): the first layer's input projection of every step at once."""
@@ -62,9 +70,12 @@ class StackedCell(nn.Module):
     def _update(self, layer: int, inputs: torch.Tensor, hidden: torch.Tensor,
                 cell_state: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """One cell update from the projected input (B, G) and the previous (B, H) state."""
-        recurrent = self.hidden_proj[layer](hidden)
+        if self.cell != "gru":  # addmm: the matmul and the sum in one call
+            gates = add_projection(inputs, hidden, self.hidden_proj[layer])
+        else:
+            recurrent = self.hidden_proj[layer](hidden)
         if self.cell == "lstm":
-            i, f, g, o = (inputs + recurrent).chunk(4, dim=-1)
+            i, f, g, o = gates.chunk(4, dim=-1)
             cell_state = torch.sigmoid(f) * cell_state + torch.sigmoid(i) * torch.tanh(g)
             return torch.sigmoid(o) * torch.tanh(cell_state), cell_state
         if self.cell == "gru":
@@ -73,7 +84,7 @@ class StackedCell(nn.Module):
             reset, update = torch.sigmoid(in_r + rec_r), torch.sigmoid(in_z + rec_z)
             candidate = torch.tanh(in_n + reset * rec_n)
             return (1 - update) * candidate + update * hidden, None
-        return torch.tanh(inputs + recurrent), None
+        return torch.tanh(gates), None
 
     def forward(self, projected_embedding: torch.Tensor, extra: torch.Tensor, hidden: torch.Tensor,
                 cell_state: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -83,7 +94,7 @@ class StackedCell(nn.Module):
         hidden, cell_state: (L, B, H) (cell_state None unless LSTM)
         returns the top layer's output (B, H) and the new (L, B, H) states
         """
-        inputs = projected_embedding + self.extra_proj(extra)
+        inputs = add_projection(projected_embedding, extra, self.extra_proj)
         new_hidden, new_cells = [], []
         for layer in range(self.num_layers):
             if layer > 0:

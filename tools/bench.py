@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""Benchmark training and translation speed against this machine's matmul peak.
+
+    python tools/bench.py                 # full run: prints a table, writes bench.json
+    python tools/bench.py --quick         # a smoke run in seconds (CI may run it)
+
+Uses the Ding recipe's prepared data and trained model when they exist
+(recipes/ding-de-en/exp/rnnsearch), else synthetic batches with Ding's length
+distribution and an untrained model (translation figures then mean little).
+Each measurement runs in its own process so its peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+DING = REPO / "recipes" / "ding-de-en"
+REFERENCE = DING / "conf" / "rnnsearch.yaml"
+VARIANTS = {  # the reference sizes, and the fused and Luong variants beside it
+    "rnnsearch": {},
+    "seq2seq": {"variant": "seq2seq", "encoder_hidden": 512},
+    "luong": {"variant": "luong", "encoder_hidden": 512, "score": "general", "input_feeding": True},
+}
+
+
+def matmul_peak(seconds: float) -> float:
+    """fp32 GFLOPS of a large square matmul, best of several timed runs."""
+    n = 2048
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best, deadline = 0.0, time.time() + seconds
+    while time.time() < deadline:
+        start = time.perf_counter()
+        for _ in range(4):
+            torch.mm(a, b)
+        best = max(best, 4 * 2 * n ** 3 / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+def forward_macs(cfg, vocab: int, S: float, T: float) -> float:
+    """Multiply-accumulates of one sentence's forward pass: S source, T target positions (EOS included)."""
+    gates = {"lstm": 4, "gru": 3, "rnn": 1}[cfg.cell]
+    E, He, Hd, A = cfg.embed_size, cfg.encoder_hidden, cfg.decoder_hidden, cfg.attention_size
+    from nmt.models.seq2seq import BIDIRECTIONAL
+
+    dirs = 2 if (cfg.bidirectional if cfg.bidirectional is not None else BIDIRECTIONAL[cfg.variant]) else 1
+    K = He * dirs
+    macs = 0.0
+    for layer in range(cfg.encoder_layers):
+        inputs = E if layer == 0 else K
+        macs += S * dirs * gates * He * (inputs + He)
+    deeper = (cfg.decoder_layers - 1) * gates * Hd * 2 * Hd
+    if cfg.variant in ("seq2seq", "bidir"):
+        macs += T * (gates * Hd * (E + Hd) + deeper + Hd * vocab)
+    elif cfg.variant == "context":
+        macs += T * (gates * Hd * (E + 2 * Hd) + deeper + (2 * Hd + E) * Hd + Hd // 2 * vocab)
+    elif cfg.variant == "rnnsearch":
+        macs += S * K * A
+        macs += T * (A * Hd + S * A + S * K + gates * Hd * (E + K + Hd) + deeper + (Hd + E + K) * Hd + Hd // 2 * vocab)
+    else:
+        feed = Hd if cfg.input_feeding else 0
+        macs += S * K * Hd if cfg.score == "general" else 0
+        macs += T * (gates * Hd * (E + feed + Hd) + deeper + S * Hd + S * K + (K + Hd) * Hd + Hd * vocab)
+    return macs
+
+
+def _reference_config(overrides: dict):
+    from nmt.config import load_config
+
+    cfg = load_config(REFERENCE)
+    for key, value in overrides.items():
+        setattr(cfg.model, key, value)
+    return cfg
+
+
+def _batches(cfg, count: int, *, batch_size: int = 64, length: int | None = None):
+    """Real Ding training batches when prepared, else synthetic ones (lengths ~ Ding's: mean 13)."""
+    from nmt.batching import BatchIterator, ParallelArrays, collate
+
+    data = DING / "exp" / "rnnsearch" / "data"
+    if length is None and (data / "train.src.bin").exists():
+        iterator = BatchIterator(ParallelArrays(data, "train"), batch_tokens=10 ** 6, batch_size=batch_size,
+                                 seed=1, reverse_source=False)
+        out = []
+        while len(out) < count:
+            out.extend(b for _, b in zip(range(count - len(out)), iterator))
+        return out, "ding"
+    rng = np.random.default_rng(0)
+    out = []
+    for _ in range(count):
+        lengths = np.full(batch_size, length) if length else np.clip(rng.gamma(4, 3.2, batch_size).astype(int), 2, 60)
+        src = [rng.integers(4, 8000, size=n) for n in lengths]
+        tgt = [rng.integers(4, 8000, size=n) for n in lengths]
+        out.append(collate(src, tgt, range(batch_size), reverse_source=False))
+    return out, "synthetic"
+
+
+def train_speed(overrides: dict, updates: int, batch_size: int = 64, length: int | None = None) -> dict:
+    from nmt.models import build_model
+    from nmt.optim import build_optimizer
+    from nmt.validate import token_loss
+
+    cfg = _reference_config(overrides)
+    torch.manual_seed(0)
+    model = build_model(cfg.model, 8000, 8000).train()
+    optimizer = build_optimizer(model.parameters(), cfg.train)  # the optimizer nmt-train uses
+    warmup = 3
+    batches, source = _batches(cfg, updates + warmup, batch_size=batch_size, length=length)
+    tokens, macs, start = 0, 0.0, None
+    for index, batch in enumerate(batches):
+        if index == warmup:
+            start, tokens, macs = time.perf_counter(), 0, 0.0
+        loss = token_loss(model, batch)
+        optimizer.zero_grad(set_to_none=True)
+        (loss / batch.n_tgt_tokens).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        tokens += batch.n_tgt_tokens
+        src_len, tgt_len = batch.src_lengths.float(), (batch.tgt_out != 1).sum(1).float()
+        macs += sum(forward_macs(cfg.model, 8000, float(s), float(t)) for s, t in zip(src_len, tgt_len))
+    seconds = time.perf_counter() - start
+    return {"tokens_per_sec": tokens / seconds, "updates_per_sec": updates / seconds,
+            "mflop_per_token": 3 * 2 * macs / tokens / 1e6, "gflops": 3 * 2 * macs / seconds / 1e9,
+            "batch_tokens": tokens / updates, "data": source}
+
+
+def translate_speed(beam: int, limit: int | None) -> dict:
+    from nmt.experiment import load_model
+    from nmt.models import build_model
+    from nmt.translate import Translator
+
+    exp = DING / "exp" / "rnnsearch"
+    test = DING / "data" / "test.de"
+    if (exp / "checkpoints" / "best.pt").exists() and test.exists():
+        loaded = load_model(exp)
+        model, tokenizer, cfg, trained = loaded.model, loaded.tokenizer, loaded.cfg, True
+        lines = test.read_text(encoding="utf-8").splitlines()[:limit]
+        sources = tokenizer.encode_src(lines)
+    else:
+        cfg = _reference_config({})
+        torch.manual_seed(0)
+        model, tokenizer, trained = build_model(cfg.model, 8000, 8000).eval(), None, False
+        rng = np.random.default_rng(0)
+        sources = [list(rng.integers(4, 8000, size=n)) for n in np.clip(rng.gamma(4, 3.2, limit or 1000).astype(int), 2, 60)]
+    translator = Translator(model, tokenizer, decode=cfg.decode, reverse_source=cfg.model.reverse_source, beam_size=beam)
+    translator.translate_ids(sources[:20])  # warm-up
+    start = time.perf_counter()
+    with torch.inference_mode():
+        hyps = translator.translate_ids(sources)
+    seconds = time.perf_counter() - start
+    out_tokens = sum(len(h[0].tokens) + 1 for h in hyps)
+    return {"sentences_per_sec": len(sources) / seconds, "tokens_per_sec": out_tokens / seconds,
+            "sentences": len(sources), "seconds": seconds, "trained_model": trained}
+
+
+def _child(name: str, kwargs: dict, queue) -> None:
+    try:
+        result = globals()[name](**kwargs)
+    except Exception as err:  # reported by the parent, which would otherwise wait forever
+        queue.put({"error": f"{type(err).__name__}: {err}"})
+        return
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    queue.put(result)
+
+
+def isolated(name: str, **kwargs) -> dict:
+    """Run one measurement in a fresh process (its own peak memory, no warm caches from the others)."""
+    context = mp.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_child, args=(name, kwargs, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    if "error" in result:
+        sys.exit(f"bench: {name} failed: {result['error']}")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run: few updates, few sentences")
+    parser.add_argument("--json", type=Path, default=Path("bench.json"), help="where to write the results")
+    args = parser.parse_args()
+    updates, sentences = (2, 40) if args.quick else (30, None)
+    report = {"threads": torch.get_num_threads(), "torch": torch.__version__}
+    report["matmul_gflops"] = peak = matmul_peak(0.5 if args.quick else 3.0)
+    print(f"fp32 matmul peak: {peak:.0f} GFLOPS ({report['threads']} threads, torch {torch.__version__})")
+    print("\n| training | target tok/s | updates/s | MFLOP/token | MFU | peak RSS |\n| --- | ---: | ---: | ---: | ---: | ---: |")
+    report["train"] = {}
+    for name, overrides in VARIANTS.items():
+        r = report["train"][name] = isolated("train_speed", overrides=overrides, updates=updates)
+        r["mfu"] = r["gflops"] / peak
+        print(f"| {name} ({r['data']}) | {r['tokens_per_sec']:,.0f} | {r['updates_per_sec']:.2f} | "
+              f"{r['mflop_per_token']:.1f} | {100 * r['mfu']:.0f} % | {r['peak_rss_mb']:,.0f} MB |")
+    print("\n| translation | sentences/s | tokens/s | seconds | peak RSS |\n| --- | ---: | ---: | ---: | ---: |")
+    report["translate"] = {}
+    for label, beam in (("greedy", 1), ("beam 5", 5)):
+        r = report["translate"][label] = isolated("translate_speed", beam=beam, limit=sentences)
+        print(f"| {label} ({r['sentences']} sentences{'' if r['trained_model'] else ', untrained model'}) | "
+              f"{r['sentences_per_sec']:,.0f} | {r['tokens_per_sec']:,.0f} | {r['seconds']:.2f} | {r['peak_rss_mb']:,.0f} MB |")
+    print("\n| rnnsearch scaling | target tok/s |\n| --- | ---: |")
+    report["scaling"] = {"batch_size": {}, "length": {}}
+    for batch_size in ((16,) if args.quick else (16, 32, 64, 128)):
+        r = isolated("train_speed", overrides={}, updates=updates, batch_size=batch_size)
+        report["scaling"]["batch_size"][batch_size] = r["tokens_per_sec"]
+        print(f"| {batch_size} sentences/batch (~{r['batch_tokens']:.0f} target tokens) | {r['tokens_per_sec']:,.0f} |")
+    for length in ((10,) if args.quick else (10, 20, 40, 80)):
+        r = isolated("train_speed", overrides={}, updates=max(updates // 2, 2), length=length)
+        report["scaling"]["length"][length] = r["tokens_per_sec"]
+        print(f"| sentences of {length} tokens, 64 a batch | {r['tokens_per_sec']:,.0f} |")
+    args.json.write_text(json.dumps(report, indent=2))
+    print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
