@@ -32,6 +32,9 @@ train_model() {  # trains, or continues a run that was stopped; skips a finished
 
 translate_test() {  # translate_test SRC_FILE [nmt-translate options]
   local src=$1; shift
+  if [ -s "$exp/test.hyp" ] && [ "$exp/test.hyp" -nt "$exp/checkpoints/best.pt" ]; then
+    echo "$exp/test.hyp is newer than the model: kept"; return 0
+  fi
   nmt-translate --model "$exp" "$@" -i "$src" -o "$exp/test.hyp.tmp" && mv "$exp/test.hyp.tmp" "$exp/test.hyp"
 }
 
