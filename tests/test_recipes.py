@@ -33,3 +33,18 @@ def test_recipe_rejects_unknown_options():
     result = subprocess.run(["bash", str(REPO / "recipes" / "toy-reverse" / "run.sh"), "--stages", "2"],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "unknown option '--stages'" in result.stderr
+
+
+def test_every_recipe_config_is_valid_and_builds_its_model():
+    from nmt.config import load_config
+    from nmt.models import build_model
+
+    configs = sorted((REPO / "recipes").glob("*/conf/*.yaml"))
+    assert len(configs) >= 7
+    for path in configs:
+        cfg = load_config(path)
+        model = build_model(cfg.model, 100, 100)  # a small vocabulary: only the structure matters here
+        assert model.reverse_source == cfg.model.reverse_source, path
+    reversed_cfg = load_config(REPO / "recipes" / "ding-de-en" / "conf" / "seq2seq_reversed.yaml")
+    assert reversed_cfg.model.reverse_source and reversed_cfg.model.variant == "seq2seq"
+    assert reversed_cfg.exp_dir.endswith("seq2seq_reversed")
