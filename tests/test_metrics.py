@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import pytest
+
+from nmt.errors import NmtError
+from nmt.metrics import corpus_scores, scores_by_length
+
+
+def test_corpus_scores_carry_signatures_and_take_several_references():
+    hyps = ["the cat sat on the mat .", "hello there world ."]
+    scores = corpus_scores(hyps, [hyps])
+    assert scores["bleu"] == 100.0 and scores["chrf"] == 100.0
+    assert scores["bleu_signature"].startswith("nrefs:1|") and "chrF2" not in scores["bleu_signature"]
+    two = corpus_scores(hyps, [["a dog .", "bye ."], hyps])
+    assert two["bleu"] == 100.0 and two["bleu_signature"].startswith("nrefs:2|")
+    with pytest.raises(NmtError, match="2 hypotheses but reference 1 has 1 lines"):
+        corpus_scores(hyps, [["only one"]])
+
+
+def test_scores_by_source_length_bucket():
+    sources = ["a b", "a b c", " ".join(["w"] * 12), " ".join(["w"] * 55)]
+    refs = ["x y z .", "p q r .", "long sentence one here .", "very long sentence here ."]
+    hyps = [refs[0], refs[1], "nothing alike at all", refs[3]]
+    rows = scores_by_length(hyps, refs, sources, edges=(10, 50))
+    assert [(r["bucket"], r["sentences"]) for r in rows] == [("0-9", 2), ("10-49", 1), ("50+", 1)]
+    assert rows[0]["bleu"] == 100.0 and rows[1]["bleu"] == 0.0 and rows[2]["bleu"] == 100.0
