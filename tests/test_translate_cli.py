@@ -103,6 +103,18 @@ def test_decode_settings_can_be_overridden_but_nothing_else(model_dir):
     assert typo.returncode == 2 and b"unknown key 'decode.beam_sise' (did you mean 'beam_size'?)" in typo.stderr
 
 
+@pytest.mark.parametrize("args, message", [
+    (("--beam", "0"), "the beam size must be at least 1"),
+    (("--beam", "1", "--nbest", "3"), "--nbest 3 must be between 1 and the beam size (1)"),
+    (("--nbest", "4"), "--nbest 4 is larger than the beam size (3); add --beam 4"),
+    (("--sample", "--temperature", "0"), "--sample needs --temperature > 0"),
+])
+def test_impossible_search_options_are_one_line(model_dir, args, message):
+    result = translate(model_dir, *args, stdin=b"haus .\n")
+    assert result.returncode == 2 and "Traceback" not in result.stderr.decode()
+    assert message in result.stderr.decode()
+
+
 def test_sampling_is_reproducible_with_a_seed(model_dir):
     args = ("--sample", "--temperature", "1.5", "--topk", "5", "--seed", "7")
     stdin = b"haus katze hund baum .\n" * 5

@@ -79,7 +79,17 @@ def _main() -> int:
     args = _arguments()
     from nmt.translate import Translator
 
+    beam = args.beam
+    if beam is not None and beam < 1:
+        raise NmtError(f"translate: --beam {beam}: the beam size must be at least 1")
+    if args.nbest < 1 or (not args.sample and beam is not None and args.nbest > beam):
+        raise NmtError(f"translate: --nbest {args.nbest} must be between 1 and the beam size ({beam})")
+    if args.sample and (args.temperature <= 0 or args.topk < 0 or args.nbest != 1):
+        raise NmtError("translate: --sample needs --temperature > 0, --topk >= 0 and --nbest 1")
     first, model = _load(args)
+    if not args.sample and beam is None and args.nbest > first.cfg.decode.beam_size:
+        raise NmtError(f"translate: --nbest {args.nbest} is larger than the beam size "
+                       f"({first.cfg.decode.beam_size}); add --beam {args.nbest}")
     for item in args.overrides:
         if not item.startswith("decode."):
             raise NmtError(f"translate: --set {item!r}: only decode.* settings can change at translation time")
