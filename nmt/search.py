@@ -64,6 +64,7 @@ def _decode_one_path(model, src, src_lengths, *, choose: Chooser, max_len: torch
     ends = torch.full((batch,), steps - 1, dtype=torch.long, device=device)
     alive = torch.arange(batch, device=device)  # original row of each active row
     tokens = torch.full((batch,), BOS, dtype=torch.long, device=device)
+    attended = False  # whether the model returned attention weights at all
     for step in range(steps):
         log_probs, state, weights = model.step(tokens, state, memory)
         log_probs = _restrict(log_probs, step, max_len[alive], min_length)
@@ -72,6 +73,7 @@ def _decode_one_path(model, src, src_lengths, *, choose: Chooser, max_len: torch
         out_scores[alive] += log_probs.gather(1, tokens[:, None])[:, 0]
         if out_attention is not None and weights is not None:
             out_attention[alive, step] = weights.float()
+            attended = True
         ended = tokens == EOS
         if ended.any():  # finished sentences leave the batch
             ends[alive[ended]] = step
@@ -83,7 +85,7 @@ def _decode_one_path(model, src, src_lengths, *, choose: Chooser, max_len: torch
     ends_list, scores = ends.tolist(), out_scores.tolist()
     return [
         Hypothesis(out_tokens[b, :end].tolist(), scores[b],
-                   out_attention[b, :end + 1].cpu() if out_attention is not None and weights is not None else None)
+                   out_attention[b, :end + 1].cpu() if attended else None)
         for b, end in enumerate(ends_list)
     ]
 

@@ -79,7 +79,7 @@ def _main() -> int:
     args = _arguments()
     from nmt.translate import Translator
 
-    beam = args.beam
+    beam = args.beam  # None: the model's decode.beam_size, checked after loading
     if beam is not None and beam < 1:
         raise NmtError(f"translate: --beam {beam}: the beam size must be at least 1")
     if args.nbest < 1 or (not args.sample and beam is not None and args.nbest > beam):
