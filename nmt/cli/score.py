@@ -16,9 +16,19 @@ def _main() -> int:
     parser.add_argument("-r", "--reference", action="append", required=True, help="reference file (repeatable)")
     parser.add_argument("-i", "--input", default=None, help="hypotheses file (default stdin)")
     parser.add_argument("--json", action="store_true", help="print JSON with scores and signatures")
+    parser.add_argument("--source", default=None, help="source file: adds BLEU by source-length bucket")
+    parser.add_argument("--length-edges", default="10,20,30,40,50",
+                        help="bucket edges in source words, comma-separated (default 10,20,30,40,50)")
     args = parser.parse_args()
 
-    from nmt.metrics import corpus_scores
+    from nmt.metrics import corpus_scores, scores_by_length
+
+    try:
+        edges = sorted({int(edge) for edge in args.length_edges.split(",") if edge.strip()})
+    except ValueError:
+        raise NmtError(f"score: --length-edges '{args.length_edges}' is not a comma-separated list of integers")
+    if not edges or edges[0] <= 0:
+        raise NmtError(f"score: --length-edges '{args.length_edges}' needs positive integers")
 
     if args.input:
         hypotheses = list(read_lines(args.input))
@@ -32,12 +42,19 @@ def _main() -> int:
             where = args.input or "stdin"
             raise NmtError(f"score: {where} has {len(hypotheses)} lines but reference {path} has {len(ref)}")
     scores = corpus_scores(hypotheses, references)
+    if args.source:
+        sources = list(read_lines(args.source))
+        if len(sources) != len(hypotheses):
+            raise NmtError(f"score: source {args.source} has {len(sources)} lines but there are {len(hypotheses)} hypotheses")
+        scores["by_length"] = scores_by_length(hypotheses, references[0], sources, edges)
     if args.json:
         print(json.dumps({k: v for k, v in scores.items() if k != "bleu_details"}, indent=2))
-    else:
-        print(scores["bleu_details"])
-        print(f"chrF2 = {scores['chrf']:.2f}")
-        print(f"signature: {scores['bleu_signature']}")
+        return 0
+    print(scores["bleu_details"])
+    print(f"chrF2 = {scores['chrf']:.2f}")
+    print(f"signature: {scores['bleu_signature']}")
+    for row in scores.get("by_length", []):
+        print(f"source {row['bucket']:>6} words: {row['sentences']:5d} sentences, BLEU {row['bleu']:6.2f}")
     return 0
 
 

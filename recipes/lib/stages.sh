@@ -38,8 +38,9 @@ translate_test() {  # translate_test SRC_FILE [nmt-translate options]
   nmt-translate --model "$exp" "$@" -i "$src" -o "$exp/test.hyp.tmp" && mv "$exp/test.hyp.tmp" "$exp/test.hyp"
 }
 
-score_test() {  # score_test REF_FILE: writes the test scores into results.json and prints BLEU
-  nmt-score -r "$1" -i "$exp/test.hyp" --json > "$exp/test.scores.json" &&
+score_test() {  # score_test REF_FILE SRC_FILE: test scores (and BLEU by source length) into results.json
+  nmt-score -r "$1" --source "$2" --length-edges "${length_edges:-10,20,30,40,50}" -i "$exp/test.hyp" --json \
+    > "$exp/test.scores.json" &&
   python3 - "$exp" <<'PY'
 import json, sys
 from pathlib import Path

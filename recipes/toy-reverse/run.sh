@@ -5,9 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 stage=0 stop_stage=3 conf=conf/rnnsearch.yaml
+length_edges=6,9  # symbols: 3 to 12 a sequence
 source ../lib/stages.sh
 
 run_stage 0 data python3 local/make_data.py data
 run_stage 1 train train_model
 run_stage 2 translate translate_test data/test.src --beam 5
-run_stage 3 score score_test data/test.tgt
+run_stage 3 score score_test data/test.tgt data/test.src
