@@ -85,6 +85,8 @@ def _load_hf_dataset(corpus: CorpusConfig):
                     f"data: {local}: unknown file type '{local.suffix}' (expected one of {', '.join(_LOCAL_BUILDERS)})"
                 )
             return datasets.load_dataset(builder, data_files=str(local), split="train")
+        if local.is_dir():  # a local copy in the hub's layout (train.jsonl, validation.parquet, ...)
+            return datasets.load_dataset(str(local), split=corpus.split)
         return datasets.load_dataset(corpus.path, corpus.name, split=corpus.split)
     except DataError:
         raise

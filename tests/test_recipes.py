@@ -11,22 +11,95 @@ import sys
 from conftest import REPO
 
 
-def test_toy_reverse_recipe_learns_to_reverse(tmp_path):
+def _copy_recipe(tmp_path, name: str):
     recipes = tmp_path / "recipes"
-    shutil.copytree(REPO / "recipes" / "toy-reverse", recipes / "toy-reverse",
-                    ignore=shutil.ignore_patterns("data", "exp"))
-    shutil.copytree(REPO / "recipes" / "lib", recipes / "lib")
-    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run(["bash", str(recipes / "toy-reverse" / "run.sh")], capture_output=True, text=True,
-                            env=env, timeout=600)
+    shutil.copytree(REPO / "recipes" / name, recipes / name, ignore=shutil.ignore_patterns("data", "exp"))
+    shutil.copytree(REPO / "recipes" / "lib", recipes / "lib", dirs_exist_ok=True)
+    (tmp_path / "tools").mkdir(exist_ok=True)
+    shutil.copy(REPO / "tools" / "compare_runs.py", tmp_path / "tools")
+    return recipes / name
+
+
+def _env(**extra: str) -> dict:
+    return {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}", **extra}
+
+
+def test_toy_ablation_trains_both_variants_and_compares_them(tmp_path):
+    recipe = _copy_recipe(tmp_path, "toy-reverse")
+    result = subprocess.run(["bash", str(recipe / "ablation.sh")], capture_output=True, text=True,
+                            env=_env(), timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    results = json.loads((recipes / "toy-reverse" / "exp" / "rnnsearch" / "results.json").read_text())
-    assert results["test"]["bleu"] >= 95.0, results["test"]
+    results = {v: json.loads((recipe / "exp" / v / "results.json").read_text()) for v in ("seq2seq", "rnnsearch")}
+    assert results["rnnsearch"]["test"]["bleu"] >= 95.0, results["rnnsearch"]["test"]
     assert "test BLEU" in result.stdout
+    # BLEU by source length came from the score stage, over every test sentence.
+    for variant in results.values():
+        buckets = variant["test"]["by_length"]
+        assert [row["bucket"] for row in buckets] == ["0-5", "6-8", "9+"]
+        assert sum(row["sentences"] for row in buckets) == 200
+    table = (recipe / "exp" / "ablation" / "table.md").read_text()
+    assert "| seq2seq | seq2seq (lstm) |" in table and "| rnnsearch | rnnsearch (lstm) |" in table
+    assert f"| {results['rnnsearch']['test']['bleu']:.2f} |" in table
+    for plot in ("bleu_by_length.png", "dev_bleu_vs_time.png"):
+        assert (recipe / "exp" / "ablation" / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert list((recipe / "exp" / "ablation" / "tb" / "rnnsearch").glob("**/events.out.tfevents.*"))
     # A finished recipe re-runs without training again.
-    again = subprocess.run(["bash", str(recipes / "toy-reverse" / "run.sh"), "--stage", "1", "--stop-stage", "1"],
-                           capture_output=True, text=True, env=env, timeout=120)
+    again = subprocess.run(["bash", str(recipe / "run.sh"), "--stage", "1", "--stop-stage", "1"],
+                           capture_output=True, text=True, env=_env(), timeout=120)
     assert again.returncode == 0 and "trained already" in again.stdout
+
+
+def test_ablation_rejects_a_variant_without_config(tmp_path):
+    recipe = _copy_recipe(tmp_path, "toy-reverse")
+    result = subprocess.run(["bash", str(recipe / "ablation.sh"), "--variants", "seq2seq transformer"],
+                            capture_output=True, text=True, env=_env())
+    assert result.returncode == 2 and "no config conf/transformer.yaml" in result.stderr
+    assert not (recipe / "exp").exists()
+
+
+def _hub_layout(folder, src: str, tgt: str, sizes: dict[str, int], suffix: str) -> None:
+    """A local dataset in a hub dataset's layout: one file per split, a `translation` dict column."""
+    import datasets
+
+    folder.mkdir()
+    for split, n in sizes.items():
+        rows = [{"translation": {src: f"{src} {split} {i} .", tgt: f"{tgt} {split} {i} ."}} for i in range(n)]
+        table = datasets.Dataset.from_list(rows)
+        if suffix == "parquet":
+            table.to_parquet(str(folder / f"{split}.parquet"))
+        else:
+            table.to_json(str(folder / f"{split}.jsonl"))
+
+
+def test_hub_recipes_data_stage_reads_a_local_copy_in_the_hub_layout(tmp_path):
+    iwslt = _copy_recipe(tmp_path, "iwslt14-de-en")
+    _hub_layout(tmp_path / "iwslt_local", "de", "en", {"train": 50, "validation": 7, "test": 9}, "jsonl")
+    result = subprocess.run(["bash", str(iwslt / "run.sh"), "--stop-stage", "0"], capture_output=True, text=True,
+                            env=_env(HF_DATASET=str(tmp_path / "iwslt_local")), timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = {f: len((iwslt / "data" / f).read_text().splitlines()) for f in ("train.de", "train.en", "dev.de", "test.en")}
+    assert counts == {"train.de": 50, "train.en": 50, "dev.de": 7, "test.en": 9}
+    assert (iwslt / "data" / "dev.de").read_text().splitlines()[3] == "de validation 3 ."
+
+    wmt = _copy_recipe(tmp_path, "wmt14-en-fr")
+    _hub_layout(tmp_path / "wmt_local", "fr", "en", {"train": 40, "validation": 5, "test": 6}, "parquet")
+    result = subprocess.run(["bash", str(wmt / "run.sh"), "--stop-stage", "0"], capture_output=True, text=True,
+                            env=_env(HF_DATASET=str(tmp_path / "wmt_local"), MAX_TRAIN_PAIRS="25"), timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (wmt / "data" / "train.en").read_text().splitlines()[:2] == ["en train 0 .", "en train 1 ."]
+    assert len((wmt / "data" / "train.fr").read_text().splitlines()) == 25
+    assert (wmt / "data" / "test.fr").read_text().splitlines()[-1] == "fr test 5 ."
+
+
+def test_hub_recipe_offline_fails_in_one_line_naming_the_stage(tmp_path):
+    iwslt = _copy_recipe(tmp_path, "iwslt14-de-en")
+    result = subprocess.run(["bash", str(iwslt / "run.sh"), "--stop-stage", "0"], capture_output=True, text=True,
+                            env=_env(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1"), timeout=300)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "hf_data: error: data: cannot load Hugging Face dataset 'bbaaaa/iwslt14-de-en'" in result.stderr
+    assert "stage 0 (data) failed" in result.stderr
+    assert not (iwslt / "data" / "train.de").exists()
 
 
 def test_recipe_rejects_unknown_options():

@@ -1,0 +1,198 @@
+"""Compare finished runs side by side: a markdown table, two plots, and TensorBoard HParams.
+
+    python tools/compare_runs.py recipes/ding-de-en/exp/* [--out DIR]
+
+Reads each run's results.json (written by nmt-train and the recipes' score stage) and writes
+into --out (default: a `compare` folder next to the runs):
+  table.md              test BLEU/chrF, dev ppl, parameters, training time, speed; BLEU by length
+  bleu_by_length.png    test BLEU per source-length bucket, one line per run (Bahdanau 2014, Fig. 2)
+  dev_bleu_vs_time.png  dev BLEU at each validation against minutes of training
+  tb/<run>/             one HParams record per run: `tensorboard --logdir DIR/tb`
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def load_runs(paths: list[Path]) -> list[dict]:
+    runs = []
+    for path in paths:
+        results_file = path / "results.json"
+        if not results_file.is_file():
+            if path.is_dir():
+                print(f"compare_runs: {path} has no results.json (not finished?): left out", file=sys.stderr)
+            continue
+        try:
+            results = json.loads(results_file.read_text())
+        except json.JSONDecodeError as error:
+            print(f"compare_runs: {results_file} is not valid JSON ({error}): left out", file=sys.stderr)
+            continue
+        if "train" not in results:
+            print(f"compare_runs: {results_file} has no training record: left out", file=sys.stderr)
+            continue
+        runs.append({"name": path.name, **results})
+    return runs
+
+
+def _number(value, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.{digits}f}"
+
+
+def summary_rows(runs: list[dict]) -> list[dict]:
+    rows = []
+    for run in runs:
+        train, test = run["train"], run.get("test", {})
+        best = train.get("best") or {}
+        rows.append({
+            "run": run["name"],
+            "model": f"{train.get('variant', '?')} ({train.get('cell', '?')})",
+            "test BLEU": test.get("bleu"),
+            "test chrF": test.get("chrf"),
+            "best dev BLEU": best.get("bleu"),
+            "dev ppl": best.get("ppl"),
+            "parameters": train.get("parameters"),
+            "updates": train.get("steps"),
+            "train min": train.get("train_minutes"),
+            "tok/s": train.get("train_tokens_per_sec"),
+        })
+    return rows
+
+
+def markdown_table(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    header = list(rows[0])
+    align = ["---" if isinstance(rows[0][key], str) else "---:" for key in header]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
+    for row in rows:
+        cells = [row[key] if isinstance(row[key], str) else _number(row[key], {"tok/s": 0, "train min": 1}.get(key, 2))
+                 for key in header]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def length_table(runs: list[dict]) -> str:
+    """Test BLEU per source-length bucket: rows are buckets, columns are runs."""
+    with_buckets = [run for run in runs if run.get("test", {}).get("by_length")]
+    if not with_buckets:
+        return ""
+    buckets: dict[str, int] = {}
+    for run in with_buckets:
+        for row in run["test"]["by_length"]:
+            buckets.setdefault(row["bucket"], row["sentences"])
+    lines = ["| source words | sentences | " + " | ".join(run["name"] for run in with_buckets) + " |",
+             "| --- | ---: " + "| ---: " * len(with_buckets) + "|"]
+    for bucket, sentences in buckets.items():
+        scores = []
+        for run in with_buckets:
+            found = [row["bleu"] for row in run["test"]["by_length"] if row["bucket"] == bucket]
+            scores.append(_number(found[0]) if found else "-")
+        lines.append(f"| {bucket} | {sentences:,} | " + " | ".join(scores) + " |")
+    return "\n".join(lines)
+
+
+def plot_bleu_by_length(runs: list[dict], path: Path) -> bool:
+    import matplotlib.pyplot as plt
+
+    with_buckets = [run for run in runs if run.get("test", {}).get("by_length")]
+    if not with_buckets:
+        return False
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for run in with_buckets:
+        rows = run["test"]["by_length"]
+        ax.plot([row["bucket"] for row in rows], [row["bleu"] for row in rows], marker="o", label=run["name"])
+    ax.set_xlabel("source sentence length (words)")
+    ax.set_ylabel("test BLEU")
+    ax.set_title("BLEU by source length")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def plot_dev_bleu_vs_time(runs: list[dict], path: Path) -> bool:
+    import matplotlib.pyplot as plt
+
+    with_history = [run for run in runs if run["train"].get("history")]
+    if not with_history:
+        return False
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for run in with_history:
+        history = run["train"]["history"]
+        ax.plot([0.0] + [row["minutes"] for row in history], [0.0] + [row["bleu"] for row in history],
+                marker=".", label=run["name"])
+    ax.set_xlabel("training time (minutes)")
+    ax.set_ylabel("dev BLEU (greedy)")
+    ax.set_title("Dev BLEU during training")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def write_hparams(runs: list[dict], tb_dir: Path) -> None:
+    """One HParams record per run, so TensorBoard shows them in one dashboard with their test scores."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    for run in runs:
+        train, test = run["train"], run.get("test", {})
+        hparams = {"run": run["name"], "variant": train.get("variant", "?"), "cell": train.get("cell", "?"),
+                   "parameters": train.get("parameters", 0)}
+        metrics = {"hparam/test_bleu": test.get("bleu", float("nan")), "hparam/test_chrf": test.get("chrf", float("nan")),
+                   "hparam/dev_ppl": (train.get("best") or {}).get("ppl", float("nan")),
+                   "hparam/train_minutes": train.get("train_minutes", float("nan"))}
+        run_dir = tb_dir / run["name"]
+        for old in run_dir.glob("**/events.out.tfevents.*"):
+            old.unlink()  # a re-run replaces the record instead of adding a second one
+        with SummaryWriter(str(run_dir)) as writer:
+            writer.add_hparams(hparams, metrics, run_name=".")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="experiment folders (each with results.json)")
+    parser.add_argument("--out", type=Path, default=None, help="where to write (default: <runs' parent>/compare)")
+    args = parser.parse_args(argv)
+
+    runs = load_runs([path for path in args.runs if path.name != "compare"])
+    if not runs:
+        print("compare_runs: none of the given folders holds a finished run (results.json)", file=sys.stderr)
+        return 2
+    out = args.out or args.runs[0].parent / "compare"
+    out.mkdir(parents=True, exist_ok=True)
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    sections = ["## Runs", "", markdown_table(summary_rows(runs))]
+    by_length = length_table(runs)
+    if by_length:
+        sections += ["", "## Test BLEU by source length", "", by_length]
+    text = "\n".join(sections) + "\n"
+    (out / "table.md").write_text(text)
+    print(text)
+    written = ["table.md"]
+    if plot_bleu_by_length(runs, out / "bleu_by_length.png"):
+        written.append("bleu_by_length.png")
+    if plot_dev_bleu_vs_time(runs, out / "dev_bleu_vs_time.png"):
+        written.append("dev_bleu_vs_time.png")
+    write_hparams(runs, out / "tb")
+    written.append("tb/")
+    print(f"wrote {', '.join(written)} in {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
