@@ -1,7 +1,7 @@
 """Experiment configuration: YAML in, typed and validated dataclasses out.
 
-A config file may name a `base:` file (relative to itself) whose values it overrides,
-and every CLI takes `--set section.key=value` on top. Validation happens once, here:
+A config file may name a `base:` file (relative to itself) whose values it overrides, or a
+list of them (later ones override earlier ones), and every CLI takes `--set section.key=value` on top. Validation happens once, here:
 unknown keys, wrong types and out-of-range values each raise a one-line ConfigError
 that names the key.
 """
@@ -279,9 +279,13 @@ def _read_with_bases(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     base = raw.pop("base", None)
     if base is None:
         return raw
-    if not isinstance(base, str):
-        raise ConfigError(f"config: base = {base!r} in {path} is not valid: expected a file path")
-    return _merge(_read_with_bases(path.parent / base, seen + (resolved,)), raw)
+    bases = base if isinstance(base, list) else [base]
+    if not bases or not all(isinstance(item, str) for item in bases):
+        raise ConfigError(f"config: base = {base!r} in {path} is not valid: expected a file path or a list of them")
+    merged: dict = {}
+    for item in bases:
+        merged = _merge(merged, _read_with_bases(path.parent / item, seen + (resolved,)))
+    return _merge(merged, raw)
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:

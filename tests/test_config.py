@@ -100,6 +100,20 @@ def test_base_file_is_merged_under_the_config_relative_to_it(tmp_path):
     assert cfg.exp_dir == str(Path("exp") / "small")
 
 
+def test_a_list_of_bases_merges_in_order(tmp_path):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "corpus").mkdir()
+    write(tmp_path / "model" / "rnnsearch.yaml", "model: {variant: rnnsearch, dropout: 0.3, embed_size: 64}\n")
+    write(tmp_path / "corpus" / "base.yaml",
+          "data: {train: {src: a, tgt: b}, dev: {src: c, tgt: d}}\nmodel: {dropout: 0.2}\n")
+    path = write(tmp_path / "corpus" / "rnnsearch.yaml", "base: [../model/rnnsearch.yaml, base.yaml]\nmodel: {embed_size: 32}\n")
+    cfg = load_config(path)
+    assert (cfg.model.variant, cfg.model.dropout, cfg.model.embed_size) == ("rnnsearch", 0.2, 32)
+    write(tmp_path / "bad.yaml", "base: [base.yaml, 3]\n")
+    with pytest.raises(ConfigError, match="expected a file path or a list of them"):
+        load_config(tmp_path / "bad.yaml")
+
+
 def test_base_cycle_is_an_error(tmp_path):
     write(tmp_path / "a.yaml", "base: b.yaml\n")
     write(tmp_path / "b.yaml", "base: a.yaml\n")
