@@ -13,16 +13,10 @@ fi
 
 dictionary=/usr/share/trans/de-en  # present when the package is installed
 if [ ! -s "$dictionary" ]; then
+  source "$here/../../lib/debian_fetch.sh"
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
-  # apt-get download fetches into the current directory, as the _apt user where it can.
-  chmod 777 "$work"
-  if ! (cd "$work" && apt-get download trans-de-en >/dev/null 2>&1); then
-    echo "data: apt does not know trans-de-en yet; running apt-get update" >&2
-    apt-get update -qq >/dev/null
-    (cd "$work" && apt-get download trans-de-en >/dev/null)
-  fi
-  dpkg -x "$work"/trans-de-en_*.deb "$work/root"
+  debian_fetch "$work" trans-de-en
   dictionary="$work/root/usr/share/trans/de-en"
 fi
 "$python" "$here/extract_ding.py" "$dictionary" "$out"
