@@ -1,0 +1,171 @@
+"""German-English pairs from three Debian sources: LibreOffice help pages, package
+descriptions (DDTP), LibreOffice user-interface catalogues. Each reader yields (de, en)."""
+
+from __future__ import annotations
+
+import re
+import struct
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Iterator
+
+Pair = tuple[str, str]
+_SPACE = re.compile(r"\s+")
+
+
+def squeeze(text: str) -> str:
+    return _SPACE.sub(" ", text).strip()
+
+
+# -- LibreOffice help ---------------------------------------------------------------------
+
+_BLOCKS = {"p", "h1", "h2", "h3", "h4", "h5", "h6"}
+_VOID = {"br", "img", "input", "meta", "link", "hr", "wbr", "source", "col", "area", "base", "embed"}
+
+
+class _HelpPage(HTMLParser):
+    """Collects the text of every p/h1-h6 that has an id, leaving out macOS-only spans.
+
+    A repeated id keeps its occurrences apart as (id, n), so both languages pair in order.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.texts: dict[tuple[str, int], str] = {}
+        self._seen: dict[str, int] = {}
+        self._block: tuple[str, str] | None = None  # (tag, id) being collected
+        self._parts: list[str] = []
+        self._span_depth = 0  # open spans inside the block
+        self._mac_depth = 0  # span depth at which a macOS-only span opened (0: none open)
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if self._block is None:
+            if tag in _BLOCKS and attributes.get("id"):
+                self._block, self._parts = (tag, attributes["id"]), []
+            return
+        if tag == "span":
+            self._span_depth += 1
+            classes = (attributes.get("class") or "").split()
+            if "MAC" in classes and not self._mac_depth:
+                self._mac_depth = self._span_depth
+        elif tag == "br":
+            self._parts.append(" ")
+
+    def handle_endtag(self, tag):
+        if self._block is None:
+            return
+        if tag == "span" and self._span_depth:
+            if self._mac_depth == self._span_depth:
+                self._mac_depth = 0
+            self._span_depth -= 1
+        elif tag == self._block[0]:
+            block_id = self._block[1]
+            occurrence = self._seen.get(block_id, 0)
+            self._seen[block_id] = occurrence + 1
+            self.texts[(block_id, occurrence)] = squeeze("".join(self._parts))
+            self._block, self._span_depth, self._mac_depth = None, 0, 0
+
+    def handle_data(self, data):
+        if self._block is not None and not self._mac_depth:
+            self._parts.append(data)
+
+
+def _page_texts(path: Path) -> dict[tuple[str, int], str]:
+    page = _HelpPage()
+    page.feed(path.read_text(encoding="utf-8", errors="replace"))
+    page.close()
+    return page.texts
+
+
+def libreoffice_help_pairs(en_root: Path, de_root: Path) -> Iterator[Pair]:
+    """Pages at the same relative path in both languages, paired by element id."""
+    for en_page in sorted(en_root.rglob("*.html")):
+        de_page = de_root / en_page.relative_to(en_root)
+        if not de_page.is_file():
+            continue
+        en_texts, de_texts = _page_texts(en_page), _page_texts(de_page)
+        for key, en in en_texts.items():
+            de = de_texts.get(key)
+            if de and en and de != en:
+                yield de, en
+
+
+# -- Debian package descriptions ---------------------------------------------------------
+
+def _translation_entries(path: Path, language: str) -> dict[str, list[str]]:
+    """Description-md5 -> [short description, long paragraph, ...] (None for preformatted ones)."""
+    entries: dict[str, list] = {}
+    field = f"Description-{language}:"
+    md5, lines = None, None
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for raw in [*handle, "\n"]:
+            line = raw.rstrip("\n")
+            if not line.strip():
+                if md5 and lines is not None:
+                    entries[md5] = _paragraphs(lines)
+                md5, lines = None, None
+            elif line.startswith("Description-md5:"):
+                md5 = line.split(":", 1)[1].strip()
+            elif line.startswith(field):
+                lines = [line[len(field):].strip()]
+            elif line.startswith(" ") and lines is not None:
+                lines.append(line)
+    return entries
+
+
+def _paragraphs(lines: list[str]) -> list:
+    short, body = lines[0], lines[1:]
+    paragraphs, current = [short], []
+    for line in [*body, " ."]:
+        if line.strip() == ".":
+            if current:
+                preformatted = any(part.startswith("  ") for part in current)
+                paragraphs.append(None if preformatted else squeeze(" ".join(current)))
+            current = []
+        else:
+            current.append(line)
+    return paragraphs
+
+
+def description_pairs(translation_en: Path, translation_de: Path) -> Iterator[Pair]:
+    """Short descriptions always; long paragraphs where both sides have as many paragraphs."""
+    english = _translation_entries(translation_en, "en")
+    german = _translation_entries(translation_de, "de")
+    for md5, de_paragraphs in german.items():
+        en_paragraphs = english.get(md5)
+        if not en_paragraphs:
+            continue
+        count = len(de_paragraphs) if len(de_paragraphs) == len(en_paragraphs) else 1
+        for de, en in zip(de_paragraphs[:count], en_paragraphs[:count]):
+            if de and en and de != en:
+                yield squeeze(de), squeeze(en)
+
+
+# -- LibreOffice user interface ----------------------------------------------------------
+
+def read_mo(path: Path) -> Iterator[tuple[str, str]]:
+    """(msgid, msgstr) of a compiled gettext catalogue, as stored: 'context\x04id', plurals NUL-joined."""
+    data = path.read_bytes()
+    order = {0x950412DE: "<", 0xDE120495: ">"}.get(struct.unpack("<I", data[:4])[0])
+    if order is None:
+        raise ValueError(f"{path}: not a gettext .mo file")
+    count, originals, translations = struct.unpack(order + "3I", data[8:20])
+    for index in range(count):
+        id_length, id_offset = struct.unpack_from(order + "2I", data, originals + 8 * index)
+        str_length, str_offset = struct.unpack_from(order + "2I", data, translations + 8 * index)
+        yield (data[id_offset:id_offset + id_length].decode("utf-8", errors="replace"),
+               data[str_offset:str_offset + str_length].decode("utf-8", errors="replace"))
+
+
+def ui_pairs(mo_dir: Path) -> Iterator[Pair]:
+    """msgid -> msgstr of every catalogue: singular forms, context and '~' accelerator marks removed."""
+    for path in sorted(mo_dir.glob("*.mo")):
+        for msgid, msgstr in read_mo(path):
+            if not msgid:
+                continue  # the catalogue header
+            english = msgid.split("\x04", 1)[-1].split("\0", 1)[0]
+            german = msgstr.split("\0", 1)[0]
+            en, de = squeeze(english.replace("~", "")), squeeze(german.replace("~", ""))
+            if de and en and de != en:
+                yield de, en

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Debian German->English (~100k pairs from Debian bookworm), in stages (Kaldi/ESPnet style):
+#   0 data: Ding sentences, LibreOffice help and UI, package descriptions   (local/data.sh)
+#   1 prepare: clean, train SentencePiece (joint unigram 16k), cache arrays  (nmt-prepare)
+#   2 train                                                                  (nmt-train)
+#   3 translate the test set with beam 5                                     (nmt-translate)
+#   4 score with sacreBLEU (also by source length) into exp/<variant>/results.json
+# Usage: run.sh [--stage N] [--stop-stage M] [--conf conf/rnnsearch.yaml]
+set -euo pipefail
+cd "$(dirname "$0")"
+stage=0 stop_stage=4 conf=conf/rnnsearch.yaml
+length_edges=10,20,30,40,50  # source words, as Bahdanau et al. 2014, Fig. 2
+source ../lib/stages.sh
+
+run_stage 0 data local/data.sh data
+run_stage 1 prepare nmt-prepare --config "$conf" --set exp_dir="$exp"
+run_stage 2 train train_model
+run_stage 3 translate translate_test data/test.de --beam 5
+run_stage 4 score score_test data/test.en data/test.de
