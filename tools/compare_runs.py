@@ -23,7 +23,7 @@ def load_runs(paths: list[Path]) -> list[dict]:
     for path in paths:
         results_file = path / "results.json"
         if not results_file.is_file():
-            if path.is_dir():
+            if path.is_dir() and not (path / "table.md").is_file():  # a comparison's own folder: skip quietly
                 print(f"compare_runs: {path} has no results.json (not finished?): left out", file=sys.stderr)
             continue
         try:
@@ -99,47 +99,41 @@ def length_table(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def plot_bleu_by_length(runs: list[dict], path: Path) -> bool:
+def _line_plot(series: dict[str, tuple[list, list]], path: Path, *, xlabel: str, ylabel: str, title: str) -> None:
+    """One line a run: series maps a run's name to its (x values, y values)."""
     import matplotlib.pyplot as plt
 
-    with_buckets = [run for run in runs if run.get("test", {}).get("by_length")]
-    if not with_buckets:
-        return False
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for run in with_buckets:
-        rows = run["test"]["by_length"]
-        ax.plot([row["bucket"] for row in rows], [row["bleu"] for row in rows], marker="o", label=run["name"])
-    ax.set_xlabel("source sentence length (words)")
-    ax.set_ylabel("test BLEU")
-    ax.set_title("BLEU by source length")
+    for name, (xs, ys) in series.items():
+        ax.plot(xs, ys, marker="o" if len(xs) < 12 else ".", label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-    return True
+
+
+def plot_bleu_by_length(runs: list[dict], path: Path) -> bool:
+    series = {run["name"]: ([row["bucket"] for row in run["test"]["by_length"]],
+                            [row["bleu"] for row in run["test"]["by_length"]])
+              for run in runs if run.get("test", {}).get("by_length")}
+    if series:
+        _line_plot(series, path, xlabel="source sentence length (words)", ylabel="test BLEU",
+                   title="BLEU by source length")
+    return bool(series)
 
 
 def plot_dev_bleu_vs_time(runs: list[dict], path: Path) -> bool:
-    import matplotlib.pyplot as plt
-
-    with_history = [run for run in runs if run["train"].get("history")]
-    if not with_history:
-        return False
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for run in with_history:
-        history = run["train"]["history"]
-        ax.plot([0.0] + [row["minutes"] for row in history], [0.0] + [row["bleu"] for row in history],
-                marker=".", label=run["name"])
-    ax.set_xlabel("training time (minutes)")
-    ax.set_ylabel("dev BLEU (greedy)")
-    ax.set_title("Dev BLEU during training")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return True
+    series = {run["name"]: ([0.0] + [row["minutes"] for row in run["train"]["history"]],
+                            [0.0] + [row["bleu"] for row in run["train"]["history"]])
+              for run in runs if run["train"].get("history")}
+    if series:
+        _line_plot(series, path, xlabel="training time (minutes)", ylabel="dev BLEU (greedy)",
+                   title="Dev BLEU during training")
+    return bool(series)
 
 
 def write_hparams(runs: list[dict], tb_dir: Path) -> None:
@@ -166,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="where to write (default: <runs' parent>/compare)")
     args = parser.parse_args(argv)
 
-    runs = load_runs([path for path in args.runs if path.name != "compare"])
+    runs = load_runs(args.runs)
     if not runs:
         print("compare_runs: none of the given folders holds a finished run (results.json)", file=sys.stderr)
         return 2
