@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The seed's ablation on Ding: every variant with the budget and seed of conf/base.yaml, then
-# exp/ablation/{table.md,bleu_by_length.png,dev_bleu_vs_time.png,tb/}. About 75 min on 2 CPU cores.
+# exp/ablation/{table.md,bleu_by_length.png,dev_bleu_vs_time.png,tb/}. About 65 min on 2 CPU cores.
 # Usage: ablation.sh [--variants "seq2seq rnnsearch"]   (finished runs are kept, not retrained)
 set -euo pipefail
 cd "$(dirname "$0")"
