@@ -57,6 +57,14 @@ def test_ablation_rejects_a_variant_without_config(tmp_path):
     assert not (recipe / "exp").exists()
 
 
+def test_recipe_without_the_toolkit_installed_says_how_to_install(tmp_path):
+    recipe = _copy_recipe(tmp_path, "toy-reverse")  # no .venv beside this copy
+    result = subprocess.run(["bash", str(recipe / "run.sh")], capture_output=True, text=True,
+                            env={**os.environ, "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 2
+    assert result.stderr.strip() == "run.sh: the nmt commands are not installed: run 'make install' in the repository first"
+
+
 def _hub_layout(folder, src: str, tgt: str, sizes: dict[str, int], suffix: str) -> None:
     """A local dataset in a hub dataset's layout: one file per split, a `translation` dict column."""
     import datasets

@@ -11,6 +11,7 @@ done
 for variant in $variants; do
   [ -f "conf/$variant.yaml" ] || { echo "ablation.sh: no config conf/$variant.yaml" >&2; exit 2; }
 done
+source "$(dirname "${BASH_SOURCE[0]}")/path.sh"
 
 runs=()
 started=$(date +%s)

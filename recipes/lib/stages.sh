@@ -11,6 +11,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -f "$conf" ] || { echo "run.sh: no config file '$conf'" >&2; exit 2; }
+source "$(dirname "${BASH_SOURCE[0]}")/path.sh"
 variant=$(basename "$conf" .yaml)
 exp=exp/$variant
 
