@@ -115,6 +115,12 @@ def test_impossible_search_options_are_one_line(model_dir, args, message):
     assert message in result.stderr.decode()
 
 
+def test_nbest_is_checked_against_the_beam_size_set_on_the_command_line(model_dir):
+    result = translate(model_dir, "--set", "decode.beam_size=4", "--nbest", "4", stdin=b"haus katze .\n")
+    assert result.returncode == 0, result.stderr.decode()
+    assert len(result.stdout.decode().rstrip("\n").split("\t")) == 8  # 4 (text, score) pairs
+
+
 def test_sampling_is_reproducible_with_a_seed(model_dir):
     args = ("--sample", "--temperature", "1.5", "--topk", "5", "--seed", "7")
     stdin = b"haus katze hund baum .\n" * 5

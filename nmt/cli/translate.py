@@ -86,14 +86,14 @@ def _main() -> int:
         raise NmtError(f"translate: --nbest {args.nbest} must be between 1 and the beam size ({beam})")
     if args.sample and (args.temperature <= 0 or args.topk < 0 or args.nbest != 1):
         raise NmtError("translate: --sample needs --temperature > 0, --topk >= 0 and --nbest 1")
-    first, model = _load(args)
-    if not args.sample and beam is None and args.nbest > first.cfg.decode.beam_size:
-        raise NmtError(f"translate: --nbest {args.nbest} is larger than the beam size "
-                       f"({first.cfg.decode.beam_size}); add --beam {args.nbest}")
     for item in args.overrides:
         if not item.startswith("decode."):
             raise NmtError(f"translate: --set {item!r}: only decode.* settings can change at translation time")
+    first, model = _load(args)
     cfg = config_from_dict(apply_overrides(config_to_dict(first.cfg), args.overrides))
+    if not args.sample and beam is None and args.nbest > cfg.decode.beam_size:
+        raise NmtError(f"translate: --nbest {args.nbest} is larger than the beam size "
+                       f"({cfg.decode.beam_size}); add --beam {args.nbest}")
     if args.batch_tokens:
         cfg.decode.batch_tokens = args.batch_tokens
     translator = Translator(
