@@ -185,17 +185,20 @@ def clean_pairs(
         yield src, tgt
 
 
-def write_pairs(pairs: Iterable[Pair], src_path: Path, tgt_path: Path) -> None:
-    """Write pairs to two line-aligned files, atomically (temporary names, then rename)."""
+def write_pairs(pairs: Iterable[Pair], src_path: Path, tgt_path: Path) -> int:
+    """Write pairs to two line-aligned files, atomically (temporary names, then rename); returns how many."""
     src_tmp, tgt_tmp = src_path.with_name(src_path.name + ".tmp"), tgt_path.with_name(tgt_path.name + ".tmp")
+    count = 0
     try:
         with src_tmp.open("w", encoding="utf-8") as src_out, tgt_tmp.open("w", encoding="utf-8") as tgt_out:
             for src, tgt in pairs:
                 src_out.write(src + "\n")
                 tgt_out.write(tgt + "\n")
+                count += 1
     except BaseException:
         src_tmp.unlink(missing_ok=True)
         tgt_tmp.unlink(missing_ok=True)
         raise
     src_tmp.replace(src_path)
     tgt_tmp.replace(tgt_path)
+    return count

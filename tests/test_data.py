@@ -65,7 +65,7 @@ def test_cleaning_without_limits_only_drops_empty_pairs():
 
 
 def test_write_pairs_round_trips(tmp_path):
-    write_pairs([("ä", "a"), ("ö", "o")], tmp_path / "x.src", tmp_path / "x.tgt")
+    assert write_pairs([("ä", "a"), ("ö", "o")], tmp_path / "x.src", tmp_path / "x.tgt") == 2
     assert list(read_plain(tmp_path / "x.src", tmp_path / "x.tgt")) == [("ä", "a"), ("ö", "o")]
     assert not list(tmp_path.glob("*.tmp"))
 

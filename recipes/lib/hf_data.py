@@ -40,20 +40,9 @@ def _main() -> int:
         pairs = read_hf(corpus, src_lang=args.src, tgt_lang=args.tgt)
         if ours == "train" and args.max_train_pairs:
             pairs = itertools.islice(pairs, args.max_train_pairs)
-        counted = _Counter(pairs)
-        write_pairs(counted, *files[ours])
-        print(f"data: {ours} ({args.dataset} {theirs}): {counted.count:,} pairs -> {files[ours][0]}, {files[ours][1]}")
+        count = write_pairs(pairs, *files[ours])
+        print(f"data: {ours} ({args.dataset} {theirs}): {count:,} pairs -> {files[ours][0]}, {files[ours][1]}")
     return 0
-
-
-class _Counter:
-    def __init__(self, pairs):
-        self.pairs, self.count = pairs, 0
-
-    def __iter__(self):
-        for pair in self.pairs:
-            self.count += 1
-            yield pair
 
 
 if __name__ == "__main__":
