@@ -13,7 +13,4 @@ length_edges=10,20,30,40,50  # source words, as Bahdanau et al. 2014, Fig. 2
 source ../lib/stages.sh
 
 run_stage 0 data local/data.sh data
-run_stage 1 prepare nmt-prepare --config "$conf" --set exp_dir="$exp"
-run_stage 2 train train_model
-run_stage 3 translate translate_test data/test.de --beam 5
-run_stage 4 score score_test data/test.en data/test.de
+model_stages de en  # 1 prepare, 2 train, 3 translate (beam 5), 4 score

@@ -13,7 +13,4 @@ length_edges=5,10,15,20  # source words: Ding sentences are short (median 7)
 source ../lib/stages.sh
 
 run_stage 0 data local/data.sh data
-run_stage 1 prepare nmt-prepare --config "$conf" --set exp_dir="$exp"
-run_stage 2 train train_model
-run_stage 3 translate translate_test data/test.de --beam 5
-run_stage 4 score score_test data/test.en data/test.de
+model_stages de en  # 1 prepare, 2 train, 3 translate (beam 5), 4 score

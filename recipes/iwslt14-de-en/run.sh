@@ -10,7 +10,4 @@ stage=0 stop_stage=4 conf=conf/rnnsearch.yaml
 source ../lib/stages.sh
 
 run_stage 0 data python3 ../lib/hf_data.py "${HF_DATASET:-bbaaaa/iwslt14-de-en}" --config de-en --src de --tgt en --out data
-run_stage 1 prepare nmt-prepare --config "$conf" --set exp_dir="$exp"
-run_stage 2 train train_model
-run_stage 3 translate translate_test data/test.de --beam 5
-run_stage 4 score score_test data/test.en data/test.de
+model_stages de en  # 1 prepare, 2 train, 3 translate (beam 5), 4 score

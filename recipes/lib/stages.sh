@@ -52,3 +52,10 @@ results["test"] = json.loads((exp / "test.scores.json").read_text())
 print(f"{exp.name}: test BLEU {results['test']['bleu']:.2f}, chrF {results['test']['chrf']:.2f} ({results['test']['bleu_signature']})")
 PY
 }
+
+model_stages() {  # model_stages SRC TGT: stages 1-4 of a recipe whose stage 0 wrote data/{train,dev,test}.{SRC,TGT}
+  run_stage 1 prepare nmt-prepare --config "$conf" --set exp_dir="$exp"
+  run_stage 2 train train_model
+  run_stage 3 translate translate_test "data/test.$1" --beam 5
+  run_stage 4 score score_test "data/test.$2" "data/test.$1"
+}

@@ -14,7 +14,4 @@ source ../lib/stages.sh
 max_pairs=()
 [ "${MAX_TRAIN_PAIRS:-2000000}" != 0 ] && max_pairs=(--max-train-pairs "${MAX_TRAIN_PAIRS:-2000000}")
 run_stage 0 data python3 ../lib/hf_data.py "${HF_DATASET:-wmt/wmt14}" --config fr-en --src en --tgt fr --out data "${max_pairs[@]}"
-run_stage 1 prepare nmt-prepare --config "$conf" --set exp_dir="$exp"
-run_stage 2 train train_model
-run_stage 3 translate translate_test data/test.en --beam 5
-run_stage 4 score score_test data/test.fr data/test.en
+model_stages en fr  # 1 prepare, 2 train, 3 translate (beam 5), 4 score
