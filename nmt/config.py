@@ -2,8 +2,8 @@
 
 A config file may name a `base:` file (relative to itself) whose values it overrides, or a
 list of them (later ones override earlier ones), and every CLI takes `--set section.key=value`
-on top. Validation happens once, here: unknown keys, wrong types and out-of-range values each raise a one-line ConfigError
-that names the key.
+on top. Validation happens once, here: unknown keys, wrong types and out-of-range values
+each raise a one-line ConfigError that names the key.
 """
 
 from __future__ import annotations
