@@ -61,17 +61,23 @@ def forward_macs(cfg, vocab: int, S: float, T: float) -> float:
         macs += S * dirs * gates * He * (inputs + He)
     deeper = (cfg.decoder_layers - 1) * gates * Hd * 2 * Hd
     if cfg.variant in ("seq2seq", "bidir"):
-        macs += T * (gates * Hd * (E + Hd) + deeper + Hd * vocab)
+        macs += T * (gates * Hd * (E + Hd) + deeper)
+        features = Hd
     elif cfg.variant == "context":
-        macs += T * (gates * Hd * (E + 2 * Hd) + deeper + (2 * Hd + E) * Hd + Hd // 2 * vocab)
+        macs += T * (gates * Hd * (E + 2 * Hd) + deeper + (2 * Hd + E) * Hd)  # maxout readout
+        features = Hd // 2
     elif cfg.variant == "rnnsearch":
         macs += S * K * A
-        macs += T * (A * Hd + S * A + S * K + gates * Hd * (E + K + Hd) + deeper + (Hd + E + K) * Hd + Hd // 2 * vocab)
+        macs += T * (A * Hd + S * A + S * K + gates * Hd * (E + K + Hd) + deeper + (Hd + E + K) * Hd)
+        features = Hd // 2
     else:
         feed = Hd if cfg.input_feeding else 0
         macs += S * K * Hd if cfg.score == "general" else 0
-        macs += T * (gates * Hd * (E + feed + Hd) + deeper + S * Hd + S * K + (K + Hd) * Hd + Hd * vocab)
-    return macs
+        macs += T * (gates * Hd * (E + feed + Hd) + deeper + S * Hd + S * K + (K + Hd) * Hd)
+        features = Hd
+    # Tied output: features are projected to the embedding size first, unless they have it.
+    output = (features * E if features != E else 0) + E * vocab if cfg.tie_embeddings else features * vocab
+    return macs + T * output
 
 
 def _reference_config(overrides: dict):
@@ -105,7 +111,8 @@ def _batches(cfg, count: int, *, batch_size: int = 64, length: int | None = None
     return out, "synthetic"
 
 
-def train_speed(overrides: dict, updates: int, batch_size: int = 64, length: int | None = None) -> dict:
+def train_speed(overrides: dict, updates: int, batch_size: int = 64, length: int | None = None,
+                compile_step: bool = False) -> dict:
     from nmt.models import build_model
     from nmt.optim import build_optimizer
     from nmt.validate import token_loss
@@ -113,12 +120,15 @@ def train_speed(overrides: dict, updates: int, batch_size: int = 64, length: int
     cfg = _reference_config(overrides)
     torch.manual_seed(0)
     model = build_model(cfg.model, 8000, 8000).train()
+    if compile_step:  # the decoder's per-step function; dynamic: source length and batch size vary
+        model.decoder._advance = torch.compile(model.decoder._advance, dynamic=True)
     optimizer = build_optimizer(model.parameters(), cfg.train)  # the optimizer nmt-train uses
-    warmup = 3
+    warmup = 8 if compile_step else 3  # compiling happens in the first few updates
     batches, source = _batches(cfg, updates + warmup, batch_size=batch_size, length=length)
-    tokens, macs, start = 0, 0.0, None
+    tokens, macs, start, began = 0, 0.0, None, time.perf_counter()
     for index, batch in enumerate(batches):
         if index == warmup:
+            warmup_seconds = time.perf_counter() - began
             start, tokens, macs = time.perf_counter(), 0, 0.0
         loss = token_loss(model, batch)
         optimizer.zero_grad(set_to_none=True)
@@ -131,7 +141,7 @@ def train_speed(overrides: dict, updates: int, batch_size: int = 64, length: int
     seconds = time.perf_counter() - start
     return {"tokens_per_sec": tokens / seconds, "updates_per_sec": updates / seconds,
             "mflop_per_token": 3 * 2 * macs / tokens / 1e6, "gflops": 3 * 2 * macs / seconds / 1e9,
-            "batch_tokens": tokens / updates, "data": source}
+            "batch_tokens": tokens / updates, "data": source, "warmup_seconds": warmup_seconds}
 
 
 def translate_speed(beam: int, limit: int | None) -> dict:
@@ -186,38 +196,65 @@ def isolated(name: str, **kwargs) -> dict:
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run: few updates, few sentences")
-    parser.add_argument("--json", type=Path, default=Path("bench.json"), help="where to write the results")
-    args = parser.parse_args()
-    updates, sentences = (2, 40) if args.quick else (30, None)
-    report = {"threads": torch.get_num_threads(), "torch": torch.__version__}
-    report["matmul_gflops"] = peak = matmul_peak(0.5 if args.quick else 3.0)
-    print(f"fp32 matmul peak: {peak:.0f} GFLOPS ({report['threads']} threads, torch {torch.__version__})")
+def train_table(report: dict, updates: int, peak: float, compile_step: bool) -> None:
     print("\n| training | target tok/s | updates/s | MFLOP/token | MFU | peak RSS |\n| --- | ---: | ---: | ---: | ---: | ---: |")
     report["train"] = {}
-    for name, overrides in VARIANTS.items():
-        r = report["train"][name] = isolated("train_speed", overrides=overrides, updates=updates)
+    runs = [(name, overrides, False) for name, overrides in VARIANTS.items()]
+    if compile_step:
+        runs += [(f"{name} + torch.compile", VARIANTS[name], True) for name in ("rnnsearch", "luong")]
+    for label, overrides, compiled in runs:
+        r = report["train"][label] = isolated("train_speed", overrides=overrides, updates=updates, compile_step=compiled)
         r["mfu"] = r["gflops"] / peak
-        print(f"| {name} ({r['data']}) | {r['tokens_per_sec']:,.0f} | {r['updates_per_sec']:.2f} | "
+        print(f"| {label} ({r['data']}) | {r['tokens_per_sec']:,.0f} | {r['updates_per_sec']:.2f} | "
               f"{r['mflop_per_token']:.1f} | {100 * r['mfu']:.0f} % | {r['peak_rss_mb']:,.0f} MB |")
+    if compile_step:
+        print("(torch.compile rows: first updates, compiling included, took "
+              + ", ".join(f"{r['warmup_seconds']:.0f} s" for label, r in report["train"].items() if "compile" in label)
+              + "; not counted above)")
+
+
+def translate_table(report: dict, sentences: int | None) -> None:
     print("\n| translation | sentences/s | tokens/s | seconds | peak RSS |\n| --- | ---: | ---: | ---: | ---: |")
     report["translate"] = {}
     for label, beam in (("greedy", 1), ("beam 5", 5)):
         r = report["translate"][label] = isolated("translate_speed", beam=beam, limit=sentences)
         print(f"| {label} ({r['sentences']} sentences{'' if r['trained_model'] else ', untrained model'}) | "
               f"{r['sentences_per_sec']:,.0f} | {r['tokens_per_sec']:,.0f} | {r['seconds']:.2f} | {r['peak_rss_mb']:,.0f} MB |")
+
+
+def scaling_table(report: dict, updates: int, quick: bool) -> None:
     print("\n| rnnsearch scaling | target tok/s |\n| --- | ---: |")
     report["scaling"] = {"batch_size": {}, "length": {}}
-    for batch_size in ((16,) if args.quick else (16, 32, 64, 128)):
+    for batch_size in ((16,) if quick else (16, 32, 64, 128)):
         r = isolated("train_speed", overrides={}, updates=updates, batch_size=batch_size)
         report["scaling"]["batch_size"][batch_size] = r["tokens_per_sec"]
         print(f"| {batch_size} sentences/batch (~{r['batch_tokens']:.0f} target tokens) | {r['tokens_per_sec']:,.0f} |")
-    for length in ((10,) if args.quick else (10, 20, 40, 80)):
+    for length in ((10,) if quick else (10, 20, 40, 80)):
         r = isolated("train_speed", overrides={}, updates=max(updates // 2, 2), length=length)
         report["scaling"]["length"][length] = r["tokens_per_sec"]
         print(f"| sentences of {length} tokens, 64 a batch | {r['tokens_per_sec']:,.0f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run: few updates, few sentences")
+    parser.add_argument("--json", type=Path, default=Path("bench.json"), help="where to write the results")
+    parser.add_argument("--compile", action="store_true",
+                        help="also train the step-loop decoders with torch.compile of their step function")
+    parser.add_argument("--only", choices=["train", "translate", "scaling"], action="append",
+                        help="run only this part (repeatable); the matmul peak is always measured")
+    args = parser.parse_args()
+    parts = set(args.only or ["train", "translate", "scaling"])
+    updates, sentences = (2, 40) if args.quick else (30, None)
+    report = {"threads": torch.get_num_threads(), "torch": torch.__version__}
+    report["matmul_gflops"] = peak = matmul_peak(0.5 if args.quick else 3.0)
+    print(f"fp32 matmul peak: {peak:.0f} GFLOPS ({report['threads']} threads, torch {torch.__version__})")
+    if "train" in parts:
+        train_table(report, updates, peak, args.compile)
+    if "translate" in parts:
+        translate_table(report, sentences)
+    if "scaling" in parts:
+        scaling_table(report, updates, args.quick)
     args.json.write_text(json.dumps(report, indent=2))
     print(f"\nwrote {args.json}")
 
