@@ -3,6 +3,8 @@
 
     python tools/bench.py                 # full run: prints a table, writes bench.json
     python tools/bench.py --quick         # a smoke run in seconds (CI may run it)
+    python tools/bench.py --bf16          # also bfloat16 autocast (train.precision: bf16)
+    python tools/bench.py --compile       # also torch.compile of the decoder step
 
 Uses the Ding recipe's prepared data and trained model when they exist
 (recipes/ding-de-en/exp/rnnsearch), else synthetic batches with Ding's length
@@ -13,6 +15,7 @@ Each measurement runs in its own process so its peak memory is its own.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import resource
@@ -33,10 +36,10 @@ VARIANTS = {  # the reference sizes, and the fused and Luong variants beside it
 }
 
 
-def matmul_peak(seconds: float) -> float:
-    """fp32 GFLOPS of a large square matmul, best of several timed runs."""
+def matmul_peak(seconds: float, dtype: torch.dtype = torch.float32) -> float:
+    """GFLOPS of a large square matmul in `dtype`, best of several timed runs."""
     n = 2048
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     torch.mm(a, b)
     best, deadline = 0.0, time.time() + seconds
     while time.time() < deadline:
@@ -111,8 +114,13 @@ def _batches(cfg, count: int, *, batch_size: int = 64, length: int | None = None
     return out, "synthetic"
 
 
+def _precision(bf16: bool):
+    """What nmt-train does for train.precision bf16 (and nmt-translate for --precision bf16)."""
+    return torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+
 def train_speed(overrides: dict, updates: int, batch_size: int = 64, length: int | None = None,
-                compile_step: bool = False) -> dict:
+                compile_step: bool = False, bf16: bool = False) -> dict:
     from nmt.models import build_model
     from nmt.optim import build_optimizer
     from nmt.validate import token_loss
@@ -130,7 +138,8 @@ def train_speed(overrides: dict, updates: int, batch_size: int = 64, length: int
         if index == warmup:
             warmup_seconds = time.perf_counter() - began
             start, tokens, macs = time.perf_counter(), 0, 0.0
-        loss = token_loss(model, batch)
+        with _precision(bf16):
+            loss = token_loss(model, batch)
         optimizer.zero_grad(set_to_none=True)
         (loss / batch.n_tgt_tokens).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -144,7 +153,7 @@ def train_speed(overrides: dict, updates: int, batch_size: int = 64, length: int
             "batch_tokens": tokens / updates, "data": source, "warmup_seconds": warmup_seconds}
 
 
-def translate_speed(beam: int, limit: int | None) -> dict:
+def translate_speed(beam: int, limit: int | None, bf16: bool = False) -> dict:
     from nmt.experiment import load_model
     from nmt.models import build_model
     from nmt.translate import Translator
@@ -163,9 +172,10 @@ def translate_speed(beam: int, limit: int | None) -> dict:
         rng = np.random.default_rng(0)
         sources = [list(rng.integers(4, 8000, size=n)) for n in np.clip(rng.gamma(4, 3.2, limit or 1000).astype(int), 2, 60)]
     translator = Translator(model, tokenizer, decode=cfg.decode, reverse_source=cfg.model.reverse_source, beam_size=beam)
-    translator.translate_ids(sources[:20])  # warm-up
+    with _precision(bf16):
+        translator.translate_ids(sources[:20])  # warm-up
     start = time.perf_counter()
-    with torch.inference_mode():
+    with torch.inference_mode(), _precision(bf16):
         hyps = translator.translate_ids(sources)
     seconds = time.perf_counter() - start
     out_tokens = sum(len(h[0].tokens) + 1 for h in hyps)
@@ -196,28 +206,39 @@ def isolated(name: str, **kwargs) -> dict:
     return result
 
 
-def train_table(report: dict, updates: int, peak: float, compile_step: bool) -> None:
+def train_table(report: dict, updates: int, compile_step: bool, bf16: bool) -> None:
+    """MFU is against the fp32 peak, and for bf16 rows against the bf16 peak as well."""
     print("\n| training | target tok/s | updates/s | MFLOP/token | MFU | peak RSS |\n| --- | ---: | ---: | ---: | ---: | ---: |")
     report["train"] = {}
-    runs = [(name, overrides, False) for name, overrides in VARIANTS.items()]
+    runs = [(name, overrides, False, False) for name, overrides in VARIANTS.items()]
     if compile_step:
-        runs += [(f"{name} + torch.compile", VARIANTS[name], True) for name in ("rnnsearch", "luong")]
-    for label, overrides, compiled in runs:
-        r = report["train"][label] = isolated("train_speed", overrides=overrides, updates=updates, compile_step=compiled)
-        r["mfu"] = r["gflops"] / peak
+        runs += [(f"{name} + torch.compile", VARIANTS[name], True, False) for name in ("rnnsearch", "luong")]
+    if bf16:
+        runs += [(f"{name} bf16", overrides, False, True) for name, overrides in VARIANTS.items()]
+    for label, overrides, compiled, low in runs:
+        r = report["train"][label] = isolated("train_speed", overrides=overrides, updates=updates,
+                                              compile_step=compiled, bf16=low)
+        r["mfu"] = r["gflops"] / report["matmul_gflops"]
+        mfu = f"{100 * r['mfu']:.0f} %"
+        if low:
+            r["mfu_bf16"] = r["gflops"] / report["matmul_gflops_bf16"]
+            mfu += f" ({100 * r['mfu_bf16']:.0f} % of bf16)"
         print(f"| {label} ({r['data']}) | {r['tokens_per_sec']:,.0f} | {r['updates_per_sec']:.2f} | "
-              f"{r['mflop_per_token']:.1f} | {100 * r['mfu']:.0f} % | {r['peak_rss_mb']:,.0f} MB |")
+              f"{r['mflop_per_token']:.1f} | {mfu} | {r['peak_rss_mb']:,.0f} MB |")
     if compile_step:
         print("(torch.compile rows: first updates, compiling included, took "
               + ", ".join(f"{r['warmup_seconds']:.0f} s" for label, r in report["train"].items() if "compile" in label)
               + "; not counted above)")
 
 
-def translate_table(report: dict, sentences: int | None) -> None:
+def translate_table(report: dict, sentences: int | None, bf16: bool) -> None:
     print("\n| translation | sentences/s | tokens/s | seconds | peak RSS |\n| --- | ---: | ---: | ---: | ---: |")
     report["translate"] = {}
-    for label, beam in (("greedy", 1), ("beam 5", 5)):
-        r = report["translate"][label] = isolated("translate_speed", beam=beam, limit=sentences)
+    runs = [("greedy", 1, False), ("beam 5", 5, False)]
+    if bf16:
+        runs += [("greedy bf16", 1, True), ("beam 5 bf16", 5, True)]
+    for label, beam, low in runs:
+        r = report["translate"][label] = isolated("translate_speed", beam=beam, limit=sentences, bf16=low)
         print(f"| {label} ({r['sentences']} sentences{'' if r['trained_model'] else ', untrained model'}) | "
               f"{r['sentences_per_sec']:,.0f} | {r['tokens_per_sec']:,.0f} | {r['seconds']:.2f} | {r['peak_rss_mb']:,.0f} MB |")
 
@@ -241,6 +262,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path("bench.json"), help="where to write the results")
     parser.add_argument("--compile", action="store_true",
                         help="also train the step-loop decoders with torch.compile of their step function")
+    parser.add_argument("--bf16", action="store_true", help="also train and translate under bfloat16 autocast")
     parser.add_argument("--only", choices=["train", "translate", "scaling"], action="append",
                         help="run only this part (repeatable); the matmul peak is always measured")
     args = parser.parse_args()
@@ -249,10 +271,13 @@ def main() -> None:
     report = {"threads": torch.get_num_threads(), "torch": torch.__version__}
     report["matmul_gflops"] = peak = matmul_peak(0.5 if args.quick else 3.0)
     print(f"fp32 matmul peak: {peak:.0f} GFLOPS ({report['threads']} threads, torch {torch.__version__})")
+    if args.bf16:
+        report["matmul_gflops_bf16"] = matmul_peak(0.5 if args.quick else 3.0, torch.bfloat16)
+        print(f"bf16 matmul peak: {report['matmul_gflops_bf16']:.0f} GFLOPS")
     if "train" in parts:
-        train_table(report, updates, peak, args.compile)
+        train_table(report, updates, args.compile, args.bf16)
     if "translate" in parts:
-        translate_table(report, sentences)
+        translate_table(report, sentences, args.bf16)
     if "scaling" in parts:
         scaling_table(report, updates, args.quick)
     args.json.write_text(json.dumps(report, indent=2))
