@@ -1,9 +1,12 @@
-"""What every console script shares: config arguments and one-line errors."""
+"""What every console script shares: config arguments, one-line errors, the thread count."""
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
+from pathlib import Path
 from typing import Callable
 
 from nmt.config import Config, load_config
@@ -35,3 +38,25 @@ def run_main(program: str, main: Callable[[], int | None]) -> None:
     except BrokenPipeError:
         sys.exit(141)  # the reader went away (e.g. `| head`): not an error of ours
     sys.exit(code or 0)
+
+
+def available_cores(cgroup_cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota (containers)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota, period = cgroup_cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota to honour
+    return cores
+
+
+def limit_threads() -> None:
+    """Never more torch threads than usable cores: torch counts the host's cores, and in a
+    CPU-limited container the extra threads only wait on each other. OMP_NUM_THREADS wins."""
+    if "OMP_NUM_THREADS" in os.environ:
+        return
+    import torch
+
+    torch.set_num_threads(min(torch.get_num_threads(), available_cores()))

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from nmt.cli.common import add_config_arguments, config_from_args, run_main
+from nmt.cli.common import add_config_arguments, config_from_args, limit_threads, run_main
 from nmt.config import Config, config_to_dict, load_config
 from nmt.errors import NmtError
 
@@ -52,6 +52,7 @@ def _main() -> int:
     from nmt.prepare import Preparer, format_summary
     from nmt.train import Trainer
 
+    limit_threads()
     log = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     summary = Preparer(cfg, log=log).run()
     log(format_summary(summary, cfg))

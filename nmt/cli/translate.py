@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from nmt.cli.common import run_main
+from nmt.cli.common import limit_threads, run_main
 from nmt.cli.stream import clean_line, line_batches
 from nmt.config import apply_overrides, config_from_dict, config_to_dict
 from nmt.errors import NmtError
@@ -79,6 +79,7 @@ def _main() -> int:
     args = _arguments()
     from nmt.translate import Translator
 
+    limit_threads()
     beam = args.beam  # None: the model's decode.beam_size, checked after loading
     if beam is not None and beam < 1:
         raise NmtError(f"translate: --beam {beam}: the beam size must be at least 1")
