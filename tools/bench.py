@@ -115,7 +115,7 @@ def _batches(cfg, count: int, *, batch_size: int = 64, length: int | None = None
 
 
 def _precision(bf16: bool):
-    """What nmt-train does for train.precision bf16 (and nmt-translate for --precision bf16)."""
+    """What nmt-train does for train.precision: bf16."""
     return torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
 
