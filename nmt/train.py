@@ -42,6 +42,13 @@ def pick_device(name: str | None) -> torch.device:
     return device
 
 
+def precision_context(precision: str, device: torch.device):
+    """The forward pass's context for train.precision: fp32 as is, bf16/fp16 under autocast."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+
+
 class Trainer:
     def __init__(self, cfg: Config, *, resume: bool = False, quiet: bool = False):
         self.cfg, self.train_cfg = cfg, cfg.train
@@ -115,10 +122,7 @@ class Trainer:
     # ------------------------------------------------------------ one update
 
     def _autocast(self):
-        if self.train_cfg.precision == "fp32":
-            return contextlib.nullcontext()
-        dtype = torch.bfloat16 if self.train_cfg.precision == "bf16" else torch.float16
-        return torch.autocast(self.device.type, dtype=dtype)
+        return precision_context(self.train_cfg.precision, self.device)
 
     def update(self, group: list) -> tuple[float, float, int] | None:
         """One optimizer update from `group` batches; returns (loss per token, grad norm, tokens) or None if skipped."""

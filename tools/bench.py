@@ -15,7 +15,6 @@ Each measurement runs in its own process so its peak memory is its own.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import multiprocessing as mp
 import resource
@@ -115,14 +114,17 @@ def _batches(cfg, count: int, *, batch_size: int = 64, length: int | None = None
 
 
 def _precision(bf16: bool):
-    """What nmt-train does for train.precision: bf16."""
-    return torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+    """The context nmt-train uses for train.precision bf16 (or fp32) on the CPU."""
+    from nmt.train import precision_context
+
+    return precision_context("bf16" if bf16 else "fp32", torch.device("cpu"))
 
 
 def train_speed(overrides: dict, updates: int, batch_size: int = 64, length: int | None = None,
                 compile_step: bool = False, bf16: bool = False) -> dict:
     from nmt.models import build_model
     from nmt.optim import build_optimizer
+    from nmt.tokenizer import PAD
     from nmt.validate import token_loss
 
     cfg = _reference_config(overrides)
@@ -133,11 +135,14 @@ def train_speed(overrides: dict, updates: int, batch_size: int = 64, length: int
     optimizer = build_optimizer(model.parameters(), cfg.train)  # the optimizer nmt-train uses
     warmup = 8 if compile_step else 3  # compiling happens in the first few updates
     batches, source = _batches(cfg, updates + warmup, batch_size=batch_size, length=length)
-    tokens, macs, start, began = 0, 0.0, None, time.perf_counter()
+    # The analytic cost of the timed batches, worked out before the clock starts.
+    macs = sum(forward_macs(cfg.model, 8000, float(s), float(t)) for batch in batches[warmup:]
+               for s, t in zip(batch.src_lengths.tolist(), (batch.tgt_out != PAD).sum(1).tolist()))
+    tokens, start, began = 0, None, time.perf_counter()
     for index, batch in enumerate(batches):
         if index == warmup:
             warmup_seconds = time.perf_counter() - began
-            start, tokens, macs = time.perf_counter(), 0, 0.0
+            start, tokens = time.perf_counter(), 0
         with _precision(bf16):
             loss = token_loss(model, batch)
         optimizer.zero_grad(set_to_none=True)
@@ -145,8 +150,6 @@ def train_speed(overrides: dict, updates: int, batch_size: int = 64, length: int
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         tokens += batch.n_tgt_tokens
-        src_len, tgt_len = batch.src_lengths.float(), (batch.tgt_out != 1).sum(1).float()
-        macs += sum(forward_macs(cfg.model, 8000, float(s), float(t)) for s, t in zip(src_len, tgt_len))
     seconds = time.perf_counter() - start
     return {"tokens_per_sec": tokens / seconds, "updates_per_sec": updates / seconds,
             "mflop_per_token": 3 * 2 * macs / tokens / 1e6, "gflops": 3 * 2 * macs / seconds / 1e9,
@@ -184,6 +187,9 @@ def translate_speed(beam: int, limit: int | None, bf16: bool = False) -> dict:
 
 
 def _child(name: str, kwargs: dict, queue) -> None:
+    from nmt.cli.common import limit_threads
+
+    limit_threads()  # the thread count nmt-train and nmt-translate run with
     try:
         result = globals()[name](**kwargs)
     except Exception as err:  # reported by the parent, which would otherwise wait forever
