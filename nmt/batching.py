@@ -78,7 +78,7 @@ class ParallelArrays:
 class Batch:
     """A padded batch. Source ends in EOS; target is split into decoder input and output.
 
-    src: (B, S) ids, PAD after each sentence's end; reversed real tokens when asked
+    src: (B, S) ids in the sentence's own order, EOS, then PAD
     src_lengths: (B,) real source lengths, EOS included
     tgt_in: (B, T) BOS y_1 .. y_n, then PAD
     tgt_out: (B, T) y_1 .. y_n EOS, then PAD
@@ -116,11 +116,9 @@ def collate(
     src_seqs: Sequence[np.ndarray],
     tgt_seqs: Sequence[np.ndarray] | None,
     indices: Sequence[int],
-    *,
-    reverse_source: bool,
 ) -> Batch:
-    """Pad a list of sentences into a Batch. Reversal touches real tokens only, never EOS or PAD."""
-    src_rows = [np.append(np.asarray(s)[::-1] if reverse_source else np.asarray(s), EOS) for s in src_seqs]
+    """Pad a list of sentences into a Batch: EOS ends each source, BOS/EOS shift the target."""
+    src_rows = [np.append(np.asarray(s), EOS) for s in src_seqs]
     src = _pad(src_rows, max(len(r) for r in src_rows))
     lengths = torch.tensor([len(r) for r in src_rows], dtype=torch.long)
     tgt_in = tgt_out = None
@@ -189,7 +187,6 @@ class BatchIterator:
         batch_tokens: int,
         batch_size: int | None,
         seed: int,
-        reverse_source: bool,
         max_src_tokens: int | None = None,
         max_tgt_tokens: int | None = None,
         rank: int = 0,
@@ -197,7 +194,6 @@ class BatchIterator:
     ):
         self.corpus = corpus
         self.batch_tokens, self.batch_size, self.seed = batch_tokens, batch_size, seed
-        self.reverse_source = reverse_source
         self.rank, self.world_size = rank, world_size
         keep = np.ones(len(corpus), dtype=bool)
         if max_src_tokens is not None:
@@ -229,8 +225,5 @@ class BatchIterator:
             # Count the batch as consumed before it is used: a checkpoint taken after the
             # update then resumes with the next batch.
             self.position += 1
-            yield collate(
-                [self.corpus.src[i] for i in indices], [self.corpus.tgt[i] for i in indices],
-                indices, reverse_source=self.reverse_source,
-            )
+            yield collate([self.corpus.src[i] for i in indices], [self.corpus.tgt[i] for i in indices], indices)
         self.epoch, self.position = self.epoch + 1, 0

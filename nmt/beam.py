@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import torch
 
-from nmt.search import Hypothesis, _restrict, length_penalty
+from nmt.decoding import NEG_INF, Hypothesis, StepModel, length_normalizer, restrict_eos
 from nmt.tokenizer import BOS, EOS
 
 
-def _close_hypotheses(finished, alive, top_scores, beam_idx, is_eos, prefix, history, weights, *, K, alpha):
+def _close_hypotheses(finished, alive, top_scores, beam_idx, is_eos, prefix, history, weights, *, K, length_penalty):
     """Record every finite EOS candidate among the first K ranks as a finished hypothesis."""
     closing = is_eos[:, :K] & torch.isfinite(top_scores[:, :K])
     if not closing.any():
@@ -30,12 +30,12 @@ def _close_hypotheses(finished, alive, top_scores, beam_idx, is_eos, prefix, his
         attention = None
         if history is not None and weights is not None:
             attention = torch.cat([history[row], weights[row][None].float()]).cpu()
-        score = float(top_scores[i, j]) / length_penalty(len(tokens) + 1, alpha)
+        score = float(top_scores[i, j]) / length_normalizer(len(tokens) + 1, length_penalty)
         finished[sentence].append(Hypothesis(tokens, score, attention))
 
 
-def beam_search(model, src: torch.Tensor, src_lengths: torch.Tensor, *, beam_size: int, nbest: int = 1,
-                alpha: float = 1.0, max_len: torch.Tensor, min_length: int = 0,
+def beam_search(model: StepModel, src: torch.Tensor, src_lengths: torch.Tensor, *, beam_size: int, nbest: int = 1,
+                length_penalty: float = 1.0, max_len: torch.Tensor, min_length: int = 0,
                 keep_attention: bool = False) -> list[list[Hypothesis]]:
     """The `nbest` best hypotheses of each sentence, best first. src (B, S); max_len (B,)."""
     if not 1 <= nbest <= beam_size:
@@ -46,7 +46,7 @@ def beam_search(model, src: torch.Tensor, src_lengths: torch.Tensor, *, beam_siz
     state, memory = model.reorder(state, memory, torch.arange(batch, device=device).repeat_interleave(K))
     alive = torch.arange(batch, device=device)  # original sentence of each active sentence
     scores = torch.zeros(batch, K, device=device)
-    scores[:, 1:] = float("-inf")  # all K beams start identical: expand only the first
+    scores[:, 1:] = NEG_INF  # all K beams start identical: expand only the first
     prefix = torch.empty(batch * K, 0, dtype=torch.long, device=device)  # tokens so far, per beam row
     history = torch.empty(batch * K, 0, src.shape[1], device=device) if keep_attention else None
     tokens = torch.full((batch * K,), BOS, dtype=torch.long, device=device)
@@ -55,13 +55,14 @@ def beam_search(model, src: torch.Tensor, src_lengths: torch.Tensor, *, beam_siz
     for step in range(int(max_len.max()) + 1):
         n = alive.numel()
         log_probs, state, weights = model.step(tokens, state, memory)  # (n*K, V)
-        log_probs = _restrict(log_probs, step, max_len[alive].repeat_interleave(K), min_length)
+        log_probs = restrict_eos(log_probs, step, max_len[alive].repeat_interleave(K), min_length)
         vocab = log_probs.shape[-1]
         candidates = (scores.view(n * K, 1) + log_probs).view(n, K * vocab)  # (n, K*V)
         top_scores, top_index = candidates.topk(min(2 * K, K * vocab), dim=1)  # (n, 2K)
         beam_idx, top_tokens = top_index // vocab, top_index % vocab
         is_eos = top_tokens == EOS
-        _close_hypotheses(finished, alive, top_scores, beam_idx, is_eos, prefix, history, weights, K=K, alpha=alpha)
+        _close_hypotheses(finished, alive, top_scores, beam_idx, is_eos, prefix, history, weights,
+                          K=K, length_penalty=length_penalty)
 
         # The K best candidates that are not EOS live on (a stable sort keeps the ranking).
         rank = torch.arange(top_scores.shape[1], device=device) + is_eos.long() * top_scores.shape[1]

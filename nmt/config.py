@@ -19,6 +19,7 @@ from typing import Any, Literal, Optional
 import yaml
 
 from nmt.errors import ConfigError
+from nmt.variants import VARIANTS, VariantName, is_bidirectional
 
 
 def _range(low: float | None = None, high: float | None = None, *, below: bool = False) -> dict:
@@ -64,7 +65,7 @@ class TokenizerConfig:
 
 @dataclass
 class ModelConfig:
-    variant: Literal["seq2seq", "context", "bidir", "rnnsearch", "luong"] = "rnnsearch"
+    variant: VariantName = "rnnsearch"  # see nmt/variants.py
     cell: Literal["lstm", "gru", "rnn"] = "lstm"
     embed_size: int = field(default=256, metadata=_range(1))
     encoder_hidden: int = field(default=256, metadata=_range(1))  # per direction
@@ -75,7 +76,7 @@ class ModelConfig:
     attention_size: int = field(default=512, metadata=_range(1))  # rnnsearch
     score: Literal["dot", "general"] = "general"  # luong
     input_feeding: bool = True  # luong
-    reverse_source: bool = False
+    reverse_source: bool = False  # the encoder reads each source sentence backwards (EOS stays last)
     dropout: float = field(default=0.3, metadata=_range(0.0, 1.0, below=True))
     tie_embeddings: bool = False  # output projection shares the target embedding
     share_embeddings: bool = False  # source and target share one embedding (joint vocabulary)
@@ -118,11 +119,17 @@ class TrainConfig:
 
 @dataclass
 class DecodeConfig:
+    """How a model translates; nmt-translate's options set these same keys."""
+
+    method: Literal["beam", "greedy", "sample"] = "beam"  # beam with beam_size 1 is greedy
     beam_size: int = field(default=5, metadata=_range(1))
+    nbest: int = field(default=1, metadata=_range(1))  # hypotheses kept per sentence (beam only)
     length_penalty: float = field(default=1.0, metadata=_range(0.0))  # GNMT alpha; 0: none
     max_length_a: float = field(default=1.5, metadata=_range(0.0))  # output limit a * |src| + b
     max_length_b: int = field(default=10, metadata=_range(1))
     min_length: int = field(default=0, metadata=_range(0))
+    temperature: float = field(default=1.0, metadata=_range(0.0))  # sample: softmax(logits / temperature)
+    top_k: int = field(default=0, metadata=_range(0))  # sample from the k most probable tokens; 0: all
     batch_tokens: int = field(default=4000, metadata=_range(1))
     max_src_tokens: int = field(default=250, metadata=_range(1))  # longer inputs are truncated
 
@@ -221,21 +228,33 @@ def _check_consistency(cfg: Config) -> None:
     if cfg.model.share_embeddings and not cfg.tokenizer.joint:
         raise ConfigError("config: model.share_embeddings needs tokenizer.joint: true (one vocabulary)")
     _check_model(cfg.model)
+    _check_decode(cfg.decode)
 
 
 def _check_model(model: ModelConfig) -> None:
-    fixed_direction = {"seq2seq": False, "context": False, "bidir": True}
-    if model.variant in fixed_direction and model.bidirectional not in (None, fixed_direction[model.variant]):
-        raise ConfigError(
-            f"config: model.bidirectional = {model.bidirectional} contradicts model.variant = '{model.variant}'"
-            " (use variant 'bidir' for a bidirectional fixed-vector model)"
-        )
-    directions = 2 if model.bidirectional or (model.bidirectional is None and model.variant in ("bidir", "rnnsearch")) else 1
+    variant = VARIANTS[model.variant]
+    if not variant.either_direction and model.bidirectional not in (None, variant.bidirectional):
+        twins = [name for name, v in VARIANTS.items()
+                 if v.decoder == variant.decoder and v.bidirectional == model.bidirectional]
+        hint = f" (use variant '{twins[0]}' for that encoder)" if twins else ""
+        raise ConfigError(f"config: model.bidirectional = {model.bidirectional} contradicts "
+                          f"model.variant = '{model.variant}'{hint}")
+    directions = 2 if is_bidirectional(model.variant, model.bidirectional) else 1
     if model.variant == "luong" and model.score == "dot" and model.decoder_hidden != model.encoder_hidden * directions:
         raise ConfigError(
             f"config: model.score = 'dot' needs model.decoder_hidden ({model.decoder_hidden}) to equal the encoder's "
             f"output size (encoder_hidden x directions = {model.encoder_hidden * directions}); use score 'general'"
         )
+
+
+def _check_decode(decode: DecodeConfig) -> None:
+    if decode.method == "beam" and decode.nbest > decode.beam_size:
+        raise ConfigError(f"config: decode.nbest = {decode.nbest} must be at most decode.beam_size ({decode.beam_size})")
+    if decode.method != "beam" and decode.nbest != 1:
+        raise ConfigError(f"config: decode.nbest = {decode.nbest} needs decode.method 'beam' ({decode.method!r} "
+                          "gives one hypothesis)")
+    if decode.method == "sample" and decode.temperature <= 0:
+        raise ConfigError(f"config: decode.temperature = {decode.temperature} must be above 0 for sampling")
 
 
 # ---------------------------------------------------------------- files and overrides

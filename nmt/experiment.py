@@ -15,7 +15,8 @@ from nmt.checkpoint import load_checkpoint
 from nmt.config import Config, load_config
 from nmt.errors import NmtError
 from nmt.models import Seq2Seq, build_model
-from nmt.tokenizer import Tokenizer
+from nmt.models.state import DecoderState, Memory
+from nmt.tokenizer import Tokenizer, vocabulary
 
 NAMED_CHECKPOINTS = {"best": "best.pt", "last": "last.pt", "avg": "avg.pt"}
 
@@ -56,7 +57,9 @@ def load_model(exp_dir: str | Path, *, checkpoint: str = "best", device: str | t
 
 
 class Ensemble:
-    """Several models behind one step interface; each step averages their log-probabilities."""
+    """Several models behind one step interface (a `TranslationModel`); each step averages their
+    log-probabilities. Members may read the source differently (forward and reversed): each
+    encodes it its own way, and attention comes from the first member, in the source's order."""
 
     def __init__(self, models: list[Seq2Seq]):
         self.models = models
@@ -72,31 +75,29 @@ class Ensemble:
             model.train(mode)
         return self
 
-    def encode(self, src, src_lengths):
+    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> list[Memory]:
         return [model.encode(src, src_lengths) for model in self.models]
 
-    def init_state(self, memories):
+    def init_state(self, memories: list[Memory]) -> list[DecoderState]:
         return [model.init_state(memory) for model, memory in zip(self.models, memories)]
 
-    def step(self, prev_tokens, states, memories):
+    def step(self, prev_tokens: torch.Tensor, states: list[DecoderState], memories: list[Memory]):
         outputs = [model.step(prev_tokens, state, memory) for model, state, memory in zip(self.models, states, memories)]
         log_probs = torch.stack([o[0] for o in outputs]).mean(0)  # average of log-probabilities
         return log_probs, [o[1] for o in outputs], outputs[0][2]
 
-    def reorder(self, states, memories, index):
+    def reorder(self, states: list[DecoderState], memories: list[Memory] | None, index: torch.Tensor):
         pairs = [model.reorder(state, memory, index) for model, state, memory
                  in zip(self.models, states, memories if memories is not None else [None] * len(self.models))]
         return [p[0] for p in pairs], [p[1] for p in pairs] if memories is not None else None
 
 
 def check_compatible(loaded: list[LoadedModel]) -> None:
-    """Ensemble members must read and write the same pieces, and read the source the same way."""
+    """Ensemble members must read and write the same pieces (they may read them in other orders)."""
     first = loaded[0]
     for other in loaded[1:]:
-        same_src = first.tokenizer.src.serialized_model_proto() == other.tokenizer.src.serialized_model_proto()
-        same_tgt = first.tokenizer.tgt.serialized_model_proto() == other.tokenizer.tgt.serialized_model_proto()
+        same_src = vocabulary(first.tokenizer.src) == vocabulary(other.tokenizer.src)
+        same_tgt = vocabulary(first.tokenizer.tgt) == vocabulary(other.tokenizer.tgt)
         if not (same_src and same_tgt):
             raise NmtError(f"model: {other.checkpoint} uses other SentencePiece models than {first.checkpoint}; "
                            "an ensemble needs the same vocabularies")
-        if other.cfg.model.reverse_source != first.cfg.model.reverse_source:
-            raise NmtError(f"model: {other.checkpoint} and {first.checkpoint} differ in model.reverse_source")

@@ -69,6 +69,15 @@ def _load_processor(path: Path) -> spm.SentencePieceProcessor:
     return processor
 
 
+def vocabulary(processor: spm.SentencePieceProcessor) -> list[tuple[str, float]]:
+    """Every piece with its score, in id order: two models with the same list split text the same way.
+
+    (The serialized models also hold their training options, input paths included, so two
+    vocabularies trained on the same text in different directories differ there and nowhere else.)
+    """
+    return [(processor.id_to_piece(i), processor.get_score(i)) for i in range(processor.get_piece_size())]
+
+
 class Tokenizer:
     """Source and target SentencePiece processors (the same object when the vocabulary is joint)."""
 

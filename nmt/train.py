@@ -8,7 +8,6 @@ the best) and `best.pt` hold model weights only.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import signal
@@ -20,33 +19,17 @@ import torch
 from nmt.batching import BatchIterator, ParallelArrays
 from nmt.checkpoint import load_checkpoint, save_checkpoint
 from nmt.config import Config, config_to_dict
+from nmt.device import describe_device, pick_device, precision_context
 from nmt.errors import NmtError
 from nmt.models import build_model, count_parameters
 from nmt.monitor import Monitor
 from nmt.optim import HIGHER_IS_BETTER, Schedule, build_optimizer
+from nmt.progress import Progress, format_minutes
 from nmt.tokenizer import Tokenizer
 from nmt.validate import Validator, token_loss
 
 MAX_NONFINITE_IN_A_ROW = 5
-
-
-def pick_device(name: str | None) -> torch.device:
-    if name is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise NmtError(f"config: train.device = {name!r} is not a device (try 'cpu' or 'cuda')") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise NmtError(f"config: train.device = {name!r} but this machine has no usable CUDA device")
-    return device
-
-
-def precision_context(precision: str, device: torch.device):
-    """The forward pass's context for train.precision: fp32 as is, bf16/fp16 under autocast."""
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+ESTIMATE_AFTER = 20  # updates timed before the first estimate of the run's length
 
 
 class Trainer:
@@ -65,25 +48,25 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.train.precision == "fp16")
         self.iterator = BatchIterator(
             ParallelArrays(self.exp_dir / "data", "train"), batch_tokens=cfg.train.batch_tokens,
-            batch_size=cfg.train.batch_size, seed=cfg.train.seed, reverse_source=cfg.model.reverse_source,
-            max_src_tokens=cfg.train.max_src_tokens, max_tgt_tokens=cfg.train.max_tgt_tokens,
+            batch_size=cfg.train.batch_size, seed=cfg.train.seed, max_src_tokens=cfg.train.max_src_tokens, max_tgt_tokens=cfg.train.max_tgt_tokens,
         )
         self.validator = Validator(
             self.model, self.tokenizer, self.exp_dir / "data", decode=cfg.decode, beam_size=cfg.train.validation_beam,
-            reverse_source=cfg.model.reverse_source, device=self.device, batch_tokens=cfg.decode.batch_tokens,
+            device=self.device, batch_tokens=cfg.decode.batch_tokens,
         )
         if self.iterator.keep.sum() == 0:
             raise NmtError(f"train: every training pair is longer than train.max_src_tokens={cfg.train.max_src_tokens} "
                            f"or train.max_tgt_tokens={cfg.train.max_tgt_tokens} tokens")
-        # elapsed: wall time of the run (resumes included); train_seconds: time in updates only
-        self.step, self.elapsed, self.train_seconds, self.target_tokens = 0, 0.0, 0.0, 0
-        self.best: list[tuple[float, int]] = []  # (metric, step) of kept best checkpoints, best first
-        self.bad_validations, self.nonfinite_in_a_row, self.skipped_updates = 0, 0, 0
-        self.history: list[dict] = []
-        self.last_validated_step, self.interrupted = -1, False
+        self.progress = Progress()
+        self.nonfinite_in_a_row, self.interrupted = 0, False
+        self._epoch_size = (0, 0)  # (epoch, its updates), for estimates
         if resume and (self.ckpt_dir / "last.pt").exists():
             self._restore(load_checkpoint(self.ckpt_dir / "last.pt", map_location=self.device))
         self.monitor = Monitor(self.exp_dir, start_step=self.step, total_steps=cfg.train.max_steps, quiet=quiet)
+
+    @property
+    def step(self) -> int:
+        return self.progress.step
 
     # ------------------------------------------------------------ state
 
@@ -95,10 +78,7 @@ class Trainer:
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(), "scaler": self.scaler.state_dict(),
             "iterator": self.iterator.state_dict(), "rng": rng, "step": self.step,
-            "trainer": {"elapsed": self.elapsed, "train_seconds": self.train_seconds, "target_tokens": self.target_tokens,
-                        "best": [list(b) for b in self.best], "bad_validations": self.bad_validations,
-                        "skipped_updates": self.skipped_updates, "last_validated_step": self.last_validated_step},
-            "history": self.history,
+            "progress": self.progress.state_dict(),
         }
 
     def _restore(self, state: dict) -> None:
@@ -110,14 +90,7 @@ class Trainer:
         torch.set_rng_state(state["rng"]["torch"].cpu())
         if "cuda" in state["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])
-        self.step = int(state["step"])
-        trainer = state["trainer"]
-        self.elapsed, self.target_tokens = float(trainer["elapsed"]), int(trainer["target_tokens"])
-        self.train_seconds = float(trainer["train_seconds"])
-        self.best = [(float(m), int(s)) for m, s in trainer["best"]]
-        self.bad_validations, self.skipped_updates = int(trainer["bad_validations"]), int(trainer["skipped_updates"])
-        self.last_validated_step = int(trainer["last_validated_step"])
-        self.history = list(state["history"])
+        self.progress = Progress.from_state(state)
 
     # ------------------------------------------------------------ one update
 
@@ -149,7 +122,7 @@ class Trainer:
     def _skip(self, loss: float, grad_norm: float) -> None:
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.update()
-        self.skipped_updates += 1
+        self.progress.skipped_updates += 1
         self.nonfinite_in_a_row += 1
         what = "loss" if not math.isfinite(loss) else "gradient norm"
         self.monitor.info(f"step {self.step}: {what} is {loss if what == 'loss' else grad_norm}; update skipped")
@@ -167,16 +140,16 @@ class Trainer:
 
     def validate(self) -> dict:
         started = time.time()
+        progress = self.progress
         metrics, hypotheses = self.validator.run()
-        metric_name = self.train_cfg.stop_metric
-        value = metrics[metric_name]
-        improved = not self.best or self._is_better(value, self.best[0][0])
-        self.bad_validations = 0 if improved else self.bad_validations + 1
+        value = metrics[self.train_cfg.stop_metric]
+        improved = not progress.best or self._is_better(value, progress.best[0][0])
+        progress.bad_validations = 0 if improved else progress.bad_validations + 1
         self.schedule.after_validation(value)
-        self.last_validated_step = self.step
-        record = {"step": self.step, "epoch": self.iterator.epoch, "minutes": round(self.elapsed / 60, 3),
+        progress.last_validated_step = self.step
+        record = {"step": self.step, "epoch": self.iterator.epoch, "minutes": round(progress.elapsed / 60, 3),
                   "lr": self.schedule.lr, **{k: metrics[k] for k in ("loss", "ppl", "bleu", "chrf")}}
-        self.history.append(record)
+        progress.history.append(record)
         self.monitor.dev_scalars(self.step, metrics)
         self.monitor.dev_translations(self.step, [(self.validator.sources[i], self.validator.references[i], hypotheses[i])
                                                   for i in range(min(5, len(hypotheses)))])
@@ -188,6 +161,8 @@ class Trainer:
             f"BLEU {metrics['bleu']:.2f}, chrF {metrics['chrf']:.2f}{' (best)' if improved else ''} "
             f"[{time.time() - started:.1f}s; {metrics['bleu_signature']}]"
         )
+        progress.validations += 1
+        progress.validation_seconds += time.time() - started
         self._save_checkpoints(value, improved)
         return metrics
 
@@ -196,11 +171,11 @@ class Trainer:
         save_checkpoint(weights, self.ckpt_dir / f"step-{self.step}.pt")
         if improved:
             save_checkpoint(weights, self.ckpt_dir / "best.pt")
-        self.best = sorted(self.best + [(value, self.step)], key=lambda b: b[0],
-                           reverse=HIGHER_IS_BETTER[self.train_cfg.stop_metric])[: self.train_cfg.keep_best]
+        self.progress.best = sorted(self.progress.best + [(value, self.step)], key=lambda b: b[0],
+                                    reverse=HIGHER_IS_BETTER[self.train_cfg.stop_metric])[: self.train_cfg.keep_best]
         self.save_last()
         recent = sorted((int(p.stem.split("-")[1]) for p in self.ckpt_dir.glob("step-*.pt")), reverse=True)
-        keep = set(recent[: self.train_cfg.keep_last]) | {step for _, step in self.best}
+        keep = set(recent[: self.train_cfg.keep_last]) | {step for _, step in self.progress.best}
         for step in recent:
             if step not in keep:
                 (self.ckpt_dir / f"step-{step}.pt").unlink(missing_ok=True)
@@ -211,14 +186,14 @@ class Trainer:
     # ------------------------------------------------------------ the loop
 
     def _stop_reason(self) -> str | None:
-        cfg = self.train_cfg
+        cfg, progress = self.train_cfg, self.progress
         if self.interrupted:
             return "interrupted"
         if cfg.max_steps is not None and self.step >= cfg.max_steps:
             return f"reached max_steps {cfg.max_steps}"
-        if cfg.max_minutes is not None and self.elapsed >= cfg.max_minutes * 60:
+        if cfg.max_minutes is not None and progress.elapsed >= cfg.max_minutes * 60:
             return f"reached max_minutes {cfg.max_minutes}"
-        if cfg.patience is not None and self.bad_validations >= cfg.patience:
+        if cfg.patience is not None and progress.bad_validations >= cfg.patience:
             return f"no improvement of dev {cfg.stop_metric} in {cfg.patience} validations"
         if cfg.max_epochs is not None and self.iterator.epoch > cfg.max_epochs:
             return f"reached max_epochs {cfg.max_epochs}"
@@ -232,8 +207,9 @@ class Trainer:
         """Train until a stop condition holds; returns the run's results (also in results.json)."""
         params = count_parameters(self.model)
         self.monitor.info(f"{'resuming at step ' + str(self.step) if self.step else 'training'}: "
-                          f"{self.cfg.model.variant} ({self.cfg.model.cell}), {params:,} parameters, device {self.device}, "
-                          f"{len(self.iterator.corpus):,} training pairs ({self.iterator.n_left_out:,} over the length limits)")
+                          f"{self.cfg.model.variant} ({self.cfg.model.cell}), {params:,} parameters, "
+                          f"on {describe_device(self.device)}, {len(self.iterator.corpus):,} training pairs "
+                          f"({self.iterator.n_left_out:,} over the length limits)")
         previous = signal.signal(signal.SIGINT, self._on_sigint)
         try:
             reason = self._loop()
@@ -244,7 +220,7 @@ class Trainer:
             self.monitor.info(f"interrupted at step {self.step}; saved {self.ckpt_dir / 'last.pt'} (continue with --resume)")
             self.monitor.close()
             raise KeyboardInterrupt
-        if self.last_validated_step != self.step:
+        if self.progress.last_validated_step != self.step:
             self.validate()
         self.monitor.info(f"stopped at step {self.step}: {reason}")
         results = self._results(params, reason)
@@ -252,9 +228,10 @@ class Trainer:
         return results
 
     def _loop(self) -> str:
-        cfg = self.train_cfg
+        cfg, progress = self.train_cfg, self.progress
         group, window_tokens, window_start, window_loss = [], 0, time.time(), []
-        clock_zero = time.time() - self.elapsed
+        clock_zero = time.time() - progress.elapsed
+        first_step = self.step
         while (reason := self._stop_reason()) is None:
             for batch in self.iterator:  # the rest of the current epoch
                 group.append(batch)
@@ -263,11 +240,11 @@ class Trainer:
                 tick = time.time()
                 outcome = self.update(group)
                 group = []
-                self.step += 1
-                self.train_seconds += time.time() - tick
+                progress.step += 1
+                progress.train_seconds += time.time() - tick
                 if outcome is not None:
                     loss, grad_norm, tokens = outcome
-                    self.target_tokens += tokens
+                    progress.target_tokens += tokens
                     window_tokens += tokens
                     window_loss.append(loss)
                     self.monitor.progress(self.step, loss, window_tokens / max(time.time() - window_start, 1e-9))
@@ -275,32 +252,70 @@ class Trainer:
                     rate = window_tokens / max(time.time() - window_start, 1e-9)
                     self._log_train(sum(window_loss) / len(window_loss), grad_norm, rate)
                     window_tokens, window_start, window_loss = 0, time.time(), []
-                self.elapsed = time.time() - clock_zero
+                progress.elapsed = time.time() - clock_zero
+                if self.step - first_step == ESTIMATE_AFTER:
+                    self._log_estimate()
                 if self.step % cfg.validate_every == 0:
                     started = time.time()
                     self.validate()
                     window_start += time.time() - started  # validation time is not training time
-                    self.elapsed = time.time() - clock_zero
+                    progress.elapsed = time.time() - clock_zero
+                    if progress.validations == 1:
+                        self._log_estimate()
                 if (reason := self._stop_reason()) is not None:
                     return reason
         return reason
+
+    def _seconds_left(self) -> float | None:
+        """Time to the step, epoch or time budget, whichever comes first, at the pace so far."""
+        cfg = self.train_cfg
+        totals = []
+        if cfg.max_steps is not None:
+            totals.append(cfg.max_steps)
+        if cfg.max_epochs is not None:
+            per_epoch = self._updates_per_epoch()
+            epochs_left = cfg.max_epochs - self.iterator.epoch + 1
+            totals.append(self.step + epochs_left * per_epoch - self.iterator.position // cfg.accumulate)
+        return self.progress.seconds_left(total_steps=min(totals) if totals else None,
+                                          max_minutes=cfg.max_minutes, validate_every=cfg.validate_every)
+
+    def _updates_per_epoch(self) -> int:
+        """Of the current epoch (they differ by a batch or so between epochs); planned once per epoch."""
+        epoch = self.iterator.epoch
+        if self._epoch_size[0] != epoch:
+            self._epoch_size = (epoch, len(self.iterator.epoch_plan(epoch)) // self.train_cfg.accumulate)
+        return self._epoch_size[1]
+
+    def _log_estimate(self) -> None:
+        seconds = self._seconds_left()
+        if seconds is None:
+            return
+        progress, cfg = self.progress, self.train_cfg
+        timed = "validations included" if progress.validations else "validations not yet timed"
+        sooner = f"; early stopping (patience {cfg.patience}) may end it sooner" if cfg.patience else ""
+        self.monitor.info(f"estimate: about {format_minutes(seconds)} of training left on {describe_device(self.device)}: "
+                          f"{progress.train_seconds / progress.step:.2f} s an update, {timed}{sooner}")
 
     def _log_train(self, loss: float, grad_norm: float, tokens_per_sec: float) -> None:
         ppl = math.exp(min(loss, 50.0))
         self.monitor.train_scalars(self.step, {"loss": loss, "ppl": ppl, "lr": self.schedule.lr,
                                                "grad_norm": grad_norm, "tokens_per_sec": tokens_per_sec})
+        left = self._seconds_left()
         self.monitor.info(f"step {self.step} epoch {self.iterator.epoch}: loss {loss:.3f}, ppl {ppl:.2f}, "
-                          f"lr {self.schedule.lr:.2e}, grad norm {grad_norm:.2f}, {tokens_per_sec:,.0f} target tokens/s")
+                          f"lr {self.schedule.lr:.2e}, grad norm {grad_norm:.2f}, {tokens_per_sec:,.0f} target tokens/s"
+                          + (f", ~{format_minutes(left)} left" if left is not None else ""))
 
     def _results(self, params: int, reason: str) -> dict:
-        best_step = self.best[0][1] if self.best else self.step
-        best = next((h for h in self.history if h["step"] == best_step), self.history[-1])
+        progress = self.progress
+        best_step = progress.best[0][1] if progress.best else self.step
+        best = next((h for h in progress.history if h["step"] == best_step), progress.history[-1])
         results = {
             "variant": self.cfg.model.variant, "cell": self.cfg.model.cell, "parameters": params,
             "steps": self.step, "epochs_started": self.iterator.epoch, "stop_reason": reason,
-            "train_minutes": round(self.elapsed / 60, 3),
-            "train_tokens_per_sec": round(self.target_tokens / max(self.train_seconds, 1e-9), 1),
-            "skipped_updates": self.skipped_updates, "best": best, "history": self.history,
+            "train_minutes": round(progress.elapsed / 60, 3),
+            "train_tokens_per_sec": round(progress.target_tokens / max(progress.train_seconds, 1e-9), 1),
+            "device": describe_device(self.device),
+            "skipped_updates": progress.skipped_updates, "best": best, "history": progress.history,
         }
         path = self.exp_dir / "results.json"
         existing = json.loads(path.read_text()) if path.exists() else {}

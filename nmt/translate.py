@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Literal, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
 from nmt.batching import collate, make_batches
 from nmt.config import DecodeConfig
-from nmt.search import Hypothesis, generate
+from nmt.decoding import Hypothesis, TranslationModel
+from nmt.search import generate
 from nmt.tokenizer import Tokenizer
 
 
@@ -23,19 +24,12 @@ class Translation:
 
 
 class Translator:
-    """Translates with one model; `method` is 'beam' (beam size 1 is greedy) or 'sample'."""
+    """Translates with a model (or an ensemble) as `decode` says; `seed` makes sampling repeatable."""
 
-    def __init__(self, model, tokenizer: Tokenizer, *, decode: DecodeConfig, reverse_source: bool,
-                 device: torch.device | str = "cpu", method: Literal["beam", "sample"] = "beam",
-                 beam_size: int | None = None, nbest: int = 1, temperature: float = 1.0, top_k: int = 0,
-                 seed: int | None = None, keep_attention: bool = False):
+    def __init__(self, model: TranslationModel, tokenizer: Tokenizer, *, decode: DecodeConfig,
+                 device: torch.device | str = "cpu", seed: int | None = None, keep_attention: bool = False):
         self.model, self.tokenizer, self.decode = model, tokenizer, decode
-        self.reverse_source, self.device = reverse_source, torch.device(device)
-        self.options = dict(
-            method=method, beam_size=beam_size or decode.beam_size, nbest=nbest, alpha=decode.length_penalty,
-            max_len_a=decode.max_length_a, max_len_b=decode.max_length_b, min_length=decode.min_length,
-            temperature=temperature, top_k=top_k, keep_attention=keep_attention,
-        )
+        self.device, self.keep_attention = torch.device(device), keep_attention
         self.generator = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
 
     def translate_ids(self, sources: Sequence[Sequence[int]]) -> list[list[Hypothesis]]:
@@ -46,10 +40,9 @@ class Translator:
         self.model.eval()
         try:
             for indices in make_batches(lengths, None, batch_tokens=self.decode.batch_tokens, shuffle=False):
-                batch = collate([np.asarray(sources[i], dtype=np.int64) for i in indices], None, indices,
-                                reverse_source=self.reverse_source)
-                hyps = generate(self.model, batch.src.to(self.device), batch.src_lengths.to(self.device),
-                                generator=self.generator, **self.options)
+                batch = collate([np.asarray(sources[i], dtype=np.int64) for i in indices], None, indices)
+                hyps = generate(self.model, batch.src.to(self.device), batch.src_lengths.to(self.device), self.decode,
+                                generator=self.generator, keep_attention=self.keep_attention)
                 for index, sentence_hyps in zip(indices.tolist(), hyps):
                     results[index] = sentence_hyps
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -27,17 +28,16 @@ def token_loss(model, batch: Batch, *, label_smoothing: float = 0.0) -> torch.Te
 
 class Validator:
     def __init__(self, model, tokenizer: Tokenizer, data_dir: Path, *, decode: DecodeConfig, beam_size: int,
-                 reverse_source: bool, device: torch.device, batch_tokens: int):
+                 device: torch.device, batch_tokens: int):
         self.model, self.tokenizer, self.device = model, tokenizer, device
-        self.reverse_source = reverse_source
         self.dev = ParallelArrays(data_dir, "dev")
         self.sources = list(read_lines(data_dir / "dev.src"))
         self.references = list(read_lines(data_dir / "dev.tgt"))
         self.batches = make_batches(self.dev.src.lengths, self.dev.tgt.lengths, batch_tokens=batch_tokens, shuffle=False)
-        self.translator = Translator(model, tokenizer, decode=decode, reverse_source=reverse_source, device=device,
-                                     beam_size=beam_size)
-        self.attention_translator = Translator(model, tokenizer, decode=decode, reverse_source=reverse_source,
-                                               device=device, beam_size=1, keep_attention=True)
+        one_best = dataclasses.replace(decode, method="beam", beam_size=beam_size, nbest=1)
+        self.translator = Translator(model, tokenizer, decode=one_best, device=device)
+        self.attention_translator = Translator(model, tokenizer, decode=dataclasses.replace(one_best, method="greedy"),
+                                               device=device, keep_attention=True)
 
     @torch.no_grad()
     def loss(self) -> tuple[float, float]:
@@ -46,8 +46,8 @@ class Validator:
         self.model.eval()
         total, tokens = 0.0, 0
         for indices in self.batches:
-            batch = collate([self.dev.src[i] for i in indices], [self.dev.tgt[i] for i in indices], indices,
-                            reverse_source=self.reverse_source).to(self.device)
+            batch = collate([self.dev.src[i] for i in indices], [self.dev.tgt[i] for i in indices],
+                            indices).to(self.device)
             total += float(token_loss(self.model, batch))
             tokens += batch.n_tgt_tokens
         self.model.train(was_training)
@@ -70,8 +70,7 @@ class Validator:
         for i, (hyp,) in enumerate(hyps):
             if hyp.attention is None:
                 return []
-            ids = [int(t) for t in self.dev.src[i]]
-            source = [self.tokenizer.src.id_to_piece(t) for t in (ids[::-1] if self.reverse_source else ids)]
+            source = [self.tokenizer.src.id_to_piece(int(t)) for t in self.dev.src[i]]
             output = [self.tokenizer.tgt.id_to_piece(t) for t in hyp.tokens]
             examples.append((source + ["</s>"], output + ["</s>"], hyp.attention[:, : len(source) + 1]))
         return examples

@@ -73,22 +73,22 @@ def test_shards_are_disjoint_and_equally_long():
     assert len(set(flat)) == 9
 
 
-def test_collate_pads_shifts_target_and_reverses_real_source_tokens_only():
+def test_collate_pads_the_source_and_shifts_the_target():
     src = [np.array([10, 11, 12]), np.array([20])]
     tgt = [np.array([30, 31]), np.array([40, 41, 42])]
-    batch = collate(src, tgt, [7, 8], reverse_source=True)
-    assert batch.src.tolist() == [[12, 11, 10, EOS], [20, EOS, PAD, PAD]]
+    batch = collate(src, tgt, [7, 8])
+    assert batch.src.tolist() == [[10, 11, 12, EOS], [20, EOS, PAD, PAD]]
     assert batch.src_lengths.tolist() == [4, 2]
     assert batch.src_mask.tolist() == [[True] * 4, [True, True, False, False]]
     assert batch.tgt_in.tolist() == [[BOS, 30, 31, PAD], [BOS, 40, 41, 42]]
     assert batch.tgt_out.tolist() == [[30, 31, EOS, PAD], [40, 41, 42, EOS]]
     assert batch.n_tgt_tokens == 7 and batch.indices.tolist() == [7, 8]
-    assert collate(src, None, [0, 1], reverse_source=False).src.tolist()[0] == [10, 11, 12, EOS]
+    assert collate(src, None, [0, 1]).tgt_in is None
     assert batch.src.dtype == torch.long
 
 
 def test_iterator_resumes_exactly_mid_epoch(corpus):
-    make = lambda: BatchIterator(corpus, batch_tokens=300, batch_size=None, seed=5, reverse_source=False)  # noqa: E731
+    make = lambda: BatchIterator(corpus, batch_tokens=300, batch_size=None, seed=5)  # noqa: E731
     straight = make()
     epoch1 = [b.indices.tolist() for b in straight]
     epoch2 = [b.indices.tolist() for b in straight]
@@ -108,17 +108,16 @@ def test_iterator_resumes_exactly_mid_epoch(corpus):
 
 
 def test_iterator_leaves_out_long_pairs_and_counts_them(corpus):
-    iterator = BatchIterator(corpus, batch_tokens=300, batch_size=None, seed=5, reverse_source=False,
-                             max_src_tokens=10, max_tgt_tokens=20)
+    iterator = BatchIterator(corpus, batch_tokens=300, batch_size=None, seed=5, max_src_tokens=10, max_tgt_tokens=20)
     seen = np.concatenate([b.indices.numpy() for b in iterator])
     assert (corpus.src.lengths[seen] <= 10).all() and (corpus.tgt.lengths[seen] <= 20).all()
     assert iterator.n_left_out == len(corpus) - len(seen)
 
 
 def test_iterator_batches_hold_the_corpus_tokens(corpus):
-    iterator = BatchIterator(corpus, batch_tokens=300, batch_size=None, seed=5, reverse_source=True)
+    iterator = BatchIterator(corpus, batch_tokens=300, batch_size=None, seed=5)
     batch = next(iter(iterator))
     first = int(batch.indices[0])
     n = int(batch.src_lengths[0]) - 1
-    assert batch.src[0, :n].tolist() == list(corpus.src[first][::-1])
+    assert batch.src[0, :n].tolist() == list(corpus.src[first])
     assert batch.tgt_out[0, : len(corpus.tgt[first])].tolist() == list(corpus.tgt[first])

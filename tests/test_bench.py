@@ -47,7 +47,7 @@ def test_analytic_flops_match_torchs_count(variant):
     fused = _fused_rnn_flops(model)
     src_len, tgt_len, batch = 11, 8, 3
     sentences = collate([list(range(5, 5 + src_len))] * batch, [list(range(5, 5 + tgt_len))] * batch,
-                        range(batch), reverse_source=False)
+                        range(batch))
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(sentences.src, sentences.src_lengths, sentences.tgt_in)
     counted = counter.get_total_flops() + fused[0]

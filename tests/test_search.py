@@ -10,9 +10,10 @@ import torch
 
 from nmt.batching import collate
 from nmt.beam import beam_search
-from nmt.config import ModelConfig
+from nmt.config import DecodeConfig, ModelConfig
 from nmt.models import build_model
-from nmt.search import generate, greedy, max_lengths, sample
+from nmt.decoding import max_lengths
+from nmt.search import generate, greedy, sample
 from nmt.tokenizer import BOS, EOS
 
 A, B = 4, 5
@@ -78,7 +79,7 @@ def test_greedy_takes_the_best_token_each_step():
 
 def test_beam_two_finds_the_better_short_hypothesis():
     model = ScriptedModel([TABLE])
-    hyps, = beam_search(model, *src_for(0), beam_size=2, nbest=2, alpha=0.0, max_len=limits(1))
+    hyps, = beam_search(model, *src_for(0), beam_size=2, nbest=2, length_penalty=0.0, max_len=limits(1))
     assert result(hyps) == [([B], 0.36), ([A, A], 0.18)]
 
 
@@ -86,16 +87,16 @@ def test_beam_three_worked_out_by_hand():
     # step 0: EOS (0.1) ranks 3rd <= K: [] closes; A, B live. step 1: B EOS (0.36) closes;
     # A A (0.18), A B (0.17), B A (0.02) live. step 2: A A EOS closes the third: done.
     model = ScriptedModel([TABLE])
-    hyps, = beam_search(model, *src_for(0), beam_size=3, nbest=3, alpha=0.0, max_len=limits(1))
+    hyps, = beam_search(model, *src_for(0), beam_size=3, nbest=3, length_penalty=0.0, max_len=limits(1))
     assert result(hyps) == [([B], 0.36), ([A, A], 0.18), ([], 0.1)]
 
 
 def test_length_penalty_changes_the_choice_where_it_should():
     model = ScriptedModel([TABLE, SHORT_OR_LONG])
-    plain, = beam_search(model, *src_for(1), beam_size=2, alpha=0.0, max_len=limits(1))
+    plain, = beam_search(model, *src_for(1), beam_size=2, length_penalty=0.0, max_len=limits(1))
     assert plain[0].tokens == []  # 0.6 beats 0.4
-    # alpha 5: log(0.4) / ((5 + 2) / 6) ** 5 = -0.42 beats log(0.6) / 1 = -0.51
-    long, = beam_search(model, *src_for(1), beam_size=2, alpha=5.0, max_len=limits(1))
+    # length penalty 5: log(0.4) / ((5 + 2) / 6) ** 5 = -0.42 beats log(0.6) / 1 = -0.51
+    long, = beam_search(model, *src_for(1), beam_size=2, length_penalty=5.0, max_len=limits(1))
     assert long[0].tokens == [A]
     assert long[0].score == pytest.approx(math.log(0.4) / (7 / 6) ** 5)
 
@@ -106,7 +107,7 @@ def test_finished_sentences_leave_the_batch_and_nothing_follows_eos():
     assert [r[0].tokens for r in results] == [[A, A], []]
     assert model.batch_sizes == [2, 1, 1]  # sentence 1 ended at step 0
     model.batch_sizes = []
-    beams = beam_search(model, *src_for(1, 0), beam_size=2, alpha=0.0, max_len=limits(2))
+    beams = beam_search(model, *src_for(1, 0), beam_size=2, length_penalty=0.0, max_len=limits(2))
     assert [r[0].tokens for r in beams] == [[], [B]]
     assert model.batch_sizes[0] == 4 and model.batch_sizes[-1] == 2  # sentence 1's beams left
 
@@ -153,7 +154,7 @@ def real_model(variant: str):
 
 def real_batch(n: int = 5):
     rng = np.random.default_rng(0)
-    return collate([rng.integers(4, 12, size=rng.integers(1, 8)) for _ in range(n)], None, range(n), reverse_source=False)
+    return collate([rng.integers(4, 12, size=rng.integers(1, 8)) for _ in range(n)], None, range(n))
 
 
 @pytest.mark.parametrize("variant", REAL)
@@ -162,7 +163,7 @@ def test_beam_size_one_equals_greedy(variant):
     limit = max_lengths(batch.src_lengths, a=1.5, b=4)
     with torch.no_grad():
         by_greedy = greedy(model, batch.src, batch.src_lengths, max_len=limit)
-        by_beam = beam_search(model, batch.src, batch.src_lengths, beam_size=1, alpha=0.0, max_len=limit)
+        by_beam = beam_search(model, batch.src, batch.src_lengths, beam_size=1, length_penalty=0.0, max_len=limit)
     for g, b in zip(by_greedy, by_beam):
         assert g[0].tokens == b[0].tokens
         assert g[0].score == pytest.approx(b[0].score, abs=1e-5)
@@ -172,11 +173,11 @@ def test_beam_size_one_equals_greedy(variant):
 @pytest.mark.parametrize("variant", REAL)
 def test_batched_equals_one_by_one(variant, method):
     model, batch = real_model(variant), real_batch()
-    together = generate(model, batch.src, batch.src_lengths, method=method, beam_size=3, nbest=2, max_len_b=4)
+    decode = DecodeConfig(method=method, beam_size=3, nbest=2 if method == "beam" else 1, max_length_b=4)
+    together = generate(model, batch.src, batch.src_lengths, decode)
     for i in range(batch.src.shape[0]):
         n = int(batch.src_lengths[i])
-        alone = generate(model, batch.src[i:i + 1, :n], batch.src_lengths[i:i + 1], method=method,
-                         beam_size=3, nbest=2, max_len_b=4)[0]
+        alone = generate(model, batch.src[i:i + 1, :n], batch.src_lengths[i:i + 1], decode)[0]
         assert [h.tokens for h in together[i]] == [h.tokens for h in alone]
         assert [h.score for h in together[i]] == pytest.approx([h.score for h in alone], abs=1e-4)
 
@@ -184,7 +185,8 @@ def test_batched_equals_one_by_one(variant, method):
 def test_attention_rows_come_back_per_step():
     model, batch = real_model("rnnsearch"), real_batch(3)
     for method in ("greedy", "beam"):
-        hyps = generate(model, batch.src, batch.src_lengths, method=method, beam_size=2, keep_attention=True)
+        hyps = generate(model, batch.src, batch.src_lengths, DecodeConfig(method=method, beam_size=2),
+                        keep_attention=True)
         for i, (hyp,) in enumerate(hyps):
             assert hyp.attention.shape == (len(hyp.tokens) + 1, batch.src.shape[1])
             torch.testing.assert_close(hyp.attention.sum(-1), torch.ones(len(hyp.tokens) + 1))

@@ -11,14 +11,13 @@ from nmt.config import ModelConfig, config_from_dict
 from nmt.errors import ConfigError
 from nmt.models import build_model, count_parameters
 from nmt.tokenizer import PAD
+from nmt.variants import VARIANTS as REGISTERED
 
 V = 20
-VARIANTS = {
-    "seq2seq": {"variant": "seq2seq"},
+VARIANTS = {  # every registered variant as configured by default, and the options that change its paths
+    **{name: {"variant": name} for name in REGISTERED},
     "seq2seq_reversed": {"variant": "seq2seq", "reverse_source": True},
-    "context": {"variant": "context"},
-    "bidir": {"variant": "bidir"},
-    "rnnsearch": {"variant": "rnnsearch"},
+    "rnnsearch_reversed": {"variant": "rnnsearch", "reverse_source": True},
     "luong_general_feed": {"variant": "luong", "score": "general", "input_feeding": True},
     "luong_dot": {"variant": "luong", "score": "dot", "input_feeding": False, "decoder_hidden": 12},
 }
@@ -31,11 +30,11 @@ def make(name: str, cell: str, **extra) -> torch.nn.Module:
     return build_model(ModelConfig(**{**SMALL, **VARIANTS[name], "cell": cell, **extra}), V, V).eval()
 
 
-def mixed_batch(seed: int = 0, reverse: bool = False):
+def mixed_batch(seed: int = 0):
     rng = np.random.default_rng(seed)
     src = [rng.integers(4, V, size=n) for n in (7, 3, 5, 1)]
     tgt = [rng.integers(4, V, size=n) for n in (4, 6, 2, 5)]
-    return collate(src, tgt, range(4), reverse_source=reverse), src, tgt
+    return collate(src, tgt, range(4)), src, tgt
 
 
 def step_loop(model, batch):
@@ -53,7 +52,7 @@ def step_loop(model, batch):
 @pytest.mark.parametrize("name", VARIANTS)
 def test_training_forward_equals_the_step_loop(name, cell):
     model = make(name, cell)
-    batch, _, _ = mixed_batch(reverse=model.reverse_source)
+    batch, _, _ = mixed_batch()
     with torch.no_grad():
         out = model(batch.src, batch.src_lengths, batch.tgt_in)
         log_probs, attention = step_loop(model, batch)
@@ -73,11 +72,11 @@ def test_training_forward_equals_the_step_loop(name, cell):
 @pytest.mark.parametrize("name", VARIANTS)
 def test_a_sentence_in_a_padded_batch_equals_the_sentence_alone(name, cell):
     model = make(name, cell)
-    batch, src, tgt = mixed_batch(seed=1, reverse=model.reverse_source)
+    batch, src, tgt = mixed_batch(seed=1)
     with torch.no_grad():
         together = model(batch.src, batch.src_lengths, batch.tgt_in).logits
         for i in range(4):
-            alone = collate([src[i]], [tgt[i]], [i], reverse_source=model.reverse_source)
+            alone = collate([src[i]], [tgt[i]], [i])
             single = model(alone.src, alone.src_lengths, alone.tgt_in).logits[0]
             torch.testing.assert_close(together[i, : len(tgt[i]) + 1], single, atol=1e-5, rtol=1e-4)
 
@@ -160,7 +159,7 @@ def test_inconsistent_model_configs_are_one_line(model, message):
 
 def reversal_batch(rng, n: int):
     src = [rng.integers(4, 14, size=rng.integers(2, 7)) for _ in range(n)]
-    return collate(src, [s[::-1] for s in src], range(n), reverse_source=False)
+    return collate(src, [s[::-1] for s in src], range(n))
 
 
 ATTENTIONAL = {"rnnsearch", "luong_general_feed", "luong_dot"}
@@ -195,3 +194,36 @@ def test_every_variant_learns_sequence_reversal(name, cell):
         if step % 100 == 0 and (accuracy := token_accuracy(model, held_out)) >= 0.95:
             break
     assert accuracy >= 0.95, f"{name}/{cell}: token accuracy {accuracy:.3f} after {step} updates"
+
+
+# ---- the source reversal happens inside the model
+
+def test_reversed_positions_reverse_real_tokens_only_and_undo_themselves():
+    from nmt.models.seq2seq import reversed_positions
+
+    lengths = torch.tensor([4, 2, 1])  # EOS counted
+    positions = reversed_positions(lengths, 5)
+    assert positions.tolist() == [[2, 1, 0, 3, 4], [0, 1, 2, 3, 4], [0, 1, 2, 3, 4]]
+    assert torch.equal(positions.gather(1, positions), torch.arange(5).expand(3, 5))
+
+
+@pytest.mark.parametrize("name", ["seq2seq", "rnnsearch", "luong_general_feed"])
+def test_a_reversed_source_model_is_its_forward_twin_reading_the_sentence_backwards(name):
+    backwards = make(name, "lstm", reverse_source=True)
+    forwards = make(name, "lstm")
+    forwards.load_state_dict(backwards.state_dict())  # same weights; only the reading order differs
+    batch, src, tgt = mixed_batch(seed=4)
+    flipped = collate([s[::-1] for s in src], tgt, range(4))
+    with torch.no_grad():
+        out = backwards(batch.src, batch.src_lengths, batch.tgt_in)
+        twin = forwards(flipped.src, flipped.src_lengths, flipped.tgt_in)
+        step_log_probs, step_attention = step_loop(backwards, batch)
+    torch.testing.assert_close(out.logits, twin.logits)
+    torch.testing.assert_close(step_log_probs, torch.log_softmax(out.logits, -1), atol=1e-5, rtol=1e-5)
+    if out.attention is None:
+        return
+    for i, s in enumerate(src):  # attention comes back in the source's own order
+        n = len(s)
+        torch.testing.assert_close(out.attention[i, :, :n], twin.attention[i, :, :n].flip(-1))
+        torch.testing.assert_close(out.attention[i, :, n:], twin.attention[i, :, n:])
+    torch.testing.assert_close(torch.stack(step_attention, 1), out.attention, atol=1e-5, rtol=1e-5)

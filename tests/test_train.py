@@ -100,6 +100,7 @@ def test_tensorboard_holds_the_promised_tags(tmp_path, corpus_dir):
     assert hparams_runs, "add_hparams writes its own run directory"
     log = (tmp_path / "run" / "train.log").read_text()
     assert "validation at step 6" in log and "BLEU" in log and "nrefs:1|case:mixed" in log
+    assert "estimate: about" in log and "of training left on cpu (" in log
 
 
 def test_interrupt_saves_a_checkpoint_that_resume_continues(tmp_path, corpus_dir):
@@ -141,7 +142,7 @@ def test_nan_losses_are_skipped_then_stop_the_run(tmp_path, corpus_dir, monkeypa
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     with pytest.raises(NmtError, match=r"training diverged: 5 updates in a row had a NaN or infinite loss"):
         trainer.run()
-    assert trainer.skipped_updates == 6  # update 2, then 4..8
+    assert trainer.progress.skipped_updates == 6  # update 2, then 4..8
     assert trainer.step == 7  # the 8th update raised
     assert any(not torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())
     assert all(torch.isfinite(v).all() for v in trainer.model.state_dict().values())
@@ -183,7 +184,7 @@ def test_gradient_accumulation_equals_one_merged_batch(tmp_path, corpus_dir):
     b1, b2 = next(batches), next(batches)
     corpus = first.iterator.corpus
     indices = b1.indices.tolist() + b2.indices.tolist()
-    merged = collate([corpus.src[i] for i in indices], [corpus.tgt[i] for i in indices], indices, reverse_source=False)
+    merged = collate([corpus.src[i] for i in indices], [corpus.tgt[i] for i in indices], indices)
     loss_two, _, tokens_two = first.update([b1, b2])
     loss_one, _, tokens_one = second.update([merged])
     assert tokens_two == tokens_one and loss_two == pytest.approx(loss_one, rel=1e-5)
@@ -195,7 +196,7 @@ def test_bf16_autocast_trains_on_the_cpu_and_fp16_needs_a_gpu(tmp_path, corpus_d
     config = write_config(tmp_path, corpus_dir, "run")
     result = train(config, "--set", "train.max_steps=3", "--set", "train.precision=bf16")
     assert result.returncode == 0, result.stderr
-    assert math.isfinite(load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["history"][-1]["loss"])
+    assert math.isfinite(load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["progress"]["history"][-1]["loss"])
     if not torch.cuda.is_available():
         fp16 = train(write_config(tmp_path, corpus_dir, "fp16"), "--set", "train.precision=fp16")
         assert fp16.returncode == 2 and "'fp16' needs a CUDA device" in fp16.stderr

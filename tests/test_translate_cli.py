@@ -104,10 +104,12 @@ def test_decode_settings_can_be_overridden_but_nothing_else(model_dir):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("--beam", "0"), "the beam size must be at least 1"),
-    (("--beam", "1", "--nbest", "3"), "--nbest 3 must be between 1 and the beam size (1)"),
-    (("--nbest", "4"), "--nbest 4 is larger than the beam size (3); add --beam 4"),
-    (("--sample", "--temperature", "0"), "--sample needs --temperature > 0"),
+    (("--beam", "0"), "decode.beam_size = 0 is out of range: expected at least 1 (--beam sets decode.beam_size)"),
+    (("--beam", "1", "--nbest", "3"), "decode.nbest = 3 must be at most decode.beam_size (1) "
+                                      "(--beam sets decode.beam_size; --nbest sets decode.nbest)"),
+    (("--nbest", "4"), "decode.nbest = 4 must be at most decode.beam_size (3) (--nbest sets decode.nbest)"),
+    (("--sample", "--temperature", "0"), "decode.temperature = 0.0 must be above 0 for sampling"),
+    (("--sample", "--nbest", "2"), "decode.nbest = 2 needs decode.method 'beam'"),
 ])
 def test_impossible_search_options_are_one_line(model_dir, args, message):
     result = translate(model_dir, *args, stdin=b"haus .\n")

@@ -15,6 +15,7 @@ Each measurement runs in its own process so its peak memory is its own.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import multiprocessing as mp
 import resource
@@ -53,9 +54,9 @@ def forward_macs(cfg, vocab: int, S: float, T: float) -> float:
     """Multiply-accumulates of one sentence's forward pass: S source, T target positions (EOS included)."""
     gates = {"lstm": 4, "gru": 3, "rnn": 1}[cfg.cell]
     E, He, Hd, A = cfg.embed_size, cfg.encoder_hidden, cfg.decoder_hidden, cfg.attention_size
-    from nmt.models.seq2seq import BIDIRECTIONAL
+    from nmt.variants import is_bidirectional
 
-    dirs = 2 if (cfg.bidirectional if cfg.bidirectional is not None else BIDIRECTIONAL[cfg.variant]) else 1
+    dirs = 2 if is_bidirectional(cfg.variant, cfg.bidirectional) else 1
     K = He * dirs
     macs = 0.0
     for layer in range(cfg.encoder_layers):
@@ -97,8 +98,7 @@ def _batches(cfg, count: int, *, batch_size: int = 64, length: int | None = None
 
     data = DING / "exp" / "rnnsearch" / "data"
     if length is None and (data / "train.src.bin").exists():
-        iterator = BatchIterator(ParallelArrays(data, "train"), batch_tokens=10 ** 6, batch_size=batch_size,
-                                 seed=1, reverse_source=False)
+        iterator = BatchIterator(ParallelArrays(data, "train"), batch_tokens=10 ** 6, batch_size=batch_size, seed=1)
         out = []
         while len(out) < count:
             out.extend(b for _, b in zip(range(count - len(out)), iterator))
@@ -109,13 +109,13 @@ def _batches(cfg, count: int, *, batch_size: int = 64, length: int | None = None
         lengths = np.full(batch_size, length) if length else np.clip(rng.gamma(4, 3.2, batch_size).astype(int), 2, 60)
         src = [rng.integers(4, 8000, size=n) for n in lengths]
         tgt = [rng.integers(4, 8000, size=n) for n in lengths]
-        out.append(collate(src, tgt, range(batch_size), reverse_source=False))
+        out.append(collate(src, tgt, range(batch_size)))
     return out, "synthetic"
 
 
 def _precision(bf16: bool):
     """The context nmt-train uses for train.precision bf16 (or fp32) on the CPU."""
-    from nmt.train import precision_context
+    from nmt.device import precision_context
 
     return precision_context("bf16" if bf16 else "fp32", torch.device("cpu"))
 
@@ -174,7 +174,7 @@ def translate_speed(beam: int, limit: int | None, bf16: bool = False) -> dict:
         model, tokenizer, trained = build_model(cfg.model, 8000, 8000).eval(), None, False
         rng = np.random.default_rng(0)
         sources = [list(rng.integers(4, 8000, size=n)) for n in np.clip(rng.gamma(4, 3.2, limit or 1000).astype(int), 2, 60)]
-    translator = Translator(model, tokenizer, decode=cfg.decode, reverse_source=cfg.model.reverse_source, beam_size=beam)
+    translator = Translator(model, tokenizer, decode=dataclasses.replace(cfg.decode, beam_size=beam))
     with _precision(bf16):
         translator.translate_ids(sources[:20])  # warm-up
     start = time.perf_counter()

@@ -2,7 +2,8 @@
 
     python tools/compare_runs.py recipes/ding-de-en/exp/* [--out DIR]
 
-Reads each run's results.json (written by nmt-train and the recipes' score stage) and writes
+Reads each run's results.json (written by nmt-train and the recipes' score stage; for an
+ensemble of runs, by the ablation's ensemble stage) and writes
 into --out (default: a `compare` folder next to the runs):
   table.md              test BLEU/chrF, dev ppl, parameters, training time, speed; BLEU by length
   bleu_by_length.png    test BLEU per source-length bucket, one line per run (Bahdanau 2014, Fig. 2)
@@ -31,7 +32,7 @@ def load_runs(paths: list[Path]) -> list[dict]:
         except json.JSONDecodeError as error:
             print(f"compare_runs: {results_file} is not valid JSON ({error}): left out", file=sys.stderr)
             continue
-        if "train" not in results:
+        if "train" not in results and "ensemble" not in results:
             print(f"compare_runs: {results_file} has no training record: left out", file=sys.stderr)
             continue
         runs.append({"name": path.name, **results})
@@ -49,16 +50,19 @@ def _number(value, digits: int = 2) -> str:
 def summary_rows(runs: list[dict]) -> list[dict]:
     rows = []
     for run in runs:
-        train, test = run["train"], run.get("test", {})
+        train, test = run.get("train", {}), run.get("test", {})
         best = train.get("best") or {}
+        ensemble = run.get("ensemble")
+        model = (f"ensemble of {' + '.join(ensemble['members'])}" if ensemble
+                 else f"{train.get('variant', '?')} ({train.get('cell', '?')})")
         rows.append({
             "run": run["name"],
-            "model": f"{train.get('variant', '?')} ({train.get('cell', '?')})",
+            "model": model,
             "test BLEU": test.get("bleu"),
             "test chrF": test.get("chrf"),
             "best dev BLEU": best.get("bleu"),
             "dev ppl": best.get("ppl"),
-            "parameters": train.get("parameters"),
+            "parameters": train.get("parameters", (ensemble or {}).get("parameters")),
             "updates": train.get("steps"),
             "train min": train.get("train_minutes"),
             "tok/s": train.get("train_tokens_per_sec"),
@@ -129,7 +133,7 @@ def plot_bleu_by_length(runs: list[dict], path: Path) -> bool:
 def plot_dev_bleu_vs_time(runs: list[dict], path: Path) -> bool:
     series = {run["name"]: ([0.0] + [row["minutes"] for row in run["train"]["history"]],
                             [0.0] + [row["bleu"] for row in run["train"]["history"]])
-              for run in runs if run["train"].get("history")}
+              for run in runs if run.get("train", {}).get("history")}
     if series:
         _line_plot(series, path, xlabel="training time (minutes)", ylabel="dev BLEU (greedy)",
                    title="Dev BLEU during training")
@@ -141,9 +145,10 @@ def write_hparams(runs: list[dict], tb_dir: Path) -> None:
     from torch.utils.tensorboard import SummaryWriter
 
     for run in runs:
-        train, test = run["train"], run.get("test", {})
-        hparams = {"run": run["name"], "variant": train.get("variant", "?"), "cell": train.get("cell", "?"),
-                   "parameters": train.get("parameters", 0)}
+        train, test = run.get("train", {}), run.get("test", {})
+        members = run.get("ensemble", {}).get("members")
+        hparams = {"run": run["name"], "variant": "+".join(members) if members else train.get("variant", "?"),
+                   "cell": train.get("cell", "?"), "parameters": train.get("parameters", run.get("ensemble", {}).get("parameters", 0))}
         metrics = {"hparam/test_bleu": test.get("bleu", float("nan")), "hparam/test_chrf": test.get("chrf", float("nan")),
                    "hparam/dev_ppl": (train.get("best") or {}).get("ppl", float("nan")),
                    "hparam/train_minutes": train.get("train_minutes", float("nan"))}

@@ -11,8 +11,8 @@ import sys
 
 from nmt.cli.common import limit_threads, run_main
 from nmt.cli.stream import clean_line, line_batches
-from nmt.config import apply_overrides, config_from_dict, config_to_dict
-from nmt.errors import NmtError
+from nmt.config import Config, apply_overrides, config_from_dict, config_to_dict
+from nmt.errors import ConfigError, NmtError
 
 
 def _arguments() -> argparse.Namespace:
@@ -21,13 +21,14 @@ def _arguments() -> argparse.Namespace:
                         help="experiment directory (repeat for an ensemble)")
     parser.add_argument("--checkpoint", action="append", default=None, metavar="best|last|avg|PATH",
                         help="which weights (default best); repeat to ensemble checkpoints of one model")
-    parser.add_argument("--beam", type=int, default=None, help="beam size (default: the model's decode.beam_size; 1 is greedy)")
-    parser.add_argument("--nbest", type=int, default=1, help="hypotheses per line, tab-separated with scores")
+    # Each search option sets the model's decode.* key of the same meaning (its default).
+    parser.add_argument("--beam", type=int, default=None, help="decode.beam_size (1 is greedy)")
+    parser.add_argument("--nbest", type=int, default=None, help="decode.nbest: hypotheses per line, tab-separated with scores")
     parser.add_argument("--json", action="store_true", help="JSON lines: translation, n-best with scores")
     parser.add_argument("--alignments", action="store_true", help="JSON lines with the attention matrix")
-    parser.add_argument("--sample", action="store_true", help="sample instead of searching")
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--topk", type=int, default=0, help="sample from the k most probable tokens (0: all)")
+    parser.add_argument("--sample", action="store_true", help="decode.method=sample: sample instead of searching")
+    parser.add_argument("--temperature", type=float, default=None, help="decode.temperature, for --sample")
+    parser.add_argument("--topk", type=int, default=None, help="decode.top_k: sample from the k most probable tokens (0: all)")
     parser.add_argument("--seed", type=int, default=None, help="seed for --sample")
     parser.add_argument("--batch-tokens", type=int, default=None)
     parser.add_argument("--device", default="cpu")
@@ -62,7 +63,32 @@ def _load(args: argparse.Namespace):
     return loaded[0], models[0] if len(models) == 1 else Ensemble(models)
 
 
-def _format(result, args: argparse.Namespace) -> str:
+OPTION_KEYS = {"--beam": "beam_size", "--nbest": "nbest", "--temperature": "temperature", "--topk": "top_k",
+               "--sample": "method"}
+
+
+def _search_options(args: argparse.Namespace) -> dict[str, str]:
+    """The search options given, as {option: the decode.* key it stands for}."""
+    values = {"--beam": args.beam, "--nbest": args.nbest, "--temperature": args.temperature, "--topk": args.topk,
+              "--sample": "sample" if args.sample else None}
+    return {option: f"decode.{OPTION_KEYS[option]}={value}" for option, value in values.items() if value is not None}
+
+
+def _decode_config(saved: Config, args: argparse.Namespace) -> Config:
+    """The model's config with --set decode.* items and then the search options applied and checked."""
+    for item in args.overrides:
+        if not item.startswith("decode."):
+            raise NmtError(f"translate: --set {item!r}: only decode.* settings can change at translation time")
+    options = _search_options(args)
+    try:
+        return config_from_dict(apply_overrides(config_to_dict(saved), args.overrides + list(options.values())))
+    except ConfigError as err:
+        named = [f"{option} sets decode.{OPTION_KEYS[option]}" for option in options
+                 if f"decode.{OPTION_KEYS[option]} " in str(err)]
+        raise ConfigError(f"{err} ({'; '.join(named)})" if named else str(err)) from None
+
+
+def _format(result, args: argparse.Namespace, nbest: int) -> str:
     if args.json or args.alignments:
         record = {"translation": result[0].text,
                   "nbest": [{"text": t.text, "score": round(t.score, 4)} for t in result]}
@@ -70,7 +96,7 @@ def _format(result, args: argparse.Namespace) -> str:
             attention = result[0].attention
             record["alignment"] = [[round(float(w), 4) for w in row] for row in attention] if attention is not None else None
         return json.dumps(record, ensure_ascii=False)
-    if args.nbest > 1:
+    if nbest > 1:
         return "\t".join(f"{t.text}\t{t.score:.4f}" for t in result)
     return result[0].text
 
@@ -80,29 +106,12 @@ def _main() -> int:
     from nmt.translate import Translator
 
     limit_threads()
-    beam = args.beam  # None: the model's decode.beam_size, checked after loading
-    if beam is not None and beam < 1:
-        raise NmtError(f"translate: --beam {beam}: the beam size must be at least 1")
-    if args.nbest < 1 or (not args.sample and beam is not None and args.nbest > beam):
-        raise NmtError(f"translate: --nbest {args.nbest} must be between 1 and the beam size ({beam})")
-    if args.sample and (args.temperature <= 0 or args.topk < 0 or args.nbest != 1):
-        raise NmtError("translate: --sample needs --temperature > 0, --topk >= 0 and --nbest 1")
-    for item in args.overrides:
-        if not item.startswith("decode."):
-            raise NmtError(f"translate: --set {item!r}: only decode.* settings can change at translation time")
     first, model = _load(args)
-    cfg = config_from_dict(apply_overrides(config_to_dict(first.cfg), args.overrides))
-    if not args.sample and beam is None and args.nbest > cfg.decode.beam_size:
-        raise NmtError(f"translate: --nbest {args.nbest} is larger than the beam size "
-                       f"({cfg.decode.beam_size}); add --beam {args.nbest}")
+    cfg = _decode_config(first.cfg, args)
     if args.batch_tokens:
         cfg.decode.batch_tokens = args.batch_tokens
-    translator = Translator(
-        model, first.tokenizer, decode=cfg.decode, reverse_source=cfg.model.reverse_source,
-        device=args.device, method="sample" if args.sample else "beam", beam_size=args.beam,
-        nbest=args.nbest, temperature=args.temperature, top_k=args.topk, seed=args.seed,
-        keep_attention=args.alignments,
-    )
+    translator = Translator(model, first.tokenizer, decode=cfg.decode, device=args.device, seed=args.seed,
+                            keep_attention=args.alignments)
     source = open(args.input, "rb") if args.input else sys.stdin.buffer
     sink = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     warned_utf8, line_number = False, 0
@@ -124,7 +133,7 @@ def _main() -> int:
                       f"{cfg.decode.max_src_tokens} tokens; translating its beginning only", file=sys.stderr)
 
             for result in translator.translate(texts, on_truncated=warn_truncated):
-                sink.write(_format(result, args).replace("\n", " ") + "\n")
+                sink.write(_format(result, args, cfg.decode.nbest).replace("\n", " ") + "\n")
             sink.flush()
     finally:
         if args.input:

@@ -1,6 +1,6 @@
 """Attentional decoders: `bahdanau` (RNNsearch, Bahdanau 2014) and `luong` (Luong 2015).
 
-Interface as in decoder.py. Where a step depends on the previous one beyond the RNN
+Both follow `nmt.models.state.Decoder`. Where a step depends on the previous one beyond the RNN
 state (Bahdanau's context enters the RNN; Luong's input feeding), `forward` loops over
 time, with everything independent of the previous step computed before the loop: the
 attention keys (in make_memory) and the embedding half of the input projection. The
@@ -14,10 +14,12 @@ from typing import Literal
 import torch
 from torch import nn
 
+from nmt.config import ModelConfig
 from nmt.models.attention import AdditiveAttention, MultiplicativeAttention
 from nmt.models.cells import Cell, StackedCell
-from nmt.models.decoder import DecoderState, InitialState, Maxout, Memory, new_state, state_from_memory
-from nmt.models.encoder import EncoderOutput, make_rnn
+from nmt.models.decoder import InitialState, Maxout, encoder_shape, rnn_arguments
+from nmt.models.encoder import Encoder, EncoderOutput, make_rnn
+from nmt.models.state import DecoderState, Memory, new_state, state_from_memory
 
 
 class BahdanauDecoder(nn.Module):
@@ -39,6 +41,10 @@ class BahdanauDecoder(nn.Module):
                                     num_layers=num_layers, backward_only=encoder_directions == 2)
         self.readout = Maxout(hidden_size + embed_size + context_size, hidden_size // 2)
         self.feature_size = hidden_size // 2
+
+    @classmethod
+    def from_config(cls, cfg: ModelConfig, encoder: Encoder) -> "BahdanauDecoder":
+        return cls(**rnn_arguments(cfg), **encoder_shape(cfg, encoder), attention_size=cfg.attention_size)
 
     def make_memory(self, encoded: EncoderOutput) -> Memory:
         hidden, cell = self.initial(encoded)
@@ -96,6 +102,11 @@ class LuongDecoder(nn.Module):
         self.initial = InitialState(cell=cell, encoder_hidden=encoder_hidden, encoder_layers=encoder_layers,
                                     encoder_directions=encoder_directions, hidden_size=hidden_size, num_layers=num_layers)
         self.feature_size = hidden_size
+
+    @classmethod
+    def from_config(cls, cfg: ModelConfig, encoder: Encoder) -> "LuongDecoder":
+        return cls(**rnn_arguments(cfg), **encoder_shape(cfg, encoder), score=cfg.score,
+                   input_feeding=cfg.input_feeding)
 
     def make_memory(self, encoded: EncoderOutput) -> Memory:
         hidden, cell = self.initial(encoded)

@@ -1,72 +1,19 @@
 """Decoders that see the source through a fixed vector: `plain` (Sutskever 2014) and `context` (Cho 2014).
 
-Also what every decoder shares: the Memory it reads, the DecoderState it carries from
-step to step, and the bridge from encoder to decoder states. The attentional decoders
-live in `attentional.py`.
-
-Each decoder offers
-  make_memory(encoder_output) -> Memory         once per sentence
-  init_state(memory) -> DecoderState
-  forward(embedded (B, T, E), state, memory) -> features (B, T, F), attention (B, T, S) | None
-  step(embedded (B, E), state, memory) -> features (B, F), state, attention (B, S) | None
-`forward` is the teacher-forced training path and must equal a loop over `step`.
+Also the parts attentional decoders share with them: the bridge from encoder to decoder
+states and the maxout output layer. Each decoder follows `nmt.models.state.Decoder` and is
+built by its `from_config`; the attentional decoders live in `attentional.py`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
+from nmt.config import ModelConfig
 from nmt.models.cells import Cell
-from nmt.models.encoder import EncoderOutput, make_rnn
-
-
-@dataclass
-class Memory:
-    """What decoding reads from the encoder; every tensor is batch first.
-
-    states (B, S, D) encoder annotations; mask (B, S); keys (B, S, A) projected for attention;
-    summary (B, C) Cho's context vector; init_hidden, init_cell (B, L, H) the decoder's start.
-    """
-
-    states: torch.Tensor
-    mask: torch.Tensor
-    init_hidden: torch.Tensor
-    init_cell: torch.Tensor | None = None
-    keys: torch.Tensor | None = None
-    summary: torch.Tensor | None = None
-
-    def select(self, index: torch.Tensor) -> "Memory":
-        """Rows `index` of every tensor (beam search expands and prunes sentences with this)."""
-        return Memory(**{f.name: _select(getattr(self, f.name), index, 0) for f in dataclasses.fields(self)})
-
-
-@dataclass
-class DecoderState:
-    """hidden, cell: (L, B, H) as torch RNNs keep them; feed: (B, H) Luong's previous attentional vector."""
-
-    hidden: torch.Tensor
-    cell: torch.Tensor | None = None
-    feed: torch.Tensor | None = None
-
-    @property
-    def rnn_state(self):
-        return (self.hidden, self.cell) if self.cell is not None else self.hidden
-
-    def select(self, index: torch.Tensor) -> "DecoderState":
-        return DecoderState(_select(self.hidden, index, 1), _select(self.cell, index, 1), _select(self.feed, index, 0))
-
-
-def _select(tensor: torch.Tensor | None, index: torch.Tensor, dim: int) -> torch.Tensor | None:
-    return tensor.index_select(dim, index) if tensor is not None else None
-
-
-def state_from_memory(memory: Memory) -> DecoderState:
-    as_rnn = lambda t: t.transpose(0, 1).contiguous() if t is not None else None  # noqa: E731  (B, L, H) -> (L, B, H)
-    return DecoderState(as_rnn(memory.init_hidden), as_rnn(memory.init_cell))
+from nmt.models.encoder import Encoder, EncoderOutput, make_rnn
+from nmt.models.state import DecoderState, Memory, new_state, state_from_memory
 
 
 def top_final(encoded: EncoderOutput, *, backward_only: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -83,6 +30,18 @@ def top_final(encoded: EncoderOutput, *, backward_only: bool = False) -> tuple[t
         return torch.cat(list(top), dim=-1)
 
     return join(encoded.final_hidden), join(encoded.final_cell)
+
+
+def rnn_arguments(cfg: ModelConfig) -> dict:
+    """The decoder RNN's own arguments, as every decoder's constructor takes them."""
+    return dict(cell=cfg.cell, embed_size=cfg.embed_size, hidden_size=cfg.decoder_hidden,
+                num_layers=cfg.decoder_layers, dropout=cfg.dropout)
+
+
+def encoder_shape(cfg: ModelConfig, encoder: Encoder) -> dict:
+    """What a decoder that bridges from or attends to the encoder needs to know of its shape."""
+    return dict(encoder_hidden=cfg.encoder_hidden, encoder_layers=cfg.encoder_layers,
+                encoder_directions=encoder.directions)
 
 
 class DenseBridge(nn.Module):
@@ -145,6 +104,10 @@ class PlainDecoder(nn.Module):
                                     encoder_directions=encoder_directions, hidden_size=hidden_size, num_layers=num_layers)
         self.feature_size = hidden_size
 
+    @classmethod
+    def from_config(cls, cfg: ModelConfig, encoder: Encoder) -> "PlainDecoder":
+        return cls(**rnn_arguments(cfg), **encoder_shape(cfg, encoder))
+
     def make_memory(self, encoded: EncoderOutput) -> Memory:
         hidden, cell = self.initial(encoded)
         return Memory(states=encoded.states, mask=encoded.mask, init_hidden=hidden, init_cell=cell)
@@ -159,11 +122,6 @@ class PlainDecoder(nn.Module):
     def step(self, embedded: torch.Tensor, state: DecoderState, memory: Memory):
         outputs, rnn_state = self.rnn(embedded[:, None], state.rnn_state)
         return outputs[:, 0], new_state(rnn_state), None
-
-
-def new_state(rnn_state, feed: torch.Tensor | None = None) -> DecoderState:
-    hidden, cell = rnn_state if isinstance(rnn_state, tuple) else (rnn_state, None)
-    return DecoderState(hidden, cell, feed)
 
 
 class ContextDecoder(nn.Module):
@@ -181,6 +139,10 @@ class ContextDecoder(nn.Module):
         self.rnn = make_rnn(cell, embed_size + hidden_size, hidden_size, num_layers, dropout=dropout)
         self.readout = Maxout(hidden_size + embed_size + hidden_size, hidden_size // 2)
         self.feature_size = hidden_size // 2
+
+    @classmethod
+    def from_config(cls, cfg: ModelConfig, encoder: Encoder) -> "ContextDecoder":
+        return cls(**rnn_arguments(cfg), encoder_output_size=encoder.output_size)
 
     def make_memory(self, encoded: EncoderOutput) -> Memory:
         summary = torch.tanh(self.summarize(top_final(encoded)[0]))  # (B, C)

@@ -1,12 +1,13 @@
-"""The encoder-decoder model and `build_model`, the one place that reads a ModelConfig.
+"""The encoder-decoder model and `build_model`, which turns a ModelConfig into one.
 
-Generation uses only the step interface:
+Generation uses only the step interface (`nmt.decoding.StepModel`):
   encode(src, src_lengths) -> memory
   init_state(memory) -> state
   step(prev_tokens, state, memory) -> (log_probs, state, attention)
   reorder(state, memory | None, index) -> (state, memory | None)
 Training uses `forward`, which computes all target steps in one pass and the output
-projection once over all of them.
+projection once over all of them. Both take the source in its own order: a model with
+`reverse_source` reverses it for its encoder and reports attention in the source's order.
 """
 
 from __future__ import annotations
@@ -17,13 +18,10 @@ import torch
 from torch import nn
 
 from nmt.config import ModelConfig
-from nmt.models.attentional import BahdanauDecoder, LuongDecoder
-from nmt.models.decoder import ContextDecoder, DecoderState, Memory, PlainDecoder
 from nmt.models.encoder import Encoder
+from nmt.models.state import Decoder, DecoderState, Memory
 from nmt.tokenizer import PAD
-
-# The paper's choice of encoder direction for each variant, when the config leaves it unset.
-BIDIRECTIONAL = {"seq2seq": False, "context": False, "bidir": True, "rnnsearch": True, "luong": False}
+from nmt.variants import VARIANTS, is_bidirectional
 
 
 class Seq2SeqOutput(NamedTuple):
@@ -32,17 +30,22 @@ class Seq2SeqOutput(NamedTuple):
 
 
 class Seq2Seq(nn.Module):
-    def __init__(self, *, encoder: Encoder, decoder: nn.Module, tgt_embedding: nn.Embedding,
+    def __init__(self, *, encoder: Encoder, decoder: Decoder, tgt_embedding: nn.Embedding,
                  output: nn.Module, dropout: float, reverse_source: bool):
         super().__init__()
         self.encoder, self.decoder = encoder, decoder
         self.tgt_embedding, self.output = tgt_embedding, output
         self.dropout = nn.Dropout(dropout)
-        self.reverse_source = reverse_source  # applied by batching.collate; kept here for the record
+        self.reverse_source = reverse_source  # Sutskever 2014: the encoder reads each sentence backwards
 
     def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> Memory:
-        """src (B, S), src_lengths (B,) -> Memory."""
-        return self.decoder.make_memory(self.encoder(src, src_lengths))
+        """src (B, S) ids ending in EOS, then PAD; src_lengths (B,) -> Memory."""
+        if not self.reverse_source:
+            return self.decoder.make_memory(self.encoder(src, src_lengths))
+        positions = reversed_positions(src_lengths.to(src.device), src.shape[1])  # (B, S)
+        memory = self.decoder.make_memory(self.encoder(src.gather(1, positions), src_lengths))
+        memory.source_positions = positions  # the reversal is its own inverse: it maps attention back
+        return memory
 
     def init_state(self, memory: Memory) -> DecoderState:
         return self.decoder.init_state(memory)
@@ -52,6 +55,8 @@ class Seq2Seq(nn.Module):
         embedded = self.dropout(self.tgt_embedding(prev_tokens))  # (B, E)
         features, state, attention = self.decoder.step(embedded, state, memory)
         logits = self.output(self.dropout(features))
+        if attention is not None and memory.source_positions is not None:
+            attention = attention.gather(1, memory.source_positions)  # (B, S) in the source's order
         return torch.log_softmax(logits.float(), dim=-1), state, attention
 
     def reorder(self, state: DecoderState, memory: Memory | None,
@@ -68,7 +73,19 @@ class Seq2Seq(nn.Module):
         memory = self.encode(src, src_lengths)
         embedded = self.dropout(self.tgt_embedding(tgt_in))  # (B, T, E)
         features, attention = self.decoder(embedded, self.init_state(memory), memory)
+        if attention is not None and memory.source_positions is not None:  # (B, T, S) in the source's order
+            attention = attention.gather(2, memory.source_positions[:, None, :].expand_as(attention))
         return Seq2SeqOutput(self.output(self.dropout(features)), attention)
+
+
+def reversed_positions(src_lengths: torch.Tensor, width: int) -> torch.Tensor:
+    """(B, S) gather index that reverses each sentence's real tokens and keeps its EOS and padding in place.
+
+    src_lengths (B,) count the EOS. Applied twice it is the identity.
+    """
+    positions = torch.arange(width, device=src_lengths.device)[None, :]  # (1, S)
+    last_real = (src_lengths - 2)[:, None]  # (B, 1) the last token before EOS
+    return torch.where(positions <= last_real, last_real - positions, positions)
 
 
 class TiedOutput(nn.Module):
@@ -93,30 +110,16 @@ def _embedding(vocab_size: int, size: int) -> nn.Embedding:
     return embedding
 
 
-def _decoder(cfg: ModelConfig, encoder: Encoder) -> nn.Module:
-    common = dict(cell=cfg.cell, embed_size=cfg.embed_size, hidden_size=cfg.decoder_hidden,
-                  num_layers=cfg.decoder_layers, dropout=cfg.dropout)
-    shape = dict(encoder_hidden=cfg.encoder_hidden, encoder_layers=cfg.encoder_layers,
-                 encoder_directions=encoder.directions)
-    if cfg.variant in ("seq2seq", "bidir"):
-        return PlainDecoder(**common, **shape)
-    if cfg.variant == "context":
-        return ContextDecoder(**common, encoder_output_size=encoder.output_size)
-    if cfg.variant == "rnnsearch":
-        return BahdanauDecoder(**common, **shape, attention_size=cfg.attention_size)
-    return LuongDecoder(**common, **shape, score=cfg.score, input_feeding=cfg.input_feeding)
-
-
 def build_model(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> Seq2Seq:
     """The model a ModelConfig describes, for the given vocabulary sizes."""
     if cfg.share_embeddings and src_vocab_size != tgt_vocab_size:
         raise ValueError(f"shared embeddings need one vocabulary, got sizes {src_vocab_size} and {tgt_vocab_size}")
     tgt_embedding = _embedding(tgt_vocab_size, cfg.embed_size)
     src_embedding = tgt_embedding if cfg.share_embeddings else _embedding(src_vocab_size, cfg.embed_size)
-    bidirectional = cfg.bidirectional if cfg.bidirectional is not None else BIDIRECTIONAL[cfg.variant]
     encoder = Encoder(embedding=src_embedding, cell=cfg.cell, hidden_size=cfg.encoder_hidden,
-                      num_layers=cfg.encoder_layers, bidirectional=bidirectional, dropout=cfg.dropout)
-    decoder = _decoder(cfg, encoder)
+                      num_layers=cfg.encoder_layers, bidirectional=is_bidirectional(cfg.variant, cfg.bidirectional),
+                      dropout=cfg.dropout)
+    decoder = VARIANTS[cfg.variant].decoder_class().from_config(cfg, encoder)
     if cfg.tie_embeddings:
         output = TiedOutput(decoder.feature_size, tgt_embedding)
     else:

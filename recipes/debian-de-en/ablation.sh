@@ -2,8 +2,10 @@
 # The seed's ablation on the Debian corpus: every variant with the budget and seed of
 # conf/base.yaml, then exp/ablation/{table.md,bleu_by_length.png,dev_bleu_vs_time.png,tb/}.
 # Each run is hours on a 2-core CPU (well under one on a GPU): run it in the background.
-# Usage: ablation.sh [--variants "seq2seq rnnsearch"]   (finished runs are kept, not retrained)
+# Usage: ablation.sh [--variants "seq2seq rnnsearch"] [--ensembles "A+B ..."]   (finished runs are kept, not retrained)
 set -euo pipefail
 cd "$(dirname "$0")"
 variants="seq2seq seq2seq_reversed context_gru bidir rnnsearch luong"
+# Sutskever's forward + backward ensemble: the two seq2seq runs decoding together.
+ensembles="seq2seq+seq2seq_reversed" test_src=data/test.de test_ref=data/test.en length_edges=10,20,30,40,50
 source ../lib/ablation.sh

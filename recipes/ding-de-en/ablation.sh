@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The seed's ablation on Ding: every variant with the budget and seed of conf/base.yaml, then
 # exp/ablation/{table.md,bleu_by_length.png,dev_bleu_vs_time.png,tb/}. About 65 min on 2 CPU cores.
-# Usage: ablation.sh [--variants "seq2seq rnnsearch"]   (finished runs are kept, not retrained)
+# Usage: ablation.sh [--variants "seq2seq rnnsearch"] [--ensembles "A+B ..."]   (finished runs are kept, not retrained)
 set -euo pipefail
 cd "$(dirname "$0")"
 variants="seq2seq seq2seq_reversed context_gru bidir rnnsearch luong"
+# Sutskever's forward + backward ensemble: the two seq2seq runs decoding together.
+ensembles="seq2seq+seq2seq_reversed" test_src=data/test.de test_ref=data/test.en length_edges=5,10,15,20
 source ../lib/ablation.sh

@@ -12,6 +12,7 @@ while [ $# -gt 0 ]; do
 done
 [ -f "$conf" ] || { echo "run.sh: no config file '$conf'" >&2; exit 2; }
 source "$(dirname "${BASH_SOURCE[0]}")/path.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/score.sh"
 variant=$(basename "$conf" .yaml)
 exp=exp/$variant
 
@@ -40,17 +41,7 @@ translate_test() {  # translate_test SRC_FILE [nmt-translate options]
 }
 
 score_test() {  # score_test REF_FILE SRC_FILE: test scores (and BLEU by source length) into results.json
-  nmt-score -r "$1" --source "$2" --length-edges "${length_edges:-10,20,30,40,50}" -i "$exp/test.hyp" --json \
-    > "$exp/test.scores.json" &&
-  python3 - "$exp" <<'PY'
-import json, sys
-from pathlib import Path
-exp = Path(sys.argv[1])
-results = json.loads((exp / "results.json").read_text()) if (exp / "results.json").exists() else {}
-results["test"] = json.loads((exp / "test.scores.json").read_text())
-(exp / "results.json").write_text(json.dumps(results, indent=2))
-print(f"{exp.name}: test BLEU {results['test']['bleu']:.2f}, chrF {results['test']['chrf']:.2f} ({results['test']['bleu_signature']})")
-PY
+  score_into "$exp" "$1" "$2"
 }
 
 model_stages() {  # model_stages SRC TGT: stages 1-4 of a recipe whose stage 0 wrote data/{train,dev,test}.{SRC,TGT}

@@ -1,0 +1,101 @@
+"""What decoders exchange: the Memory read from the encoder, the DecoderState carried from step to
+step, and the Decoder protocol every decoder class follows.
+
+Both dataclasses reorder every tensor field they have (beam search keeps, repeats and drops
+rows with `select`); a field's batch dimension is declared once, beside the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+import torch
+
+from nmt.models.encoder import EncoderOutput
+
+Rows = TypeVar("Rows", bound="RowSelectable")
+
+
+def batch_dim(dim: int) -> dict:
+    """Field metadata: the dimension that indexes sentences (default 0)."""
+    return {"batch_dim": dim}
+
+
+class RowSelectable:
+    """A dataclass of tensors (or None) that can keep the batch rows `index` of every field."""
+
+    def select(self: Rows, index: torch.Tensor) -> Rows:
+        """Rows `index` of every tensor field, along the field's batch dimension; None stays None."""
+        changes = {}
+        for item in dataclasses.fields(self):
+            tensor = getattr(self, item.name)
+            if tensor is not None:
+                changes[item.name] = tensor.index_select(item.metadata.get("batch_dim", 0), index)
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class Memory(RowSelectable):
+    """What decoding reads from the encoder; every tensor is batch first.
+
+    states (B, S, D) encoder annotations; mask (B, S); keys (B, S, A) projected for attention;
+    summary (B, C) Cho's context vector; init_hidden, init_cell (B, L, H) the decoder's start;
+    source_positions (B, S) where each source position sits in what the encoder read (set when
+    the model reverses the source: attention is gathered back to the source's own order).
+    """
+
+    states: torch.Tensor
+    mask: torch.Tensor
+    init_hidden: torch.Tensor
+    init_cell: torch.Tensor | None = None
+    keys: torch.Tensor | None = None
+    summary: torch.Tensor | None = None
+    source_positions: torch.Tensor | None = None
+
+
+@dataclass
+class DecoderState(RowSelectable):
+    """hidden, cell: (L, B, H) as torch RNNs keep them; feed: (B, H) Luong's previous attentional vector."""
+
+    hidden: torch.Tensor = field(metadata=batch_dim(1))
+    cell: torch.Tensor | None = field(default=None, metadata=batch_dim(1))
+    feed: torch.Tensor | None = None
+
+    @property
+    def rnn_state(self):
+        """What torch.nn.LSTM (a pair) or GRU/RNN (one tensor) takes as its state."""
+        return (self.hidden, self.cell) if self.cell is not None else self.hidden
+
+
+def state_from_memory(memory: Memory) -> DecoderState:
+    """The decoder's first state from the start states in memory."""
+    as_rnn = lambda t: t.transpose(0, 1).contiguous() if t is not None else None  # noqa: E731  (B, L, H) -> (L, B, H)
+    return DecoderState(as_rnn(memory.init_hidden), as_rnn(memory.init_cell))
+
+
+def new_state(rnn_state, feed: torch.Tensor | None = None) -> DecoderState:
+    """A DecoderState from what a torch RNN returned."""
+    hidden, cell = rnn_state if isinstance(rnn_state, tuple) else (rnn_state, None)
+    return DecoderState(hidden, cell, feed)
+
+
+class Decoder(Protocol):
+    """What Seq2Seq needs of a decoder. `forward` is the teacher-forced training path and must
+    equal a loop over `step` (tests/test_seq2seq.py checks every variant and cell)."""
+
+    feature_size: int  # F, what the output layer reads
+
+    def make_memory(self, encoded: EncoderOutput) -> Memory:
+        """Once per sentence: what every step reads (keys projected here, outside any loop)."""
+
+    def init_state(self, memory: Memory) -> DecoderState: ...
+
+    def forward(self, embedded: torch.Tensor, state: DecoderState,
+                memory: Memory) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """embedded (B, T, E) -> features (B, T, F), attention (B, T, S) or None."""
+
+    def step(self, embedded: torch.Tensor, state: DecoderState,
+             memory: Memory) -> tuple[torch.Tensor, DecoderState, torch.Tensor | None]:
+        """embedded (B, E) -> features (B, F), the next state, attention (B, S) or None."""

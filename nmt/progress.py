@@ -1,0 +1,59 @@
+"""Where a training run stands: the counters `last.pt` keeps, and how long the run has left."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Progress:
+    step: int = 0  # updates made (skipped ones included)
+    elapsed: float = 0.0  # wall seconds of the run, resumes included
+    train_seconds: float = 0.0  # seconds inside updates only
+    validation_seconds: float = 0.0  # seconds inside validations
+    validations: int = 0
+    target_tokens: int = 0
+    best: list[tuple[float, int]] = field(default_factory=list)  # (metric, step) of kept best checkpoints, best first
+    bad_validations: int = 0  # in a row, for patience
+    skipped_updates: int = 0  # non-finite loss or gradient
+    last_validated_step: int = -1
+    history: list[dict] = field(default_factory=list)  # one record per validation
+
+    def state_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_state(cls, state: dict) -> "Progress":
+        """From `state_dict()`, or from a checkpoint written before this class (step, trainer, history)."""
+        if "progress" in state:
+            saved = dict(state["progress"])
+        else:
+            saved = {**state["trainer"], "step": state["step"], "history": state["history"]}
+        known = {f.name for f in dataclasses.fields(cls)}
+        progress = cls(**{key: value for key, value in saved.items() if key in known})
+        progress.best = [(float(metric), int(step)) for metric, step in progress.best]
+        return progress
+
+    def seconds_left(self, *, total_steps: int | None, max_minutes: float | None,
+                     validate_every: int) -> float | None:
+        """The time to the first of the step and time budgets at the pace so far; None if neither is set.
+
+        Counts validations at their measured cost once one has run (before that, updates only).
+        """
+        if self.step == 0:
+            return None
+        estimates = []
+        if total_steps is not None:
+            steps_left = max(total_steps - self.step, 0)
+            seconds = steps_left * self.train_seconds / self.step
+            if self.validations:
+                seconds += (steps_left // validate_every + 1) * self.validation_seconds / self.validations
+            estimates.append(seconds)
+        if max_minutes is not None:
+            estimates.append(max(max_minutes * 60 - self.elapsed, 0.0))
+        return min(estimates) if estimates else None
+
+
+def format_minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"

@@ -1,0 +1,124 @@
+"""The package's shape: no import cycles, layers that point one way, variants registered once."""
+
+from __future__ import annotations
+
+import ast
+import typing
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from nmt.config import ModelConfig
+from nmt.models import build_model
+from nmt.variants import VARIANTS, VariantName
+
+PACKAGE = REPO / "nmt"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path, modules: set[str]) -> set[str]:
+    """The nmt modules a file imports anywhere in it (inside functions too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found |= {name for name in names if name in modules}
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    files = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    graph = {name: imports_of(path, set(files)) for name, path in files.items()}
+    # Importing nmt.a.b runs nmt/a/__init__.py first: a package depends on what its __init__ imports.
+    return {name: deps - {name} for name, deps in graph.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, str] = {}
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        state[node] = "open"
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == "open":
+                return path[path.index(dep):] + [dep] if dep in path else [node, dep]
+            if dep not in state and (cycle := visit(dep, path + [dep])):
+                return cycle
+        state[node] = "done"
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (cycle := visit(start, [start])):
+            return cycle
+    return None
+
+
+def test_no_module_of_nmt_imports_another_in_a_cycle():
+    graph = import_graph()
+    assert "nmt.beam" in graph["nmt.search"] and "nmt.search" not in graph["nmt.beam"]
+    cycle = find_cycle(graph)
+    assert cycle is None, " -> ".join(cycle)
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_config_and_the_variant_registry_import_no_torch():
+    # The command lines check a config (and print its one-line errors) before torch is loaded.
+    graph = import_graph()
+    reached, todo = set(), ["nmt.config"]
+    while todo:
+        module = todo.pop()
+        if module not in reached:
+            reached.add(module)
+            todo.extend(graph[module])
+    assert "nmt.variants" in reached
+    for module in reached:
+        path = REPO / (module.replace(".", "/") + ".py")
+        assert "import torch" not in path.read_text(encoding="utf-8"), module
+
+
+def test_nmt_never_imports_tools_or_recipes():
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        assert not [n for n in names if n.split(".")[0] in ("tools", "recipes", "bench")], path
+
+
+def test_every_literal_variant_has_one_registry_entry_and_a_buildable_decoder():
+    assert set(typing.get_args(VariantName)) == set(VARIANTS)
+    for name, variant in VARIANTS.items():
+        decoder = variant.decoder_class()
+        assert callable(getattr(decoder, "from_config", None)), name
+        model = build_model(ModelConfig(variant=name, decoder_hidden=16, encoder_hidden=8, embed_size=8,
+                                        attention_size=8, score="general"), 20, 20)
+        assert isinstance(model.decoder, decoder)
+        assert model.encoder.directions == (2 if variant.bidirectional else 1), name
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_the_registry_decides_the_encoder_direction_only_when_the_config_leaves_it_open(name):
+    variant = VARIANTS[name]
+    other = not variant.bidirectional
+    config = ModelConfig(variant=name, bidirectional=other, decoder_hidden=16, encoder_hidden=8, embed_size=8,
+                         attention_size=8)
+    if variant.either_direction:
+        assert build_model(config, 20, 20).encoder.directions == (2 if other else 1)
+    else:
+        from nmt.config import config_from_dict
+        from nmt.errors import ConfigError
+
+        data = {"train": {"src": "a", "tgt": "b"}, "dev": {"src": "c", "tgt": "d"}}
+        with pytest.raises(ConfigError, match=f"contradicts model.variant = '{name}'"):
+            config_from_dict({"data": data, "model": {"variant": name, "bidirectional": other}})
