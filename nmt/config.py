@@ -115,6 +115,9 @@ class TrainConfig:
     keep_best: int = field(default=1, metadata=_range(1))
     keep_last: int = field(default=5, metadata=_range(1))  # recent checkpoints, for averaging
     log_every: int = field(default=50, metadata=_range(1))
+    # Under torchrun: how long a process waits for the others in a collective before it stops,
+    # naming the lost process (a rank that died or stalls). Longer than the slowest checkpoint write.
+    rank_timeout: float = field(default=60.0, metadata=_range(1.0))  # seconds
 
 
 @dataclass

@@ -12,16 +12,17 @@ import torch
 from nmt.errors import NmtError
 
 
-def pick_device(name: str | None) -> torch.device:
-    """`name` as a device, or CUDA when there is one and `name` is unset; an unusable name is one line."""
+def pick_device(name: str | None, *, setting: str = "config: train.device =") -> torch.device:
+    """`name` as a device, or CUDA when there is one and `name` is unset; an unusable name is one line
+    that starts with `setting` (where the name came from)."""
     if name is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise NmtError(f"config: train.device = {name!r} is not a device (try 'cpu' or 'cuda')") from None
+        raise NmtError(f"{setting} {name!r} is not a device (try 'cpu' or 'cuda')") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise NmtError(f"config: train.device = {name!r} but this machine has no usable CUDA device")
+        raise NmtError(f"{setting} {name!r} but this machine has no usable CUDA device")
     return device
 
 
@@ -47,4 +48,5 @@ def describe_device(device: torch.device) -> str:
     """'cpu (AMD EPYC, 2 threads)' or 'cuda:0 (NVIDIA H100 80GB HBM3)', for logs and results."""
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
-    return f"{device} ({cpu_name()}, {torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"{device} ({cpu_name()}, {threads} thread{'s' if threads > 1 else ''})"

@@ -38,6 +38,23 @@ def checkpoint_path(exp_dir: Path, checkpoint: str) -> Path:
     return Path(checkpoint)
 
 
+def resolve_init_from(spec: str) -> tuple[Path, Path]:
+    """`EXP_DIR`, `EXP_DIR:best|last|avg` or a checkpoint file -> (its experiment directory, the checkpoint)."""
+    directory, _, name = spec.rpartition(":")
+    if name in NAMED_CHECKPOINTS and directory:
+        exp_dir, path = Path(directory), checkpoint_path(Path(directory), name)
+    elif Path(spec).is_file():
+        path = Path(spec)
+        exp_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    else:
+        exp_dir, path = Path(spec), checkpoint_path(Path(spec), "best")
+    if not (exp_dir / "config.yaml").is_file():
+        raise NmtError(f"train: --init-from {spec}: {exp_dir} is not an experiment directory (no config.yaml)")
+    if not path.is_file():
+        raise NmtError(f"train: --init-from {spec}: no checkpoint {path}")
+    return exp_dir, path
+
+
 def load_model(exp_dir: str | Path, *, checkpoint: str = "best", device: str | torch.device = "cpu") -> LoadedModel:
     """The model of an experiment directory with the weights of `checkpoint` (best, last, avg or a path)."""
     exp_dir = Path(exp_dir)

@@ -83,3 +83,10 @@ class Monitor:
             self.bar.close()
         self.writer.close()
         self.log_file.close()
+
+
+class SilentMonitor:
+    """What a training process other than the main one reports: nothing (rank 0 speaks for all)."""
+
+    def __getattr__(self, name: str):
+        return lambda *args, **kwargs: None

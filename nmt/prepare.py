@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -46,10 +47,14 @@ def _splits(cfg: Config) -> dict[str, CorpusConfig]:
 
 
 class Preparer:
-    """Runs the three stages for one config; `log` receives progress lines."""
+    """Runs the three stages for one config; `log` receives progress lines.
 
-    def __init__(self, cfg: Config, log: Callable[[str], None] = print):
-        self.cfg, self.log = cfg, log
+    `tokenizer_from` (an experiment directory) reuses its SentencePiece model(s) instead of
+    training new ones: a fine-tuned model must read and write the pieces it was trained on.
+    """
+
+    def __init__(self, cfg: Config, log: Callable[[str], None] = print, *, tokenizer_from: Path | None = None):
+        self.cfg, self.log, self.tokenizer_from = cfg, log, tokenizer_from
         self.exp_dir = Path(cfg.exp_dir)
         self.data_dir = self.exp_dir / "data"
         self.record_path = self.data_dir / "prepare.json"
@@ -101,6 +106,8 @@ class Preparer:
         tok = self.cfg.tokenizer
         key = _fingerprint(text_key, dataclasses.asdict(tok))
         src_model, tgt_model = Tokenizer.model_paths(self.exp_dir, joint=tok.joint)
+        if self.tokenizer_from is not None:
+            return self.copy_tokenizer(src_model, tgt_model)
         if self._fresh("spm", key, [src_model, tgt_model]):
             self.log(f"reusing SentencePiece model(s) in {self.exp_dir}")
             return key
@@ -116,6 +123,21 @@ class Preparer:
         self.record["spm"] = {"key": key}
         self.record.pop("arrays", None)
         self._save_record()
+        return key
+
+    def copy_tokenizer(self, src_model: Path, tgt_model: Path) -> str:
+        sources = Tokenizer.model_paths(self.tokenizer_from, joint=self.cfg.tokenizer.joint)
+        for source, target in {sources[0]: src_model, sources[1]: tgt_model}.items():
+            if not source.is_file():
+                raise DataError(f"tokenizer: {source} is missing: the SentencePiece model to reuse")
+            if not target.exists() or target.read_bytes() != source.read_bytes():
+                shutil.copyfile(source, target)
+        key = _fingerprint(*(hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted({src_model, tgt_model})))
+        if self.record.get("spm", {}).get("key") != key:
+            self.record["spm"] = {"key": key, "copied_from": str(self.tokenizer_from)}
+            self.record.pop("arrays", None)
+            self._save_record()
+        self.log(f"using the SentencePiece model(s) of {self.tokenizer_from}")
         return key
 
     def encode_arrays(self, spm_key: str) -> None:

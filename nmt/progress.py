@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from nmt.config import TrainConfig
+
 
 @dataclass
 class Progress:
@@ -35,6 +37,10 @@ class Progress:
         progress.best = [(float(metric), int(step)) for metric, step in progress.best]
         return progress
 
+    def seconds_per_update(self) -> float:
+        """Wall time an update, batching and logging included (validations are counted apart)."""
+        return max(self.elapsed - self.validation_seconds, self.train_seconds) / max(self.step, 1)
+
     def seconds_left(self, *, total_steps: int | None, max_minutes: float | None,
                      validate_every: int) -> float | None:
         """The time to the first of the step and time budgets at the pace so far; None if neither is set.
@@ -46,13 +52,24 @@ class Progress:
         estimates = []
         if total_steps is not None:
             steps_left = max(total_steps - self.step, 0)
-            seconds = steps_left * self.train_seconds / self.step
+            seconds = steps_left * self.seconds_per_update()
             if self.validations:
                 seconds += (steps_left // validate_every + 1) * self.validation_seconds / self.validations
             estimates.append(seconds)
         if max_minutes is not None:
             estimates.append(max(max_minutes * 60 - self.elapsed, 0.0))
         return min(estimates) if estimates else None
+
+
+def step_budget(cfg: TrainConfig, *, step: int, epoch: int, updates_per_epoch: int,
+                updates_into_epoch: int) -> int | None:
+    """The update at which max_steps or max_epochs ends the run, whichever comes first; None if neither is set."""
+    budgets = []
+    if cfg.max_steps is not None:
+        budgets.append(cfg.max_steps)
+    if cfg.max_epochs is not None:
+        budgets.append(step + (cfg.max_epochs - epoch + 1) * updates_per_epoch - updates_into_epoch)
+    return min(budgets) if budgets else None
 
 
 def format_minutes(seconds: float) -> str:

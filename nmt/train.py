@@ -1,13 +1,19 @@
 """The training loop: teacher forcing, validation, early stopping, checkpoints, exact resume.
 
 `checkpoints/last.pt` holds everything a run needs to continue exactly where it stopped:
-model, optimizer, schedule, step, the batch iterator's position and the RNG states. It is
-written at every validation, at the end, and on Ctrl-C; `step-N.pt` (the most recent and
-the best) and `best.pt` hold model weights only.
+model, optimizer, schedule, step, the batch iterator's position and the RNG states (of
+every process, under data parallelism). It is written at every validation, at the end, and
+on Ctrl-C or SIGTERM; `step-N.pt` (the most recent and the best) and `best.pt` hold model
+weights only.
+
+Under torchrun every process runs this same loop on its own share of the batches (see
+nmt/distributed.py); the main process alone writes files, and every decision that ends a
+run is taken by all processes together, at the same update.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import signal
@@ -15,16 +21,18 @@ import time
 from pathlib import Path
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
 from nmt.batching import BatchIterator, ParallelArrays
 from nmt.checkpoint import load_checkpoint, save_checkpoint
 from nmt.config import Config, config_to_dict
 from nmt.device import describe_device, pick_device, precision_context
+from nmt.distributed import Cluster
 from nmt.errors import NmtError
 from nmt.models import build_model, count_parameters
-from nmt.monitor import Monitor
+from nmt.monitor import Monitor, SilentMonitor
 from nmt.optim import HIGHER_IS_BETTER, Schedule, build_optimizer
-from nmt.progress import Progress, format_minutes
+from nmt.progress import Progress, format_minutes, step_budget
 from nmt.tokenizer import Tokenizer
 from nmt.validate import Validator, token_loss
 
@@ -33,36 +41,50 @@ ESTIMATE_AFTER = 20  # updates timed before the first estimate of the run's leng
 
 
 class Trainer:
-    def __init__(self, cfg: Config, *, resume: bool = False, quiet: bool = False):
+    """Trains the model of `cfg` in its exp_dir; `init_from` (a checkpoint) starts from trained weights."""
+
+    def __init__(self, cfg: Config, *, resume: bool = False, quiet: bool = False, cluster: Cluster | None = None,
+                 init_from: Path | None = None):
         self.cfg, self.train_cfg = cfg, cfg.train
+        self.cluster = cluster or Cluster()
         self.exp_dir = Path(cfg.exp_dir)
         self.ckpt_dir = self.exp_dir / "checkpoints"
-        self.device = pick_device(cfg.train.device)
+        self.device = self.cluster.device(pick_device(cfg.train.device))
         if cfg.train.precision == "fp16" and self.device.type != "cuda":
             raise NmtError("config: train.precision = 'fp16' needs a CUDA device; use 'bf16' on the CPU")
         torch.manual_seed(cfg.train.seed)
         self.tokenizer = Tokenizer.load(self.exp_dir)
         self.model = build_model(cfg.model, self.tokenizer.src_vocab_size, self.tokenizer.tgt_vocab_size).to(self.device)
+        if init_from is not None:
+            self._load_weights(init_from)
+        if self.cluster.rank:
+            torch.manual_seed(cfg.train.seed + self.cluster.rank)  # dropout masks of its own (rank 0 keeps the seed)
+        self.train_model = self._data_parallel()
         self.optimizer = build_optimizer(self.model.parameters(), cfg.train)
         self.schedule = Schedule(self.optimizer, cfg.train)
         self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.train.precision == "fp16")
         self.iterator = BatchIterator(
             ParallelArrays(self.exp_dir / "data", "train"), batch_tokens=cfg.train.batch_tokens,
-            batch_size=cfg.train.batch_size, seed=cfg.train.seed, max_src_tokens=cfg.train.max_src_tokens, max_tgt_tokens=cfg.train.max_tgt_tokens,
+            batch_size=cfg.train.batch_size, seed=cfg.train.seed, max_src_tokens=cfg.train.max_src_tokens,
+            max_tgt_tokens=cfg.train.max_tgt_tokens, rank=self.cluster.rank, world_size=self.cluster.world_size,
         )
         self.validator = Validator(
             self.model, self.tokenizer, self.exp_dir / "data", decode=cfg.decode, beam_size=cfg.train.validation_beam,
-            device=self.device, batch_tokens=cfg.decode.batch_tokens,
+            device=self.device, batch_tokens=cfg.decode.batch_tokens, cluster=self.cluster,
         )
         if self.iterator.keep.sum() == 0:
             raise NmtError(f"train: every training pair is longer than train.max_src_tokens={cfg.train.max_src_tokens} "
                            f"or train.max_tgt_tokens={cfg.train.max_tgt_tokens} tokens")
         self.progress = Progress()
-        self.nonfinite_in_a_row, self.interrupted = 0, False
+        self.nonfinite_in_a_row = 0
+        self.signalled = False  # Ctrl-C or SIGTERM reached this process
+        self.interrupted = False  # ... any process: all stop at the same update
         self._epoch_size = (0, 0)  # (epoch, its updates), for estimates
         if resume and (self.ckpt_dir / "last.pt").exists():
             self._restore(load_checkpoint(self.ckpt_dir / "last.pt", map_location=self.device))
-        self.monitor = Monitor(self.exp_dir, start_step=self.step, total_steps=cfg.train.max_steps, quiet=quiet)
+        self.out_of_time = cfg.train.max_minutes is not None and self.progress.elapsed >= cfg.train.max_minutes * 60
+        self.monitor = (Monitor(self.exp_dir, start_step=self.step, total_steps=cfg.train.max_steps, quiet=quiet)
+                        if self.cluster.is_main else SilentMonitor())
 
     @property
     def step(self) -> int:
@@ -70,26 +92,57 @@ class Trainer:
 
     # ------------------------------------------------------------ state
 
-    def _state(self) -> dict:
+    def _data_parallel(self) -> torch.nn.Module:
+        """The module the training forward runs through: DDP's wrapper under torchrun, else the model."""
+        if not self.cluster.distributed:
+            return self.model
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        with self.cluster.watch("the start (DDP copies rank 0's weights to all)"):
+            return DistributedDataParallel(self.model, device_ids=device_ids, process_group=self.cluster.group)
+
+    def _load_weights(self, path: Path) -> None:
+        """Weights only (fine-tuning): the optimizer, schedule and step start afresh."""
+        weights = load_checkpoint(path, map_location=self.device)["model"]
+        try:
+            self.model.load_state_dict(weights)
+        except RuntimeError as err:
+            detail = " ".join(line.strip() for line in str(err).strip().splitlines()[1:])[:300]
+            raise NmtError(f"train: --init-from {path} does not fit this config's model ({detail})") from None
+
+    @staticmethod
+    def _rng_state() -> dict:
         rng = {"torch": torch.get_rng_state()}
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
+        return rng
+
+    def _state(self) -> dict:
+        """Everything exact resumption needs; every process takes part (their RNG states are gathered)."""
+        rng_by_rank = self.cluster.gather(self._rng_state(), what="saving last.pt")
         return {
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(), "scaler": self.scaler.state_dict(),
-            "iterator": self.iterator.state_dict(), "rng": rng, "step": self.step,
-            "progress": self.progress.state_dict(),
+            "iterator": self.iterator.state_dict(), "rng": rng_by_rank[0], "rng_by_rank": rng_by_rank,
+            "world_size": self.cluster.world_size, "step": self.step, "progress": self.progress.state_dict(),
         }
 
     def _restore(self, state: dict) -> None:
+        saved_world = int(state.get("world_size", 1))
+        if saved_world != self.cluster.world_size:
+            raise NmtError(
+                f"train: {self.ckpt_dir / 'last.pt'} was written by {saved_world} training process(es), this run has "
+                f"{self.cluster.world_size}: resume with {saved_world} (each process's share of the batches and its "
+                "random state depend on it), or start a new run from its weights with --init-from"
+            )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
         self.scaler.load_state_dict(state["scaler"])
         self.iterator.load_state_dict(state["iterator"])
-        torch.set_rng_state(state["rng"]["torch"].cpu())
-        if "cuda" in state["rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])
+        rng = state.get("rng_by_rank", [state["rng"]])[self.cluster.rank]
+        torch.set_rng_state(rng["torch"].cpu())
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
         self.progress = Progress.from_state(state)
 
     # ------------------------------------------------------------ one update
@@ -97,27 +150,42 @@ class Trainer:
     def _autocast(self):
         return precision_context(self.train_cfg.precision, self.device)
 
+    def _gradient_sync(self, *, last: bool):
+        """DDP exchanges gradients once an update: after the backward of the group's last batch."""
+        return self.train_model.no_sync() if self.cluster.distributed and not last else contextlib.nullcontext()
+
     def update(self, group: list) -> tuple[float, float, int] | None:
-        """One optimizer update from `group` batches; returns (loss per token, grad norm, tokens) or None if skipped."""
+        """One optimizer update from `group` batches (of every process together);
+        returns (loss per token, grad norm, tokens) or None if skipped."""
         self.model.train()
-        n_tokens = sum(b.n_tgt_tokens for b in group)
+        cluster = self.cluster
+        (n_tokens,) = cluster.sum([sum(b.n_tgt_tokens for b in group)], self.device, what="an update")
+        # DDP averages gradients over processes: dividing by the tokens per process turns that
+        # into normalising by the target tokens of all processes together.
+        per_process = n_tokens / cluster.world_size
         self.optimizer.zero_grad(set_to_none=True)
         total = 0.0
-        for batch in group:
-            with self._autocast():
-                loss = token_loss(self.model, batch.to(self.device), label_smoothing=self.train_cfg.label_smoothing)
-            self.scaler.scale(loss / n_tokens).backward()  # normalised by all target tokens of the update
+        for index, batch in enumerate(group):
+            with self._gradient_sync(last=index == len(group) - 1), cluster.watch("an update"):
+                with self._autocast():
+                    loss = token_loss(self.train_model, batch.to(self.device),
+                                      label_smoothing=self.train_cfg.label_smoothing)
+                self.scaler.scale(loss / per_process).backward()
             total += loss.detach().item()
         self.scaler.unscale_(self.optimizer)
         clip = self.train_cfg.clip_norm if self.train_cfg.clip_norm else float("inf")
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip))
+        limit = self.train_cfg.max_minutes
+        out_of_time = limit is not None and self.progress.elapsed >= limit * 60
+        total, signalled, out_of_time = cluster.sum([total, self.signalled, out_of_time], self.device, what="an update")
+        self.interrupted, self.out_of_time = signalled > 0, out_of_time > 0
         if not (math.isfinite(total) and math.isfinite(grad_norm)):
             return self._skip(total, grad_norm)
         self.nonfinite_in_a_row = 0
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.schedule.after_update()
-        return total / n_tokens, grad_norm, n_tokens
+        return total / n_tokens, grad_norm, int(n_tokens)
 
     def _skip(self, loss: float, grad_norm: float) -> None:
         self.optimizer.zero_grad(set_to_none=True)
@@ -153,7 +221,7 @@ class Trainer:
         self.monitor.dev_scalars(self.step, metrics)
         self.monitor.dev_translations(self.step, [(self.validator.sources[i], self.validator.references[i], hypotheses[i])
                                                   for i in range(min(5, len(hypotheses)))])
-        examples = self.validator.attention_examples()
+        examples = self.validator.attention_examples() if self.cluster.is_main else []
         if examples:
             self.monitor.attention_images(self.step, examples)
         self.monitor.info(
@@ -167,13 +235,16 @@ class Trainer:
         return metrics
 
     def _save_checkpoints(self, value: float, improved: bool) -> None:
+        """Every process keeps the same record; the main one alone writes files."""
+        self.progress.best = sorted(self.progress.best + [(value, self.step)], key=lambda b: b[0],
+                                    reverse=HIGHER_IS_BETTER[self.train_cfg.stop_metric])[: self.train_cfg.keep_best]
+        self.save_last()
+        if not self.cluster.is_main:
+            return
         weights = {"model": self.model.state_dict(), "step": self.step}
         save_checkpoint(weights, self.ckpt_dir / f"step-{self.step}.pt")
         if improved:
             save_checkpoint(weights, self.ckpt_dir / "best.pt")
-        self.progress.best = sorted(self.progress.best + [(value, self.step)], key=lambda b: b[0],
-                                    reverse=HIGHER_IS_BETTER[self.train_cfg.stop_metric])[: self.train_cfg.keep_best]
-        self.save_last()
         recent = sorted((int(p.stem.split("-")[1]) for p in self.ckpt_dir.glob("step-*.pt")), reverse=True)
         keep = set(recent[: self.train_cfg.keep_last]) | {step for _, step in self.progress.best}
         for step in recent:
@@ -181,7 +252,9 @@ class Trainer:
                 (self.ckpt_dir / f"step-{step}.pt").unlink(missing_ok=True)
 
     def save_last(self) -> None:
-        save_checkpoint(self._state(), self.ckpt_dir / "last.pt")
+        state = self._state()  # every process takes part
+        if self.cluster.is_main:
+            save_checkpoint(state, self.ckpt_dir / "last.pt")
 
     # ------------------------------------------------------------ the loop
 
@@ -191,7 +264,7 @@ class Trainer:
             return "interrupted"
         if cfg.max_steps is not None and self.step >= cfg.max_steps:
             return f"reached max_steps {cfg.max_steps}"
-        if cfg.max_minutes is not None and progress.elapsed >= cfg.max_minutes * 60:
+        if self.out_of_time:  # agreed by all processes (their clocks differ)
             return f"reached max_minutes {cfg.max_minutes}"
         if cfg.patience is not None and progress.bad_validations >= cfg.patience:
             return f"no improvement of dev {cfg.stop_metric} in {cfg.patience} validations"
@@ -199,33 +272,40 @@ class Trainer:
             return f"reached max_epochs {cfg.max_epochs}"
         return None
 
-    def _on_sigint(self, signum, frame) -> None:
-        self.interrupted = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C stops at once
+    def _on_signal(self, signum, frame) -> None:
+        """Ctrl-C, or SIGTERM (what torchrun sends every process when it is stopped): finish this update,
+        save last.pt, exit. A second Ctrl-C stops at once (torchrun follows its SIGTERM with SIGKILL)."""
+        self.signalled = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def run(self) -> dict:
         """Train until a stop condition holds; returns the run's results (also in results.json)."""
         params = count_parameters(self.model)
         self.monitor.info(f"{'resuming at step ' + str(self.step) if self.step else 'training'}: "
                           f"{self.cfg.model.variant} ({self.cfg.model.cell}), {params:,} parameters, "
-                          f"on {describe_device(self.device)}, {len(self.iterator.corpus):,} training pairs "
+                          f"on {self._devices()}, {len(self.iterator.corpus):,} training pairs "
                           f"({self.iterator.n_left_out:,} over the length limits)")
-        previous = signal.signal(signal.SIGINT, self._on_sigint)
-        try:
-            reason = self._loop()
-        finally:
-            signal.signal(signal.SIGINT, previous)
+        # The handlers stay until the run has ended (saved, validated, reported): a SIGTERM from
+        # torchrun must neither cut a checkpoint nor an error message short.
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        reason = self._loop()
         if reason == "interrupted":
             self.save_last()
             self.monitor.info(f"interrupted at step {self.step}; saved {self.ckpt_dir / 'last.pt'} (continue with --resume)")
             self.monitor.close()
+            _restore_handlers(previous)
             raise KeyboardInterrupt
         if self.progress.last_validated_step != self.step:
             self.validate()
         self.monitor.info(f"stopped at step {self.step}: {reason}")
         results = self._results(params, reason)
         self.monitor.close()
+        _restore_handlers(previous)
         return results
+
+    def _devices(self) -> str:
+        world = self.cluster.world_size
+        return describe_device(self.device) if world == 1 else f"{world} processes, rank 0 on {describe_device(self.device)}"
 
     def _loop(self) -> str:
         cfg, progress = self.train_cfg, self.progress
@@ -268,33 +348,22 @@ class Trainer:
 
     def _seconds_left(self) -> float | None:
         """Time to the step, epoch or time budget, whichever comes first, at the pace so far."""
-        cfg = self.train_cfg
-        totals = []
-        if cfg.max_steps is not None:
-            totals.append(cfg.max_steps)
-        if cfg.max_epochs is not None:
-            per_epoch = self._updates_per_epoch()
-            epochs_left = cfg.max_epochs - self.iterator.epoch + 1
-            totals.append(self.step + epochs_left * per_epoch - self.iterator.position // cfg.accumulate)
-        return self.progress.seconds_left(total_steps=min(totals) if totals else None,
-                                          max_minutes=cfg.max_minutes, validate_every=cfg.validate_every)
-
-    def _updates_per_epoch(self) -> int:
-        """Of the current epoch (they differ by a batch or so between epochs); planned once per epoch."""
         epoch = self.iterator.epoch
-        if self._epoch_size[0] != epoch:
+        if self._epoch_size[0] != epoch:  # planned once an epoch (epochs differ by a batch or so)
             self._epoch_size = (epoch, len(self.iterator.epoch_plan(epoch)) // self.train_cfg.accumulate)
-        return self._epoch_size[1]
+        last_step = step_budget(self.train_cfg, step=self.step, epoch=epoch, updates_per_epoch=self._epoch_size[1],
+                                updates_into_epoch=self.iterator.position // self.train_cfg.accumulate)
+        return self.progress.seconds_left(total_steps=last_step, max_minutes=self.train_cfg.max_minutes,
+                                          validate_every=self.train_cfg.validate_every)
 
     def _log_estimate(self) -> None:
-        seconds = self._seconds_left()
-        if seconds is None:
-            return
-        progress, cfg = self.progress, self.train_cfg
-        timed = "validations included" if progress.validations else "validations not yet timed"
-        sooner = f"; early stopping (patience {cfg.patience}) may end it sooner" if cfg.patience else ""
-        self.monitor.info(f"estimate: about {format_minutes(seconds)} of training left on {describe_device(self.device)}: "
-                          f"{progress.train_seconds / progress.step:.2f} s an update, {timed}{sooner}")
+        seconds, cfg = self._seconds_left(), self.train_cfg
+        if seconds is not None:
+            timed = "validations included" if self.progress.validations else "validations not yet timed"
+            sooner = f"; early stopping (patience {cfg.patience}) may end it sooner" if cfg.patience else ""
+            self.monitor.info(f"estimate: about {format_minutes(seconds)} of training left on "
+                              f"{describe_device(self.device)}: {self.progress.seconds_per_update():.2f} s an update, "
+                              f"{timed}{sooner}")
 
     def _log_train(self, loss: float, grad_norm: float, tokens_per_sec: float) -> None:
         ppl = math.exp(min(loss, 50.0))
@@ -317,6 +386,10 @@ class Trainer:
             "device": describe_device(self.device),
             "skipped_updates": progress.skipped_updates, "best": best, "history": progress.history,
         }
+        if self.cluster.distributed:
+            results["processes"] = self.cluster.world_size
+        if not self.cluster.is_main:
+            return results
         path = self.exp_dir / "results.json"
         existing = json.loads(path.read_text()) if path.exists() else {}
         path.write_text(json.dumps({**existing, "train": results}, indent=2))
@@ -325,3 +398,8 @@ class Trainer:
         self.monitor.hparams(hparams, {"dev_bleu": best["bleu"], "dev_chrf": best["chrf"], "dev_ppl": best["ppl"],
                                        "train_minutes": results["train_minutes"]})
         return results
+
+
+def _restore_handlers(previous: dict) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)

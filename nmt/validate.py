@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from nmt.batching import Batch, ParallelArrays, collate, make_batches
 from nmt.config import DecodeConfig
 from nmt.data import read_lines
+from nmt.distributed import Cluster
 from nmt.metrics import corpus_scores
 from nmt.tokenizer import PAD, Tokenizer
 from nmt.translate import Translator
@@ -27,9 +28,13 @@ def token_loss(model, batch: Batch, *, label_smoothing: float = 0.0) -> torch.Te
 
 
 class Validator:
+    """Dev loss and scores. Under data parallelism each process takes every world_size-th share of
+    the work and all of them end with the same metrics (so all make the same decisions)."""
+
     def __init__(self, model, tokenizer: Tokenizer, data_dir: Path, *, decode: DecodeConfig, beam_size: int,
-                 device: torch.device, batch_tokens: int):
+                 device: torch.device, batch_tokens: int, cluster: Cluster | None = None):
         self.model, self.tokenizer, self.device = model, tokenizer, device
+        self.cluster = cluster or Cluster()
         self.dev = ParallelArrays(data_dir, "dev")
         self.sources = list(read_lines(data_dir / "dev.src"))
         self.references = list(read_lines(data_dir / "dev.tgt"))
@@ -45,20 +50,25 @@ class Validator:
         was_training = self.model.training
         self.model.eval()
         total, tokens = 0.0, 0
-        for indices in self.batches:
+        share = self.batches[self.cluster.rank::self.cluster.world_size]
+        for indices in share:
             batch = collate([self.dev.src[i] for i in indices], [self.dev.tgt[i] for i in indices],
                             indices).to(self.device)
             total += float(token_loss(self.model, batch))
             tokens += batch.n_tgt_tokens
         self.model.train(was_training)
+        total, tokens = self.cluster.sum([total, tokens], self.device, what="validation")
         loss = total / max(tokens, 1)
         return loss, math.exp(min(loss, 50.0))
 
     def run(self) -> tuple[dict, list[str]]:
         """Metrics (loss, ppl, bleu, chrf, signatures) and the dev hypotheses in corpus order."""
         loss, ppl = self.loss()
-        hyps = self.translator.translate_ids([self.dev.src[i] for i in range(len(self.dev))])
-        hypotheses = self.tokenizer.decode_tgt([h[0].tokens for h in hyps])
+        share = range(self.cluster.rank, len(self.dev), self.cluster.world_size)
+        hyps = self.translator.translate_ids([self.dev.src[i] for i in share])
+        mine = self.tokenizer.decode_tgt([h[0].tokens for h in hyps])
+        shares = self.cluster.gather(mine, what="validation")
+        hypotheses = [shares[i % len(shares)][i // len(shares)] for i in range(len(self.dev))]
         scores = corpus_scores(hypotheses, [self.references])
         return {"loss": loss, "ppl": ppl, **scores}, hypotheses
 

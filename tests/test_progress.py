@@ -18,11 +18,11 @@ def test_progress_round_trips_and_reads_the_layout_of_older_checkpoints():
 
 
 def test_the_estimate_takes_the_nearer_budget_and_counts_validations_once_timed():
-    progress = Progress(step=20, train_seconds=10.0, elapsed=11.0)  # 0.5 s an update
+    progress = Progress(step=20, train_seconds=9.0, elapsed=10.0)  # 0.5 s an update, batching included
     assert progress.seconds_left(total_steps=100, max_minutes=None, validate_every=50) == pytest.approx(40.0)
-    progress.validations, progress.validation_seconds = 1, 3.0  # 80 updates left: 2 validations to come
+    progress.validations, progress.validation_seconds, progress.elapsed = 1, 3.0, 13.0  # 2 validations to come
     assert progress.seconds_left(total_steps=100, max_minutes=None, validate_every=50) == pytest.approx(46.0)
-    assert progress.seconds_left(total_steps=100, max_minutes=0.5, validate_every=50) == pytest.approx(19.0)
+    assert progress.seconds_left(total_steps=100, max_minutes=0.5, validate_every=50) == pytest.approx(17.0)
     assert progress.seconds_left(total_steps=None, max_minutes=None, validate_every=50) is None
     assert Progress().seconds_left(total_steps=100, max_minutes=None, validate_every=50) is None
     assert format_minutes(45) == "45 s" and format_minutes(35 * 60) == "35 min"

@@ -31,7 +31,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--topk", type=int, default=None, help="decode.top_k: sample from the k most probable tokens (0: all)")
     parser.add_argument("--seed", type=int, default=None, help="seed for --sample")
     parser.add_argument("--batch-tokens", type=int, default=None)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when there is one)")
     parser.add_argument("--quantize", choices=["int8"], default=None, help="dynamic int8 quantization (CPU)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="decode.KEY=VALUE",
                         help="override a decode setting of the model's config, e.g. --set decode.length_penalty=0.6")
@@ -106,6 +106,9 @@ def _main() -> int:
     from nmt.translate import Translator
 
     limit_threads()
+    from nmt.device import pick_device
+
+    args.device = str(pick_device(args.device, setting="translate: --device"))
     first, model = _load(args)
     cfg = _decode_config(first.cfg, args)
     if args.batch_tokens:

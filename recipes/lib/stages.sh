@@ -7,7 +7,9 @@ while [ $# -gt 0 ]; do
     --stage) stage=$2; shift 2 ;;
     --stop-stage) stop_stage=$2; shift 2 ;;
     --conf) conf=$2; shift 2 ;;
-    *) echo "run.sh: unknown option '$1' (expected --stage N, --stop-stage M, --conf FILE)" >&2; exit 2 ;;
+    --init-from) init_from=$2; shift 2 ;;
+    --nproc) nproc=$2; shift 2 ;;
+    *) echo "run.sh: unknown option '$1' (expected --stage N, --stop-stage M, --conf FILE, --init-from EXP_DIR, --nproc N)" >&2; exit 2 ;;
   esac
 done
 [ -f "$conf" ] || { echo "run.sh: no config file '$conf'" >&2; exit 2; }
@@ -27,9 +29,11 @@ train_model() {  # trains, or continues a run that was stopped; skips a finished
   if [ -f "$exp/results.json" ] && grep -q '"train"' "$exp/results.json"; then
     echo "$exp is trained already (remove it to train again)"; return 0
   fi
-  local resume=()
-  [ -f "$exp/checkpoints/last.pt" ] && resume=(--resume)
-  nmt-train --config "$conf" --set exp_dir="$exp" "${resume[@]}"
+  local options=()
+  [ -f "$exp/checkpoints/last.pt" ] && options=(--resume)
+  [ -n "${init_from:-}" ] && options+=(--init-from "$init_from")
+  [ -n "${nproc:-}" ] && options+=(--nproc "$nproc")  # data-parallel processes on this machine (torchrun)
+  nmt-train --config "$conf" --set exp_dir="$exp" "${options[@]}"
 }
 
 translate_test() {  # translate_test SRC_FILE [nmt-translate options]
@@ -45,7 +49,8 @@ score_test() {  # score_test REF_FILE SRC_FILE: test scores (and BLEU by source 
 }
 
 model_stages() {  # model_stages SRC TGT: stages 1-4 of a recipe whose stage 0 wrote data/{train,dev,test}.{SRC,TGT}
-  run_stage 1 prepare nmt-prepare --config "$conf" --set exp_dir="$exp"
+  # With --init-from, nmt-train prepares the data itself (with the trained model's SentencePiece model).
+  [ -n "${init_from:-}" ] || run_stage 1 prepare nmt-prepare --config "$conf" --set exp_dir="$exp"
   run_stage 2 train train_model
   run_stage 3 translate translate_test "data/test.$1" --beam 5
   run_stage 4 score score_test "data/test.$2" "data/test.$1"

@@ -1,0 +1,111 @@
+"""nmt-train under torchrun: 2 CPU processes (gloo), as a user launches them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import config_text
+from nmt.checkpoint import load_checkpoint
+
+TINY = """
+model: {{variant: rnnsearch, embed_size: 16, encoder_hidden: 16, decoder_hidden: 32, attention_size: 16, dropout: {dropout}}}
+train: {{batch_tokens: 500, validate_every: 4, log_every: 2, max_epochs: 50, patience: 50, max_steps: 8{extra}}}
+decode: {{beam_size: 2}}
+"""
+
+
+def write_config(tmp_path, corpus_dir, name: str, *, dropout: float = 0.0, extra: str = ""):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(config_text(corpus_dir, tmp_path / name, extra=TINY.format(dropout=dropout, extra=extra)),
+                    encoding="utf-8")
+    return path
+
+
+def torchrun(config, *args, nproc: int = 2, wait: bool = True):
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+               "-m", "nmt.cli.train", "--config", str(config), *args]
+    if not wait:
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def train(config, *args):
+    return subprocess.run([sys.executable, "-m", "nmt.cli.train", "--config", str(config), *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_two_processes_make_the_update_of_one_process_over_both_batches(tmp_path, corpus_dir):
+    two = torchrun(write_config(tmp_path, corpus_dir, "two"))
+    assert two.returncode == 0, two.stderr[-3000:]
+    one = train(write_config(tmp_path, corpus_dir, "one"), "--set", "train.accumulate=2")
+    assert one.returncode == 0, one.stderr
+    a = load_checkpoint(tmp_path / "one" / "checkpoints" / "last.pt")
+    b = load_checkpoint(tmp_path / "two" / "checkpoints" / "last.pt")
+    assert a["step"] == b["step"] == 8 and b["world_size"] == 2
+    for name, tensor in a["model"].items():
+        torch.testing.assert_close(b["model"][name], tensor, atol=1e-5, rtol=1e-4, msg=name)
+    # Validation is shared out and gathered: the same dev scores as one process.
+    assert b["progress"]["history"][-1]["loss"] == pytest.approx(a["progress"]["history"][-1]["loss"], rel=1e-5)
+    # Rank 0 alone wrote the log: each validation appears once.
+    log = (tmp_path / "two" / "train.log").read_text()
+    assert log.count("validation at step 4:") == 1 and "2 processes" in log
+
+
+def test_two_processes_resume_exactly(tmp_path, corpus_dir):
+    straight = torchrun(write_config(tmp_path, corpus_dir, "straight", dropout=0.3))
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    split = write_config(tmp_path, corpus_dir, "split", dropout=0.3)
+    assert torchrun(split, "--set", "train.max_steps=4").returncode == 0
+    resumed = torchrun(split, "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
+    b = load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt")
+    assert a["step"] == b["step"] == 8
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+    for rank in range(2):  # each process's dropout stream went on where it stopped
+        assert torch.equal(a["rng_by_rank"][rank]["torch"], b["rng_by_rank"][rank]["torch"])
+    # Another number of processes: one line saying why, before anything changes.
+    other = train(split, "--resume", "--set", "train.max_steps=12")
+    assert other.returncode == 2 and "Traceback" not in other.stderr
+    assert "was written by 2 training process(es), this run has 1: resume with 2" in other.stderr
+
+
+def test_a_killed_rank_stops_the_other_with_one_line_and_leaves_last_pt(tmp_path, corpus_dir):
+    config = write_config(tmp_path, corpus_dir, "run", extra=", validate_every: 3, max_steps: 100000, rank_timeout: 20")
+    launcher = torchrun(config, "--quiet", wait=False)
+    log = tmp_path / "run" / "train.log"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (log.exists() and "validation at step 3:" in log.read_text()):
+        time.sleep(0.2)
+    workers = subprocess.run(["pgrep", "-P", str(launcher.pid)], capture_output=True, text=True).stdout.split()
+    assert len(workers) == 2
+    victim = next(pid for pid in workers
+                  if b"RANK=1\0" in open(f"/proc/{pid}/environ", "rb").read())
+    killed_at = time.time()
+    os.kill(int(victim), signal.SIGKILL)
+    _, stderr = launcher.communicate(timeout=120)
+    assert launcher.returncode != 0 and time.time() - killed_at < 60
+    assert "nmt-train: error: distributed: rank 0 lost contact with another rank" in stderr
+    for pid in workers:  # no process is left behind
+        assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read()
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] % 3 == 0
+
+
+def test_a_patience_stop_ends_both_processes_at_the_same_update(tmp_path, corpus_dir):
+    # lr 0: dev BLEU never improves, so patience 2 stops the run at the third validation.
+    config = write_config(tmp_path, corpus_dir, "run", extra=", lr: 0.0, patience: 2, max_steps: 1000, stop_metric: loss")
+    result = torchrun(config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "stopped at step 12: no improvement of dev loss in 2 validations" in log
+    assert log.count("stopped at step") == 1
+    assert len(list((tmp_path / "run" / "tb").glob("events.out.tfevents.*"))) == 1
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == 12
