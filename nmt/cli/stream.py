@@ -51,5 +51,10 @@ def clean_line(raw: bytes) -> tuple[str, bool]:
         text, invalid = raw.decode("utf-8"), False
     except UnicodeDecodeError:
         text, invalid = raw.decode("utf-8", errors="replace"), True
+    return clean_text(text), invalid
+
+
+def clean_text(text: str) -> str:
+    """Control characters become spaces and white space is squeezed (nmt-translate and nmt-serve alike)."""
     text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
-    return " ".join(text.split()), invalid
+    return " ".join(text.split())

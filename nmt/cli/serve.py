@@ -1,0 +1,78 @@
+"""nmt-serve: a translation service (HTTP API with dynamic batching) and a page to try a model on.
+
+    nmt-serve --model recipes/ding-de-en/exp/rnnsearch [--model debian=recipes/debian-de-en/exp/rnnsearch]
+              [--host 127.0.0.1] [--port 8080]
+
+It binds 127.0.0.1 unless told otherwise; requests can name only the models given here.
+SIGTERM (or Ctrl-C) stops accepting requests and answers those in flight first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from nmt.cli.common import limit_threads, run_main
+from nmt.errors import NmtError
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="nmt-serve", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", action="append", required=True, metavar="[NAME=]EXP_DIR",
+                        help="a model to serve (repeatable); NAME defaults to the directory's name")
+    parser.add_argument("--checkpoint", default="best", metavar="best|last|avg|PATH")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0: every interface)")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when there is one)")
+    parser.add_argument("--max-lines", type=int, default=64, help="lines a request may hold")
+    parser.add_argument("--max-chars", type=int, default=2000, help="characters a line may hold")
+    parser.add_argument("--max-beam", type=int, default=16)
+    parser.add_argument("--max-queue", type=int, default=2000, help="lines waiting before requests get 503")
+    parser.add_argument("--batch-wait-ms", type=float, default=10.0,
+                        help="how long a request waits for others to share its batch")
+    parser.add_argument("--batch-tokens", type=int, default=4000, help="source tokens a batch holds at most")
+    return parser.parse_args()
+
+
+def _models(specs: list[str], *, checkpoint: str, device: str) -> dict:
+    from nmt.experiment import load_model
+
+    models = {}
+    for spec in specs:
+        name, sep, directory = spec.partition("=")
+        if not sep:
+            name, directory = Path(spec).resolve().name, spec
+        if not name or name in models:
+            raise NmtError(f"serve: --model {spec!r}: {'a name is empty' if not name else f'the name {name!r} is taken'}")
+        models[name] = load_model(directory, checkpoint=checkpoint, device=device)
+    return models
+
+
+def _main() -> int:
+    args = _arguments()
+    for option in ("max_lines", "max_chars", "max_beam", "max_queue", "batch_tokens", "port"):
+        if getattr(args, option) < 1:
+            raise NmtError(f"serve: --{option.replace('_', '-')} must be at least 1")
+    import uvicorn
+
+    from nmt.device import pick_device
+    from nmt.serve.app import create_app
+    from nmt.serve.service import Limits, Service
+
+    limit_threads()
+    device = str(pick_device(args.device, setting="serve: --device"))
+    limits = Limits(max_lines=args.max_lines, max_chars=args.max_chars, max_beam=args.max_beam,
+                    max_queue_lines=args.max_queue, batch_wait_ms=args.batch_wait_ms, batch_tokens=args.batch_tokens)
+    service = Service(_models(args.model, checkpoint=args.checkpoint, device=device), device=device, limits=limits)
+    print(f"nmt-serve: {', '.join(service.models)} on http://{args.host}:{args.port}/ ({device})", file=sys.stderr)
+    uvicorn.run(create_app(service), host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=30)
+    return 0
+
+
+def main() -> None:
+    run_main("nmt-serve", _main)
+
+
+if __name__ == "__main__":
+    main()

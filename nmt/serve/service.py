@@ -1,0 +1,113 @@
+"""What the service does, without HTTP: translate lines with one of its models, and analyse one
+line for the page (n-best, attention, cell activations). The batcher calls `Service.run` in
+its worker thread with the options a group of requests shares.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from nmt.cli.stream import clean_text
+from nmt.experiment import LoadedModel
+from nmt.inspect import LayerActivations, decoder_activations, encoder_activations
+from nmt.translate import Translation, Translator
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_lines: int = 64  # lines a request
+    max_chars: int = 2000  # characters a line
+    max_beam: int = 16
+    max_queue_lines: int = 2000  # lines waiting in all; more: 503
+    batch_wait_ms: float = 10.0  # how long the first request of a batch waits for others
+    batch_tokens: int = 4000  # source tokens a batch
+
+
+@dataclass(frozen=True)
+class Options:
+    """What requests must share to be translated in one batch."""
+
+    model: str
+    beam: int
+    nbest: int
+    alignments: bool = False
+    analyze: bool = False
+
+
+def _round(rows, digits: int = 4) -> list:
+    return [[round(float(value), digits) for value in row] for row in rows]
+
+
+def _layer(item: LayerActivations) -> dict:
+    return {"name": item.name, "layer": item.layer, "direction": item.direction,
+            "hidden": _round(item.hidden, 3), "cell": _round(item.cell, 3) if item.cell is not None else None}
+
+
+class Service:
+    def __init__(self, models: dict[str, LoadedModel], *, device: str = "cpu", limits: Limits = Limits()):
+        if not models:
+            raise ValueError("a service needs at least one model")
+        self.models, self.device, self.limits = models, device, limits
+        self.default_model = next(iter(models))
+        self._translators: dict[Options, Translator] = {}
+
+    def describe(self) -> list[dict]:
+        return [{"name": name, "variant": m.cfg.model.variant, "cell": m.cfg.model.cell,
+                 "src_lang": m.cfg.data.src_lang, "tgt_lang": m.cfg.data.tgt_lang,
+                 "beam_size": m.cfg.decode.beam_size, "reverse_source": m.cfg.model.reverse_source}
+                for name, m in self.models.items()]
+
+    def _translator(self, options: Options) -> Translator:
+        if options not in self._translators:
+            loaded = self.models[options.model]
+            decode = dataclasses.replace(loaded.cfg.decode, method="beam", beam_size=options.beam, nbest=options.nbest)
+            self._translators[options] = Translator(loaded.model, loaded.tokenizer, decode=decode, device=self.device,
+                                                    keep_attention=options.alignments or options.analyze)
+        return self._translators[options]
+
+    def run(self, options: Options, lines: list[str]) -> list[dict]:
+        """One result per line, in order (the batcher's translate function)."""
+        lines = [clean_text(line) for line in lines]
+        translator = self._translator(options)
+        results = translator.translate(lines)
+        if options.analyze:
+            return [self._analysis(options, line, result) for line, result in zip(lines, results)]
+        sources = translator.encode(lines)[0] if options.alignments else [None] * len(lines)
+        return [self._record(options, result, source) for result, source in zip(results, sources)]
+
+    def _pieces(self, model: str, ids, side: str) -> list[str]:
+        processor = getattr(self.models[model].tokenizer, side)
+        return [processor.id_to_piece(int(i)) for i in ids]
+
+    def _record(self, options: Options, result: list[Translation], source_ids) -> dict:
+        best = result[0]
+        record = {"text": best.text, "score": round(best.score, 4),
+                  "nbest": [{"text": t.text, "score": round(t.score, 4)} for t in result]}
+        if options.alignments:
+            record["alignment"] = None if best.attention is None else {
+                "source": self._pieces(options.model, source_ids, "src") + ["</s>"],
+                "target": self._pieces(options.model, best.tokens, "tgt") + ["</s>"],
+                "weights": _round(best.attention[:, : len(source_ids) + 1]),
+            }
+        return record
+
+    def _analysis(self, options: Options, line: str, result: list[Translation]) -> dict[str, Any]:
+        """The page's view of one line: every hypothesis with its attention and decoder cells, and the encoder cells."""
+        loaded = self.models[options.model]
+        source_ids = self._translator(options).encode([line])[0][0]
+        source = self._pieces(options.model, source_ids, "src") + ["</s>"]
+        hypotheses = []
+        for hyp in result:
+            if not source_ids:
+                break
+            hypotheses.append({
+                "text": hyp.text, "score": round(hyp.score, 4),
+                "pieces": self._pieces(options.model, hyp.tokens, "tgt") + ["</s>"],
+                "attention": _round(hyp.attention[:, : len(source)]) if hyp.attention is not None else None,
+                "decoder": [_layer(item) for item in decoder_activations(loaded.model, source_ids, hyp.tokens)],
+            })
+        encoder = [_layer(item) for item in encoder_activations(loaded.model, source_ids)] if source_ids else []
+        return {"model": options.model, "source": source if source_ids else [], "hypotheses": hypotheses,
+                "encoder": encoder}
