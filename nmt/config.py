@@ -83,14 +83,11 @@ class ModelConfig:
 
 
 @dataclass
-class TrainConfig:
+class LoopConfig:
+    """The training loop's settings, whatever it trains (translation, the character model)."""
+
     seed: int = 1234
     device: Optional[str] = None  # unset: cuda when available, else cpu
-    # Batches
-    batch_tokens: int = field(default=4000, metadata=_range(1))  # padded tokens of the longer side
-    batch_size: Optional[int] = field(default=None, metadata=_range(1))  # sentences per batch, at most
-    max_src_tokens: int = field(default=100, metadata=_range(1))  # longer training pairs are left out
-    max_tgt_tokens: int = field(default=100, metadata=_range(1))
     accumulate: int = field(default=1, metadata=_range(1))  # batches per update
     # Optimisation
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
@@ -110,7 +107,6 @@ class TrainConfig:
     patience: Optional[int] = field(default=10, metadata=_range(1))  # validations without improvement
     # Validation and checkpoints
     validate_every: int = field(default=500, metadata=_range(1))  # updates
-    validation_beam: int = field(default=1, metadata=_range(1))  # 1: greedy
     stop_metric: Literal["bleu", "chrf", "loss", "ppl"] = "bleu"  # picks the best checkpoint too
     keep_best: int = field(default=1, metadata=_range(1))
     keep_last: int = field(default=5, metadata=_range(1))  # recent checkpoints, for averaging
@@ -118,6 +114,17 @@ class TrainConfig:
     # Under torchrun: how long a process waits for the others in a collective before it stops,
     # naming the lost process (a rank that died or stalls). Longer than the slowest checkpoint write.
     rank_timeout: float = field(default=60.0, metadata=_range(1.0))  # seconds
+
+
+@dataclass
+class TrainConfig(LoopConfig):
+    """Training a translation model: the loop's settings and its batches of sentence pairs."""
+
+    batch_tokens: int = field(default=4000, metadata=_range(1))  # padded tokens of the longer side
+    batch_size: Optional[int] = field(default=None, metadata=_range(1))  # sentences per batch, at most
+    max_src_tokens: int = field(default=100, metadata=_range(1))  # longer training pairs are left out
+    max_tgt_tokens: int = field(default=100, metadata=_range(1))
+    validation_beam: int = field(default=1, metadata=_range(1))  # 1: greedy
 
 
 @dataclass
@@ -139,6 +146,7 @@ class DecodeConfig:
 
 @dataclass
 class Config:
+    task: Literal["translation"] = "translation"  # 'char_lm': the character language model (nmt/lm.py)
     exp_dir: str = ""  # unset: exp/<config file name without .yaml>
     data: DataConfig = field(default_factory=DataConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
@@ -331,19 +339,29 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     return raw
 
 
-def config_from_dict(raw: dict) -> Config:
-    cfg = _build(Config, raw, "")
-    _check_consistency(cfg)
+def config_from_dict(raw: dict, schema: type = Config) -> Any:
+    """A validated `schema` (Config, or another task's config class with a `check()`) from a mapping."""
+    cfg = _build(schema, raw, "")
+    if schema is Config:
+        _check_consistency(cfg)
+    elif hasattr(cfg, "check"):
+        cfg.check()
     return cfg
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
+def load_config(path: str | Path, overrides: list[str] | None = None, *, schema: type = Config) -> Any:
     """Read, merge, override and validate a config file; fill in exp_dir when unset."""
     path = Path(path)
-    cfg = config_from_dict(apply_overrides(_read_with_bases(path), overrides or []))
+    cfg = config_from_dict(apply_overrides(_read_with_bases(path), overrides or []), schema)
     if not cfg.exp_dir:
         cfg.exp_dir = str(Path("exp") / path.stem)
     return cfg
+
+
+def read_task(path: str | Path, overrides: list[str] | None = None) -> str:
+    """The `task:` a config file names (translation when it names none), before it is validated."""
+    raw = apply_overrides(_read_with_bases(Path(path)), overrides or [])
+    return raw.get("task", "translation") if isinstance(raw.get("task", "translation"), str) else "translation"
 
 
 def config_to_dict(cfg: Config) -> dict:

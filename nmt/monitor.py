@@ -48,9 +48,9 @@ class Monitor:
         for name, value in values.items():
             self.writer.add_scalar(f"train/{name}", value, step)
 
-    def dev_scalars(self, step: int, metrics: dict) -> None:
-        for name in ("loss", "ppl", "bleu", "chrf"):
-            self.writer.add_scalar(f"dev/{name}", metrics[name], step)
+    def dev_scalars(self, step: int, metrics: dict[str, float]) -> None:
+        for name, value in metrics.items():
+            self.writer.add_scalar(f"dev/{name}", value, step)
 
     def dev_translations(self, step: int, rows: list[tuple[str, str, str]]) -> None:
         """A markdown table of (source, reference, hypothesis) rows."""

@@ -19,32 +19,35 @@ import math
 import signal
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from nmt.batching import BatchIterator, ParallelArrays
 from nmt.checkpoint import load_checkpoint, save_checkpoint
 from nmt.config import Config, config_to_dict
 from nmt.device import describe_device, pick_device, precision_context
 from nmt.distributed import Cluster
 from nmt.errors import NmtError
-from nmt.models import build_model, count_parameters
+from nmt.models import count_parameters
 from nmt.monitor import Monitor, SilentMonitor
 from nmt.optim import HIGHER_IS_BETTER, Schedule, build_optimizer
 from nmt.progress import Progress, format_minutes, step_budget
-from nmt.tokenizer import Tokenizer
-from nmt.validate import Validator, token_loss
+from nmt.tasks import Task, TranslationTask
 
 MAX_NONFINITE_IN_A_ROW = 5
 ESTIMATE_AFTER = 20  # updates timed before the first estimate of the run's length
 
 
 class Trainer:
-    """Trains the model of `cfg` in its exp_dir; `init_from` (a checkpoint) starts from trained weights."""
+    """Trains the model of `cfg` in its exp_dir; `init_from` (a checkpoint) starts from trained weights.
+
+    `task_class` builds the model, its batches, loss and validation (`nmt.tasks.Task`) from
+    `cfg`, which needs `exp_dir` and a `train` section; translation unless told otherwise.
+    """
 
     def __init__(self, cfg: Config, *, resume: bool = False, quiet: bool = False, cluster: Cluster | None = None,
-                 init_from: Path | None = None):
+                 init_from: Path | None = None, task_class: Callable[..., Task] = TranslationTask):
         self.cfg, self.train_cfg = cfg, cfg.train
         self.cluster = cluster or Cluster()
         self.exp_dir = Path(cfg.exp_dir)
@@ -53,8 +56,8 @@ class Trainer:
         if cfg.train.precision == "fp16" and self.device.type != "cuda":
             raise NmtError("config: train.precision = 'fp16' needs a CUDA device; use 'bf16' on the CPU")
         torch.manual_seed(cfg.train.seed)
-        self.tokenizer = Tokenizer.load(self.exp_dir)
-        self.model = build_model(cfg.model, self.tokenizer.src_vocab_size, self.tokenizer.tgt_vocab_size).to(self.device)
+        self.task = task_class(cfg, device=self.device, cluster=self.cluster)
+        self.model, self.iterator = self.task.model, self.task.iterator
         if init_from is not None:
             self._load_weights(init_from)
         if self.cluster.rank:
@@ -63,18 +66,6 @@ class Trainer:
         self.optimizer = build_optimizer(self.model.parameters(), cfg.train)
         self.schedule = Schedule(self.optimizer, cfg.train)
         self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.train.precision == "fp16")
-        self.iterator = BatchIterator(
-            ParallelArrays(self.exp_dir / "data", "train"), batch_tokens=cfg.train.batch_tokens,
-            batch_size=cfg.train.batch_size, seed=cfg.train.seed, max_src_tokens=cfg.train.max_src_tokens,
-            max_tgt_tokens=cfg.train.max_tgt_tokens, rank=self.cluster.rank, world_size=self.cluster.world_size,
-        )
-        self.validator = Validator(
-            self.model, self.tokenizer, self.exp_dir / "data", decode=cfg.decode, beam_size=cfg.train.validation_beam,
-            device=self.device, batch_tokens=cfg.decode.batch_tokens, cluster=self.cluster,
-        )
-        if self.iterator.keep.sum() == 0:
-            raise NmtError(f"train: every training pair is longer than train.max_src_tokens={cfg.train.max_src_tokens} "
-                           f"or train.max_tgt_tokens={cfg.train.max_tgt_tokens} tokens")
         self.progress = Progress()
         self.nonfinite_in_a_row = 0
         self.signalled = False  # Ctrl-C or SIGTERM reached this process
@@ -118,11 +109,13 @@ class Trainer:
 
     def _state(self) -> dict:
         """Everything exact resumption needs; every process takes part (their RNG states are gathered)."""
-        rng_by_rank = self.cluster.gather(self._rng_state(), what="saving last.pt")
+        by_rank = self.cluster.gather((self._rng_state(), self.task.state_dict()), what="saving last.pt")
+        rng_by_rank = [rng for rng, _ in by_rank]
         return {
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(), "scaler": self.scaler.state_dict(),
             "iterator": self.iterator.state_dict(), "rng": rng_by_rank[0], "rng_by_rank": rng_by_rank,
+            "task_by_rank": [task for _, task in by_rank],
             "world_size": self.cluster.world_size, "step": self.step, "progress": self.progress.state_dict(),
         }
 
@@ -144,6 +137,7 @@ class Trainer:
         if "cuda" in rng and torch.cuda.is_available():
             torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
         self.progress = Progress.from_state(state)
+        self.task.load_state_dict(state.get("task_by_rank", [{}] * self.cluster.world_size)[self.cluster.rank])
 
     # ------------------------------------------------------------ one update
 
@@ -159,7 +153,7 @@ class Trainer:
         returns (loss per token, grad norm, tokens) or None if skipped."""
         self.model.train()
         cluster = self.cluster
-        (n_tokens,) = cluster.sum([sum(b.n_tgt_tokens for b in group)], self.device, what="an update")
+        (n_tokens,) = cluster.sum([sum(self.task.count(b) for b in group)], self.device, what="an update")
         # DDP averages gradients over processes: dividing by the tokens per process turns that
         # into normalising by the target tokens of all processes together.
         per_process = n_tokens / cluster.world_size
@@ -168,8 +162,7 @@ class Trainer:
         for index, batch in enumerate(group):
             with self._gradient_sync(last=index == len(group) - 1), cluster.watch("an update"):
                 with self._autocast():
-                    loss = token_loss(self.train_model, batch.to(self.device),
-                                      label_smoothing=self.train_cfg.label_smoothing)
+                    loss = self.task.loss(self.train_model, batch, label_smoothing=self.train_cfg.label_smoothing)
                 self.scaler.scale(loss / per_process).backward()
             total += loss.detach().item()
         self.scaler.unscale_(self.optimizer)
@@ -209,26 +202,20 @@ class Trainer:
     def validate(self) -> dict:
         started = time.time()
         progress = self.progress
-        metrics, hypotheses = self.validator.run()
+        metrics, phrase, note = self.task.validate()
         value = metrics[self.train_cfg.stop_metric]
         improved = not progress.best or self._is_better(value, progress.best[0][0])
         progress.bad_validations = 0 if improved else progress.bad_validations + 1
         self.schedule.after_validation(value)
         progress.last_validated_step = self.step
         record = {"step": self.step, "epoch": self.iterator.epoch, "minutes": round(progress.elapsed / 60, 3),
-                  "lr": self.schedule.lr, **{k: metrics[k] for k in ("loss", "ppl", "bleu", "chrf")}}
+                  "lr": self.schedule.lr, **{k: metrics[k] for k in self.task.metrics}}
         progress.history.append(record)
-        self.monitor.dev_scalars(self.step, metrics)
-        self.monitor.dev_translations(self.step, [(self.validator.sources[i], self.validator.references[i], hypotheses[i])
-                                                  for i in range(min(5, len(hypotheses)))])
-        examples = self.validator.attention_examples() if self.cluster.is_main else []
-        if examples:
-            self.monitor.attention_images(self.step, examples)
-        self.monitor.info(
-            f"validation at step {self.step}: dev loss {metrics['loss']:.3f}, ppl {metrics['ppl']:.2f}, "
-            f"BLEU {metrics['bleu']:.2f}, chrF {metrics['chrf']:.2f}{' (best)' if improved else ''} "
-            f"[{time.time() - started:.1f}s; {metrics['bleu_signature']}]"
-        )
+        self.monitor.dev_scalars(self.step, {k: metrics[k] for k in self.task.metrics})
+        if self.cluster.is_main:
+            self.task.report(self.monitor, self.step)
+        self.monitor.info(f"validation at step {self.step}: {phrase}{' (best)' if improved else ''} "
+                          f"[{time.time() - started:.1f}s{'; ' + note if note else ''}]")
         progress.validations += 1
         progress.validation_seconds += time.time() - started
         self._save_checkpoints(value, improved)
@@ -282,9 +269,7 @@ class Trainer:
         """Train until a stop condition holds; returns the run's results (also in results.json)."""
         params = count_parameters(self.model)
         self.monitor.info(f"{'resuming at step ' + str(self.step) if self.step else 'training'}: "
-                          f"{self.cfg.model.variant} ({self.cfg.model.cell}), {params:,} parameters, "
-                          f"on {self._devices()}, {len(self.iterator.corpus):,} training pairs "
-                          f"({self.iterator.n_left_out:,} over the length limits)")
+                          f"{self.task.summary()}; {params:,} parameters on {self._devices()}")
         # The handlers stay until the run has ended (saved, validated, reported): a SIGTERM from
         # torchrun must neither cut a checkpoint nor an error message short.
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -379,7 +364,7 @@ class Trainer:
         best_step = progress.best[0][1] if progress.best else self.step
         best = next((h for h in progress.history if h["step"] == best_step), progress.history[-1])
         results = {
-            "variant": self.cfg.model.variant, "cell": self.cfg.model.cell, "parameters": params,
+            **self.task.describe(), "parameters": params,
             "steps": self.step, "epochs_started": self.iterator.epoch, "stop_reason": reason,
             "train_minutes": round(progress.elapsed / 60, 3),
             "train_tokens_per_sec": round(progress.target_tokens / max(progress.train_seconds, 1e-9), 1),
@@ -395,7 +380,7 @@ class Trainer:
         path.write_text(json.dumps({**existing, "train": results}, indent=2))
         hparams = {f"{section}.{key}": value for section in ("model", "train")
                    for key, value in config_to_dict(self.cfg)[section].items()}
-        self.monitor.hparams(hparams, {"dev_bleu": best["bleu"], "dev_chrf": best["chrf"], "dev_ppl": best["ppl"],
+        self.monitor.hparams(hparams, {**{f"dev_{k}": best[k] for k in self.task.metrics if k != "loss"},
                                        "train_minutes": results["train_minutes"]})
         return results
 

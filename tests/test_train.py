@@ -123,6 +123,7 @@ def test_interrupt_saves_a_checkpoint_that_resume_continues(tmp_path, corpus_dir
 
 
 def test_nan_losses_are_skipped_then_stop_the_run(tmp_path, corpus_dir, monkeypatch):
+    from nmt import tasks as tasks_module
     from nmt import train as train_module
     from nmt.prepare import Preparer
 
@@ -130,14 +131,14 @@ def test_nan_losses_are_skipped_then_stop_the_run(tmp_path, corpus_dir, monkeypa
     cfg = load_config(config, ["train.max_steps=20"])
     Preparer(cfg, log=lambda line: None).run()
     calls = {"n": 0}
-    real_loss = train_module.token_loss
+    real_loss = tasks_module.token_loss
 
     def sometimes_nan(model, batch, *, label_smoothing=0.0):
         calls["n"] += 1
         loss = real_loss(model, batch, label_smoothing=label_smoothing)
         return loss * float("nan") if calls["n"] == 2 or calls["n"] >= 4 else loss
 
-    monkeypatch.setattr(train_module, "token_loss", sometimes_nan)
+    monkeypatch.setattr(tasks_module, "token_loss", sometimes_nan)
     trainer = train_module.Trainer(cfg, quiet=True)
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     with pytest.raises(NmtError, match=r"training diverged: 5 updates in a row had a NaN or infinite loss"):

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from nmt.cli.common import add_config_arguments, config_from_args, limit_threads, run_main
+from nmt.cli.common import add_config_arguments, config_from_args, limit_threads, load_any_config, run_main
 from nmt.config import Config, config_to_dict, load_config
 from nmt.errors import NmtError
 
@@ -37,8 +37,8 @@ def check_exp_dir(cfg: Config, *, resume: bool) -> None:
         raise NmtError(f"train: {exp_dir} already holds a training run; continue it with --resume, "
                        "or choose another exp_dir (--set exp_dir=...)")
     if resume and (exp_dir / "config.yaml").exists():
-        saved, current = config_to_dict(load_config(exp_dir / "config.yaml")), config_to_dict(cfg)
-        for section in FIXED_ON_RESUME:
+        saved, current = config_to_dict(load_any_config(exp_dir / "config.yaml")), config_to_dict(cfg)
+        for section in (s for s in FIXED_ON_RESUME if s in current):
             difference = _first_difference(saved[section], current[section], section)
             if difference:
                 raise NmtError(f"train: --resume with a changed config ({difference}); "
@@ -88,6 +88,9 @@ def _main() -> int:
     parser.add_argument("--quiet", action="store_true", help="log to train.log only")
     args = parser.parse_args()
     cfg = config_from_args(args)
+    language_model = cfg.task == "char_lm"
+    if language_model and args.init_from:
+        raise NmtError("train: --init-from fine-tunes translation models; a char_lm run starts afresh")
     if args.nproc is not None:
         if args.nproc < 1:
             raise NmtError(f"train: --nproc {args.nproc}: needs at least 1 process")
@@ -95,7 +98,10 @@ def _main() -> int:
 
     from nmt.device import pick_device
     from nmt.distributed import Cluster
+    from nmt.lm import prepare as prepare_characters
+    from nmt.lm_task import LanguageModelTask
     from nmt.prepare import Preparer, format_summary
+    from nmt.tasks import TranslationTask
     from nmt.train import Trainer
 
     limit_threads()
@@ -107,18 +113,23 @@ def _main() -> int:
         init_dir, init_checkpoint = adopt_init_from(cfg, args.init_from, log) if args.init_from else (None, None)
         if cluster.is_main:
             check_exp_dir(cfg, resume=args.resume)
-            summary = Preparer(cfg, log=log, tokenizer_from=init_dir).run()
-            log(format_summary(summary, cfg))
+            if language_model:
+                prepare_characters(cfg, log)
+            else:
+                summary = Preparer(cfg, log=log, tokenizer_from=init_dir).run()
+                log(format_summary(summary, cfg))
         cluster.wait_for_main(what="data preparation")
         resuming = args.resume and (Path(cfg.exp_dir) / "checkpoints" / "last.pt").exists()
-        results = Trainer(cfg, resume=args.resume, quiet=args.quiet, cluster=cluster,
+        task_class = LanguageModelTask if language_model else TranslationTask
+        results = Trainer(cfg, resume=args.resume, quiet=args.quiet, cluster=cluster, task_class=task_class,
                           init_from=None if resuming else init_checkpoint).run()
     finally:
         cluster.close()
     if cluster.is_main:
         best = results["best"]
-        print(f"best dev BLEU {best['bleu']:.2f} (chrF {best['chrf']:.2f}, ppl {best['ppl']:.2f}) at step {best['step']}; "
-              f"{results['steps']} updates in {results['train_minutes']:.1f} min; "
+        scores = (f"dev {best['bpc']:.4f} bits per character" if language_model else
+                  f"dev BLEU {best['bleu']:.2f} (chrF {best['chrf']:.2f}, ppl {best['ppl']:.2f})")
+        print(f"best {scores} at step {best['step']}; {results['steps']} updates in {results['train_minutes']:.1f} min; "
               f"results in {Path(cfg.exp_dir) / 'results.json'}")
     return 0
 
