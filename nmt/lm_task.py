@@ -74,7 +74,7 @@ def _detach(state):
 
 
 @torch.no_grad()
-def stream_loss(model: CharLM, ids: np.ndarray, *, streams: int = 8, chunk: int = 256,
+def stream_loss(model: CharLM, ids: np.ndarray, *, streams: int = 64, chunk: int = 256,
                 device: torch.device | str = "cpu") -> tuple[float, int]:
     """Summed negative log-likelihood (nats) of every character of `ids` after the first, and their count;
     the text is read as `streams` parallel streams with the state carried through."""
@@ -88,6 +88,20 @@ def stream_loss(model: CharLM, ids: np.ndarray, *, streams: int = 8, chunk: int 
         count += batch.targets.numel()
     model.train(was_training)
     return total, count
+
+
+@torch.no_grad()
+def char_bits(model: CharLM, ids: np.ndarray, *, chunk: int = 512, device: torch.device | str = "cpu") -> np.ndarray:
+    """-log2 P of every character of `ids` after the first, read as one stream with the state carried."""
+    model.eval()
+    bits, state = [], None
+    inputs = torch.as_tensor(np.asarray(ids, dtype=np.int64))
+    for start in range(0, len(inputs) - 1, chunk):
+        window = inputs[start:start + chunk + 1].to(device)
+        logits, state = model(window[None, :-1], state)
+        nll = F.cross_entropy(logits[0].float(), window[1:], reduction="none")
+        bits.append((nll / LN2).cpu().numpy())
+    return np.concatenate(bits) if bits else np.zeros(0)
 
 
 def generate(model: CharLM, vocab: CharVocab, *, prime: str, length: int, temperature: float = 1.0, top_k: int = 0,

@@ -7,8 +7,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
+from pathlib import Path
 
 from nmt.cli.common import limit_threads, run_main
 from nmt.errors import NmtError
@@ -25,6 +27,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None, help="the same seed gives the same text")
     parser.add_argument("--argmax", action="store_true", help="the most probable character every time")
     parser.add_argument("--evaluate", metavar="FILE", help="print the bits per character of FILE instead of sampling")
+    parser.add_argument("--json", metavar="OUT", help="with --evaluate: also write the figures to OUT")
     parser.add_argument("--device", default=None)
     return parser.parse_args()
 
@@ -45,6 +48,8 @@ def _main() -> int:
         bpc = total / max(count, 1) / LN2
         print(f"{args.evaluate}: {bpc:.4f} bits per character ({count:,} characters, perplexity "
               f"{math.exp(total / max(count, 1)):.3f})")
+        if args.json:
+            Path(args.json).write_text(json.dumps({"file": args.evaluate, "bpc": round(bpc, 4), "characters": count}))
         return 0
     text = generate(model, vocab, prime=args.prime, length=args.length, temperature=args.temperature, top_k=args.top_k,
                     argmax=args.argmax, seed=args.seed, device=device)
