@@ -6,6 +6,7 @@
     python tools/bench.py --bf16          # also bfloat16 autocast (train.precision: bf16)
     python tools/bench.py --compile       # also torch.compile of the decoder step
     python tools/bench.py --only ddp      # 2 processes x 1 thread (DDP, gloo) against 1 process x 2 threads
+    python tools/bench.py --device cuda   # the same tables on a GPU (its name, torch/CUDA versions, peaks)
 
 Uses the Ding recipe's prepared data and trained model when they exist
 (recipes/ding-de-en/exp/rnnsearch), else synthetic batches with Ding's length
@@ -37,16 +38,24 @@ VARIANTS = {  # the reference sizes, and the fused and Luong variants beside it
 }
 
 
-def matmul_peak(seconds: float, dtype: torch.dtype = torch.float32) -> float:
+def _sync(device: str) -> None:
+    """Wait for the device: CUDA work is asynchronous, a clock read without this times the launch only."""
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def matmul_peak(seconds: float, dtype: torch.dtype = torch.float32, device: str = "cpu") -> float:
     """GFLOPS of a large square matmul in `dtype`, best of several timed runs."""
-    n = 2048
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    n = 8192 if device.startswith("cuda") else 2048
+    a, b = torch.randn(n, n, dtype=dtype, device=device), torch.randn(n, n, dtype=dtype, device=device)
     torch.mm(a, b)
+    _sync(device)
     best, deadline = 0.0, time.time() + seconds
     while time.time() < deadline:
         start = time.perf_counter()
         for _ in range(4):
             torch.mm(a, b)
+        _sync(device)
         best = max(best, 4 * 2 * n ** 3 / (time.perf_counter() - start) / 1e9)
     return best
 
@@ -114,15 +123,15 @@ def _batches(cfg, count: int, *, batch_size: int = 64, length: int | None = None
     return out, "synthetic"
 
 
-def _precision(bf16: bool):
-    """The context nmt-train uses for train.precision bf16 (or fp32) on the CPU."""
+def _precision(bf16: bool, device: str = "cpu"):
+    """The context nmt-train uses for train.precision bf16 (or fp32)."""
     from nmt.device import precision_context
 
-    return precision_context("bf16" if bf16 else "fp32", torch.device("cpu"))
+    return precision_context("bf16" if bf16 else "fp32", torch.device(device))
 
 
 def train_speed(overrides: dict, updates: int, batch_size: int = 64, length: int | None = None,
-                compile_step: bool = False, bf16: bool = False) -> dict:
+                compile_step: bool = False, bf16: bool = False, device: str = "cpu") -> dict:
     from nmt.models import build_model
     from nmt.optim import build_optimizer
     from nmt.tokenizer import PAD
@@ -130,34 +139,37 @@ def train_speed(overrides: dict, updates: int, batch_size: int = 64, length: int
 
     cfg = _reference_config(overrides)
     torch.manual_seed(0)
-    model = build_model(cfg.model, 8000, 8000).train()
+    model = build_model(cfg.model, 8000, 8000).to(device).train()
     if compile_step:  # the decoder's per-step function; dynamic: source length and batch size vary
         model.decoder._advance = torch.compile(model.decoder._advance, dynamic=True)
     optimizer = build_optimizer(model.parameters(), cfg.train)  # the optimizer nmt-train uses
     warmup = 8 if compile_step else 3  # compiling happens in the first few updates
     batches, source = _batches(cfg, updates + warmup, batch_size=batch_size, length=length)
+    batches = [batch.to(device) for batch in batches]
     # The analytic cost of the timed batches, worked out before the clock starts.
     macs = sum(forward_macs(cfg.model, 8000, float(s), float(t)) for batch in batches[warmup:]
                for s, t in zip(batch.src_lengths.tolist(), (batch.tgt_out != PAD).sum(1).tolist()))
     tokens, start, began = 0, None, time.perf_counter()
     for index, batch in enumerate(batches):
         if index == warmup:
+            _sync(device)
             warmup_seconds = time.perf_counter() - began
             start, tokens = time.perf_counter(), 0
-        with _precision(bf16):
+        with _precision(bf16, device):
             loss = token_loss(model, batch)
         optimizer.zero_grad(set_to_none=True)
         (loss / batch.n_tgt_tokens).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         tokens += batch.n_tgt_tokens
+    _sync(device)
     seconds = time.perf_counter() - start
     return {"tokens_per_sec": tokens / seconds, "updates_per_sec": updates / seconds,
             "mflop_per_token": 3 * 2 * macs / tokens / 1e6, "gflops": 3 * 2 * macs / seconds / 1e9,
             "batch_tokens": tokens / updates, "data": source, "warmup_seconds": warmup_seconds}
 
 
-def translate_speed(beam: int, limit: int | None, bf16: bool = False) -> dict:
+def translate_speed(beam: int, limit: int | None, bf16: bool = False, device: str = "cpu") -> dict:
     from nmt.experiment import load_model
     from nmt.models import build_model
     from nmt.translate import Translator
@@ -175,12 +187,14 @@ def translate_speed(beam: int, limit: int | None, bf16: bool = False) -> dict:
         model, tokenizer, trained = build_model(cfg.model, 8000, 8000).eval(), None, False
         rng = np.random.default_rng(0)
         sources = [list(rng.integers(4, 8000, size=n)) for n in np.clip(rng.gamma(4, 3.2, limit or 1000).astype(int), 2, 60)]
-    translator = Translator(model, tokenizer, decode=dataclasses.replace(cfg.decode, beam_size=beam))
-    with _precision(bf16):
+    model = model.to(device)
+    translator = Translator(model, tokenizer, decode=dataclasses.replace(cfg.decode, beam_size=beam), device=device)
+    with _precision(bf16, device):
         translator.translate_ids(sources[:20])  # warm-up
     start = time.perf_counter()
-    with torch.inference_mode(), _precision(bf16):
+    with torch.inference_mode(), _precision(bf16, device):
         hyps = translator.translate_ids(sources)
+    _sync(device)
     seconds = time.perf_counter() - start
     out_tokens = sum(len(h[0].tokens) + 1 for h in hyps)
     return {"sentences_per_sec": len(sources) / seconds, "tokens_per_sec": out_tokens / seconds,
@@ -286,7 +300,7 @@ def isolated(name: str, **kwargs) -> dict:
     return result
 
 
-def train_table(report: dict, updates: int, compile_step: bool, bf16: bool) -> None:
+def train_table(report: dict, updates: int, compile_step: bool, bf16: bool, device: str) -> None:
     """MFU is against the fp32 peak, and for bf16 rows against the bf16 peak as well."""
     print("\n| training | target tok/s | updates/s | MFLOP/token | MFU | peak RSS |\n| --- | ---: | ---: | ---: | ---: | ---: |")
     report["train"] = {}
@@ -297,7 +311,7 @@ def train_table(report: dict, updates: int, compile_step: bool, bf16: bool) -> N
         runs += [(f"{name} bf16", overrides, False, True) for name, overrides in VARIANTS.items()]
     for label, overrides, compiled, low in runs:
         r = report["train"][label] = isolated("train_speed", overrides=overrides, updates=updates,
-                                              compile_step=compiled, bf16=low)
+                                              compile_step=compiled, bf16=low, device=device)
         r["mfu"] = r["gflops"] / report["matmul_gflops"]
         mfu = f"{100 * r['mfu']:.0f} %"
         if low:
@@ -311,27 +325,29 @@ def train_table(report: dict, updates: int, compile_step: bool, bf16: bool) -> N
               + "; not counted above)")
 
 
-def translate_table(report: dict, sentences: int | None, bf16: bool) -> None:
+def translate_table(report: dict, sentences: int | None, bf16: bool, device: str) -> None:
     print("\n| translation | sentences/s | tokens/s | seconds | peak RSS |\n| --- | ---: | ---: | ---: | ---: |")
     report["translate"] = {}
     runs = [("greedy", 1, False), ("beam 5", 5, False)]
     if bf16:
         runs += [("greedy bf16", 1, True), ("beam 5 bf16", 5, True)]
     for label, beam, low in runs:
-        r = report["translate"][label] = isolated("translate_speed", beam=beam, limit=sentences, bf16=low)
+        r = report["translate"][label] = isolated("translate_speed", beam=beam, limit=sentences, bf16=low,
+                                                  device=device)
         print(f"| {label} ({r['sentences']} sentences{'' if r['trained_model'] else ', untrained model'}) | "
               f"{r['sentences_per_sec']:,.0f} | {r['tokens_per_sec']:,.0f} | {r['seconds']:.2f} | {r['peak_rss_mb']:,.0f} MB |")
 
 
-def scaling_table(report: dict, updates: int, quick: bool) -> None:
+def scaling_table(report: dict, updates: int, quick: bool, device: str) -> None:
     print("\n| rnnsearch scaling | target tok/s |\n| --- | ---: |")
     report["scaling"] = {"batch_size": {}, "length": {}}
-    for batch_size in ((16,) if quick else (16, 32, 64, 128)):
-        r = isolated("train_speed", overrides={}, updates=updates, batch_size=batch_size)
+    sizes = (16, 32, 64, 128, 256) if device.startswith("cuda") else (16, 32, 64, 128)
+    for batch_size in ((16,) if quick else sizes):
+        r = isolated("train_speed", overrides={}, updates=updates, batch_size=batch_size, device=device)
         report["scaling"]["batch_size"][batch_size] = r["tokens_per_sec"]
         print(f"| {batch_size} sentences/batch (~{r['batch_tokens']:.0f} target tokens) | {r['tokens_per_sec']:,.0f} |")
     for length in ((10,) if quick else (10, 20, 40, 80)):
-        r = isolated("train_speed", overrides={}, updates=max(updates // 2, 2), length=length)
+        r = isolated("train_speed", overrides={}, updates=max(updates // 2, 2), length=length, device=device)
         report["scaling"]["length"][length] = r["tokens_per_sec"]
         print(f"| sentences of {length} tokens, 64 a batch | {r['tokens_per_sec']:,.0f} |")
 
@@ -345,22 +361,31 @@ def main() -> None:
     parser.add_argument("--bf16", action="store_true", help="also train and translate under bfloat16 autocast")
     parser.add_argument("--only", choices=["train", "translate", "scaling", "ddp"], action="append",
                         help="run only this part (repeatable); the matmul peak is always measured")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]: where training and translation run")
     args = parser.parse_args()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        sys.exit("bench: --device cuda, but this machine has no usable CUDA device")
     parts = set(args.only or ["train", "translate", "scaling", "ddp"])
     updates, sentences = (2, 40) if args.quick else (30, None)
-    report = {"threads": torch.get_num_threads(), "torch": torch.__version__}
-    report["matmul_gflops"] = peak = matmul_peak(0.5 if args.quick else 3.0)
-    print(f"fp32 matmul peak: {peak:.0f} GFLOPS ({report['threads']} threads, torch {torch.__version__})")
-    if args.bf16:
-        report["matmul_gflops_bf16"] = matmul_peak(0.5 if args.quick else 3.0, torch.bfloat16)
+    from nmt.device import describe_device
+
+    device = args.device
+    report = {"threads": torch.get_num_threads(), "torch": torch.__version__, "cuda": torch.version.cuda,
+              "device": describe_device(torch.device(device))}
+    report["matmul_gflops"] = peak = matmul_peak(0.5 if args.quick else 3.0, device=device)
+    print(f"{report['device']}, torch {torch.__version__}" + (f", CUDA {torch.version.cuda}" if device != "cpu" else ""))
+    print(f"fp32 matmul peak: {peak:.0f} GFLOPS")
+    if args.bf16 or device.startswith("cuda"):
+        args.bf16 = True  # on a GPU bf16 is the question
+        report["matmul_gflops_bf16"] = matmul_peak(0.5 if args.quick else 3.0, torch.bfloat16, device=device)
         print(f"bf16 matmul peak: {report['matmul_gflops_bf16']:.0f} GFLOPS")
     if "train" in parts:
-        train_table(report, updates, args.compile, args.bf16)
+        train_table(report, updates, args.compile, args.bf16, device)
     if "translate" in parts:
-        translate_table(report, sentences, args.bf16)
+        translate_table(report, sentences, args.bf16, device)
     if "scaling" in parts:
-        scaling_table(report, updates, args.quick)
-    if "ddp" in parts:
+        scaling_table(report, updates, args.quick, device)
+    if "ddp" in parts and device == "cpu":  # one GPU here: the CPU comparison only
         ddp_table(report, updates)
     args.json.write_text(json.dumps(report, indent=2))
     print(f"\nwrote {args.json}")
