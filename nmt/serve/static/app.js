@@ -158,9 +158,9 @@ function renderTokens() {
 function showTopUnits(layer, rows, t) {
   const ranked = rows[t].map((value, unit) => [unit, value]).sort((a, b) => Math.abs(b[1]) - Math.abs(a[1])).slice(0, 10);
   const table = document.createElement("table");
-  const caption = document.createElement("caption");
+  const caption = document.createElement("p");
+  caption.className = "caption";
   caption.textContent = `units that respond most to “${layer.pieces[t]}” (${layer.name})`;
-  table.append(caption);
   for (const [unit, value] of ranked) {
     const row = table.insertRow();
     row.insertCell().textContent = `unit ${unit}`;
@@ -169,7 +169,7 @@ function showTopUnits(layer, rows, t) {
     cell.style.background = colour(value);
     row.addEventListener("click", () => { setUnit(unit); });
   }
-  $("top-units").replaceChildren(table);
+  $("top-units").replaceChildren(caption, table);
 }
 
 function setUnit(unit) {
