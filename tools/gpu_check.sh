@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Everything issue 15 measures on a GPU, meant for one call of the device tool (600 s at most) (the lent GPU machine has
-# torch, sentencepiece, sacrebleu and tensorboard but no network and no installed nmt):
+# Everything issue 15 measures on a GPU, meant for one call of the device tool (600 s at most;
+# the lent GPU machine has torch, sentencepiece, sacrebleu and tensorboard, no network, no nmt):
 #
 #   bash tools/gpu_check.sh                  # on the GPU machine, with recipes/ding-de-en/data carried
 #   DEVICE=cpu QUICK=1 bash tools/gpu_check.sh   # a smoke run of the script itself, here
 #
 # 1. the device and versions; 2. the Ding reference model trained in fp32 and in bf16 (the dev
 # perplexity curves, minutes, test BLEU); 3. tools/bench.py on that device against the trained
-# model (training tokens/s at 64 and 256 sentences, translation of the Ding test set, fp32 and
+# model (training tokens/s at 16 to 256 sentences, translation of the Ding test set, fp32 and
 # bf16, torch.compile); 4. the tests that need CUDA, where pytest is installed. Results go to
 # $OUT (the device tool's folder that comes back) or ./gpu_check.
 set -euo pipefail
