@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from nmt.checkpoint import load_checkpoint
-from nmt.config import Config, load_config
+from nmt.config import Config, load_config, read_task
 from nmt.errors import NmtError
 from nmt.models import Seq2Seq, build_model
 from nmt.models.state import DecoderState, Memory
@@ -60,6 +60,9 @@ def load_model(exp_dir: str | Path, *, checkpoint: str = "best", device: str | t
     exp_dir = Path(exp_dir)
     if not (exp_dir / "config.yaml").is_file():
         raise NmtError(f"model: {exp_dir} is not an experiment directory (no config.yaml)")
+    if read_task(exp_dir / "config.yaml") == "char_lm":
+        raise NmtError(f"model: {exp_dir} holds a character model (task: char_lm), not a translation model; "
+                       "sample from it with nmt-sample")
     cfg = load_config(exp_dir / "config.yaml")
     tokenizer = Tokenizer.load(exp_dir)
     path = checkpoint_path(exp_dir, checkpoint)

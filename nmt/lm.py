@@ -147,12 +147,15 @@ class CharLM(nn.Module):
 def load_char_model(exp_dir: str | Path, *, checkpoint: str = "best", device: str | torch.device = "cpu"):
     """(config, vocabulary, model with the weights of `checkpoint`: best, last or a path) of a char_lm run."""
     from nmt.checkpoint import load_checkpoint
-    from nmt.config import load_config
+    from nmt.config import load_config, read_task
     from nmt.experiment import checkpoint_path
 
     exp_dir = Path(exp_dir)
     if not (exp_dir / "config.yaml").is_file():
         raise DataError(f"char_lm: {exp_dir} is not an experiment directory (no config.yaml)")
+    if read_task(exp_dir / "config.yaml") != "char_lm":
+        raise DataError(f"char_lm: {exp_dir} holds a translation model, not a character model "
+                        "(task: char_lm); translate with nmt-translate")
     cfg = load_config(exp_dir / "config.yaml", schema=CharLMConfig)
     vocab = CharVocab.load(exp_dir / "vocab.json")
     model = CharLM.from_config(cfg.model, len(vocab))

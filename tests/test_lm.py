@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 
 from nmt.checkpoint import load_checkpoint
@@ -125,3 +126,18 @@ def test_nmt_train_resumes_a_char_lm_run_exactly_with_its_carried_state(tmp_path
     for name, tensor in a["model"].items():
         assert torch.equal(tensor, b["model"][name]), name
     assert torch.equal(a["task_by_rank"][0]["state"][0], b["task_by_rank"][0]["state"][0])
+
+
+def test_each_command_names_the_other_when_given_the_wrong_kind_of_model(tmp_path):
+    from nmt.errors import NmtError
+    from nmt.experiment import load_model
+    from nmt.lm import load_char_model
+
+    char_dir, translation_dir = tmp_path / "char", tmp_path / "translation"
+    char_dir.mkdir(), translation_dir.mkdir()
+    (char_dir / "config.yaml").write_text("task: char_lm\nmodel: {cell: gru}\n", encoding="utf-8")
+    (translation_dir / "config.yaml").write_text("model: {variant: rnnsearch}\n", encoding="utf-8")
+    with pytest.raises(NmtError, match="holds a character model .* sample from it with nmt-sample"):
+        load_model(char_dir)
+    with pytest.raises(NmtError, match="holds a translation model, .* translate with nmt-translate"):
+        load_char_model(translation_dir)
