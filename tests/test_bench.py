@@ -69,3 +69,19 @@ def test_quick_benchmark_runs_and_reports_mfu(tmp_path):
     assert set(report["translate"]) == {"greedy", "beam 5"}
     assert "scaling" not in report
     assert "| rnnsearch" in result.stdout
+
+
+def test_the_profile_counts_a_step_loop_that_grows_with_the_target(capsys):
+    import profile_step  # noqa: E402  tools/ is on the path above
+
+    calls = {}
+    for length in (4, 8):
+        report = profile_step.profile_updates("rnnsearch", updates=1, batch_size=2, bf16=False, device="cpu",
+                                              rows=5, length=length)
+        assert report["wall_ms_per_update"] > 0 and report["gpu_busy_ms_per_update"] is None
+        calls[length] = report["aten_calls_per_update"]
+    assert "aten::" in capsys.readouterr().out  # the operator table
+    # RNNsearch's decoder loops over target positions: each one more adds its operator calls (forward and
+    # backward), the launches that bind a GPU; the encoder's fused LSTM adds none.
+    per_position = (calls[8] - calls[4]) / 4
+    assert per_position > 20 and calls[4] > 4 * per_position

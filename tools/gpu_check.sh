@@ -8,7 +8,8 @@
 # 1. the device and versions; 2. the Ding reference model trained in fp32 and in bf16 (the dev
 # perplexity curves, minutes, test BLEU); 3. tools/bench.py on that device against the trained
 # model (training tokens/s at 16 to 256 sentences, translation of the Ding test set, fp32 and
-# bf16, torch.compile); 4. the tests that need CUDA, where pytest is installed. Results go to
+# bf16, torch.compile) and tools/profile_step.py (GPU-busy time against wall time, kernel
+# launches an update); 4. the tests that need CUDA, where pytest is installed. Results go to
 # $OUT (the device tool's folder that comes back) or ./gpu_check.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -64,6 +65,12 @@ cd "$repo"
 bench=(--device "$device" --bf16 --compile --json "$out/bench.json")
 [ "$quick" = 1 ] && bench+=(--quick)
 python3 tools/bench.py "${bench[@]}" 2>&1 | tee "$out/bench.txt"
+# Where an update's time goes: GPU-busy against wall time, kernel launches (tools/profile_step.py).
+for batch_size in 64 256; do
+  profile=(--device "$device" --batch-size "$batch_size" --json "$out/profile_$batch_size.json")
+  [ "$quick" = 1 ] && profile+=(--updates 1)
+  python3 tools/profile_step.py "${profile[@]}" 2>&1 | grep -v "^USDT" | tee "$out/profile_$batch_size.txt"
+done
 rm -rf recipes/ding-de-en/exp/rnnsearch
 [ -e recipes/ding-de-en/exp/rnnsearch.gpu_check_backup ] && mv recipes/ding-de-en/exp/rnnsearch.gpu_check_backup recipes/ding-de-en/exp/rnnsearch
 
