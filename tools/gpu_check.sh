@@ -48,7 +48,7 @@ for conf in rnnsearch rnnsearch_bf16; do
   start=$SECONDS
   nmt-train --config "conf/$conf.yaml" --set exp_dir="$exp" --set train.device="$device" "${budget[@]}" \
     2> "$out/$conf.train.log"
-  grep "^validation" "$out/$conf.train.log"; grep "^best dev" "$out/$conf.train.log"
+  grep "^validation" "$out/$conf.train.log"  # (the summary line came on stdout)
   echo "$conf: $((SECONDS - start)) s to prepare and train"
   start=$SECONDS
   nmt-translate --model "$exp" --device "$device" --beam 5 -i "$test_input" -o "$out/$conf.test.hyp"
