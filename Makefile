@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH_VERSION := 2.13.0
 
-.PHONY: install quickstart test clean
+.PHONY: install browser quickstart test clean
 
 # torch first, pinned: an unpinned torch with none installed pulls a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml
@@ -22,7 +22,16 @@ quickstart: install
 	PATH="$(abspath $(BIN)):$$PATH" bash recipes/ding-de-en/run.sh
 	echo "Ich habe Hunger." | $(BIN)/nmt-translate --model recipes/ding-de-en/exp/rnnsearch
 
-test: install
+# The page's browser test drives Debian's chromium: installed here where it is missing and apt-get
+# can (as root, or sudo without a password); elsewhere that one test skips and says why.
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo -n"; \
+	  { $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium chromium-driver; } \
+	    || echo "make: could not install chromium; the browser test will skip" >&2; \
+	fi
+
+test: install browser
 	$(BIN)/python -m pytest
 
 clean:
