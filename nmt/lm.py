@@ -125,9 +125,9 @@ class CharLM(nn.Module):
         """src (B, S): prime texts of one length, as ids (no EOS); the RNN reads all but the last."""
         if src.shape[1] == 1:
             return PrimeMemory(last=src[:, 0])
-        _, state = self.rnn(self.embedding(src[:, :-1]))
-        hidden, cell = state if isinstance(state, tuple) else (state, None)
-        return PrimeMemory(last=src[:, -1], hidden=hidden, cell=cell)
+        _, rnn_state = self.rnn(self.embedding(src[:, :-1]))
+        state = new_state(rnn_state)
+        return PrimeMemory(last=src[:, -1], hidden=state.hidden, cell=state.cell)
 
     def init_state(self, memory: PrimeMemory) -> DecoderState | None:
         return DecoderState(memory.hidden, memory.cell) if memory.hidden is not None else None

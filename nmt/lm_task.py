@@ -74,34 +74,33 @@ def _detach(state):
 
 
 @torch.no_grad()
+def _stream_nll(model: CharLM, ids: np.ndarray, *, streams: int, chunk: int,
+                device: torch.device | str) -> torch.Tensor:
+    """Negative log-likelihood (nats) of every character of `ids` after the first, as (streams, length):
+    the text read as `streams` parallel streams, the state carried through each."""
+    was_training = model.training
+    model.eval()
+    pieces, state = [], None
+    for batch in StreamIterator(ids, streams=streams, bptt=chunk):
+        logits, state = model(batch.inputs.to(device), state)  # (B, T, V)
+        pieces.append(F.cross_entropy(logits.transpose(1, 2).float(), batch.targets.to(device), reduction="none"))
+    model.train(was_training)
+    return torch.cat(pieces, dim=1)
+
+
 def stream_loss(model: CharLM, ids: np.ndarray, *, streams: int = 64, chunk: int = 256,
                 device: torch.device | str = "cpu") -> tuple[float, int]:
     """Summed negative log-likelihood (nats) of every character of `ids` after the first, and their count;
-    the text is read as `streams` parallel streams with the state carried through."""
-    was_training = model.training
-    model.eval()
-    iterator = StreamIterator(ids, streams=min(streams, max(1, (len(ids) - 1) // 2)), bptt=chunk)
-    total, count, state = 0.0, 0, None
-    for batch in iterator:
-        logits, state = model(batch.inputs.to(device), state)
-        total += float(F.cross_entropy(logits.flatten(0, 1).float(), batch.targets.to(device).flatten(), reduction="sum"))
-        count += batch.targets.numel()
-    model.train(was_training)
-    return total, count
+    read as `streams` parallel streams (fast; each stream starts without context)."""
+    nll = _stream_nll(model, ids, streams=min(streams, max(1, (len(ids) - 1) // 2)), chunk=chunk, device=device)
+    return float(nll.double().sum()), nll.numel()
 
 
-@torch.no_grad()
 def char_bits(model: CharLM, ids: np.ndarray, *, chunk: int = 512, device: torch.device | str = "cpu") -> np.ndarray:
-    """-log2 P of every character of `ids` after the first, read as one stream with the state carried."""
-    model.eval()
-    bits, state = [], None
-    inputs = torch.as_tensor(np.asarray(ids, dtype=np.int64))
-    for start in range(0, len(inputs) - 1, chunk):
-        window = inputs[start:start + chunk + 1].to(device)
-        logits, state = model(window[None, :-1], state)
-        nll = F.cross_entropy(logits[0].float(), window[1:], reduction="none")
-        bits.append((nll / LN2).cpu().numpy())
-    return np.concatenate(bits) if bits else np.zeros(0)
+    """-log2 P of every character of `ids` after the first, read as one stream (positions line up with the text)."""
+    if len(ids) < 2:
+        return np.zeros(0)
+    return (_stream_nll(model, ids, streams=1, chunk=chunk, device=device)[0] / LN2).cpu().numpy()
 
 
 def generate(model: CharLM, vocab: CharVocab, *, prime: str, length: int, temperature: float = 1.0, top_k: int = 0,

@@ -21,6 +21,7 @@ class Translation:
     score: float
     tokens: list[int]
     attention: torch.Tensor | None  # (target steps incl. EOS, source tokens incl. EOS)
+    source: list[int]  # the source ids translated (cut to decode.max_src_tokens; no EOS)
 
 
 class Translator:
@@ -66,8 +67,8 @@ class Translator:
             for index in (i for i, cut in enumerate(truncated) if cut):
                 on_truncated(index)
         real = [i for i, seq in enumerate(ids) if seq]
-        output: list[list[Translation]] = [[Translation("", 0.0, [], None)] for _ in lines]
+        output: list[list[Translation]] = [[Translation("", 0.0, [], None, [])] for _ in lines]
         for index, hyps in zip(real, self.translate_ids([ids[i] for i in real])):
             texts = self.tokenizer.decode_tgt([h.tokens for h in hyps])
-            output[index] = [Translation(t, h.score, h.tokens, h.attention) for t, h in zip(texts, hyps)]
+            output[index] = [Translation(t, h.score, h.tokens, h.attention, ids[index]) for t, h in zip(texts, hyps)]
         return output

@@ -70,19 +70,18 @@ class Service:
     def run(self, options: Options, lines: list[str]) -> list[dict]:
         """One result per line, in order (the batcher's translate function)."""
         lines = [clean_text(line) for line in lines]
-        translator = self._translator(options)
-        results = translator.translate(lines)
+        results = self._translator(options).translate(lines)
         if options.analyze:
-            return [self._analysis(options, line, result) for line, result in zip(lines, results)]
-        sources = translator.encode(lines)[0] if options.alignments else [None] * len(lines)
-        return [self._record(options, result, source) for result, source in zip(results, sources)]
+            return [self._analysis(options, result) for result in results]
+        return [self._record(options, result) for result in results]
 
     def _pieces(self, model: str, ids, side: str) -> list[str]:
         processor = getattr(self.models[model].tokenizer, side)
         return [processor.id_to_piece(int(i)) for i in ids]
 
-    def _record(self, options: Options, result: list[Translation], source_ids) -> dict:
+    def _record(self, options: Options, result: list[Translation]) -> dict:
         best = result[0]
+        source_ids = best.source
         record = {"text": best.text, "score": round(best.score, 4),
                   "nbest": [{"text": t.text, "score": round(t.score, 4)} for t in result]}
         if options.alignments:
@@ -93,10 +92,10 @@ class Service:
             }
         return record
 
-    def _analysis(self, options: Options, line: str, result: list[Translation]) -> dict[str, Any]:
+    def _analysis(self, options: Options, result: list[Translation]) -> dict[str, Any]:
         """The page's view of one line: every hypothesis with its attention and decoder cells, and the encoder cells."""
         loaded = self.models[options.model]
-        source_ids = self._translator(options).encode([line])[0][0]
+        source_ids = result[0].source
         source = self._pieces(options.model, source_ids, "src") + ["</s>"]
         hypotheses = []
         for hyp in result:
