@@ -130,12 +130,23 @@ def _precision(bf16: bool, device: str = "cpu"):
     return precision_context("bf16" if bf16 else "fp32", torch.device(device))
 
 
+def train_update(model, optimizer, batch, *, bf16: bool, device: str) -> None:
+    """One update as nmt-train makes it: the loss per target token, gradients clipped, an optimizer step."""
+    from nmt.validate import token_loss
+
+    with _precision(bf16, device):
+        loss = token_loss(model, batch)
+    optimizer.zero_grad(set_to_none=True)
+    (loss / batch.n_tgt_tokens).backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+
+
 def train_speed(overrides: dict, updates: int, batch_size: int = 64, length: int | None = None,
                 compile_step: bool = False, bf16: bool = False, device: str = "cpu") -> dict:
     from nmt.models import build_model
     from nmt.optim import build_optimizer
     from nmt.tokenizer import PAD
-    from nmt.validate import token_loss
 
     cfg = _reference_config(overrides)
     torch.manual_seed(0)
@@ -155,12 +166,7 @@ def train_speed(overrides: dict, updates: int, batch_size: int = 64, length: int
             _sync(device)
             warmup_seconds = time.perf_counter() - began
             start, tokens = time.perf_counter(), 0
-        with _precision(bf16, device):
-            loss = token_loss(model, batch)
-        optimizer.zero_grad(set_to_none=True)
-        (loss / batch.n_tgt_tokens).backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        train_update(model, optimizer, batch, bf16=bf16, device=device)
         tokens += batch.n_tgt_tokens
     _sync(device)
     seconds = time.perf_counter() - start

@@ -24,20 +24,9 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench  # noqa: E402  the benchmark's reference configs, Ding batches and precision context
+import bench  # noqa: E402  the benchmark's reference configs, Ding batches and its training update
 
 LAUNCHES = ("cudaLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernel", "cuLaunchKernelEx")
-
-
-def _update(model, optimizer, batch, bf16: bool, device: str) -> None:
-    from nmt.validate import token_loss
-
-    with bench._precision(bf16, device):
-        loss = token_loss(model, batch)
-    optimizer.zero_grad(set_to_none=True)
-    (loss / batch.n_tgt_tokens).backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    optimizer.step()
 
 
 def profile_updates(variant: str, *, updates: int, batch_size: int, bf16: bool, device: str, rows: int,
@@ -54,17 +43,17 @@ def profile_updates(variant: str, *, updates: int, batch_size: int, bf16: bool, 
     batches, source = bench._batches(cfg, 2 + 2 * updates, batch_size=batch_size, length=length)
     batches = [b.to(device) for b in batches]
     for batch in batches[:2]:  # warm-up: allocator, kernels chosen
-        _update(model, optimizer, batch, bf16, device)
+        bench.train_update(model, optimizer, batch, bf16=bf16, device=device)
     bench._sync(device)
     start = time.perf_counter()
     for batch in batches[2:2 + updates]:
-        _update(model, optimizer, batch, bf16, device)
+        bench.train_update(model, optimizer, batch, bf16=bf16, device=device)
     bench._sync(device)
     wall_ms = (time.perf_counter() - start) / updates * 1e3
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])
     with profile(activities=activities) as prof:
         for batch in batches[2 + updates:]:
-            _update(model, optimizer, batch, bf16, device)
+            bench.train_update(model, optimizer, batch, bf16=bf16, device=device)
         bench._sync(device)
     averages = prof.key_averages()
     on_gpu = device.startswith("cuda")
