@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH_VERSION := 2.13.0
 
-.PHONY: install browser quickstart test clean
+.PHONY: install browser lint quickstart test clean
 
 # torch first, pinned: an unpinned torch with none installed pulls a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml
@@ -31,7 +31,12 @@ browser:
 	    || echo "make: could not install chromium; the browser test will skip" >&2; \
 	fi
 
-test: install browser
+# The linter and the type checker first (seconds), then the suite.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: install browser lint
 	$(BIN)/python -m pytest
 
 clean:

@@ -18,7 +18,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from nmt.tokenizer import BOS, EOS, PAD
+from nmt.specials import BOS, EOS, PAD
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -100,9 +100,10 @@ class Batch:
     def n_tgt_tokens(self) -> int:
         return int((self.tgt_out != PAD).sum()) if self.tgt_out is not None else 0
 
-    def to(self, device: torch.device | str) -> "Batch":
+    def to(self, device: torch.device | str) -> Batch:
         move = lambda t: t.to(device, non_blocking=True) if t is not None else None  # noqa: E731
-        return Batch(move(self.src), self.src_lengths, move(self.tgt_in), move(self.tgt_out), self.indices)
+        return Batch(self.src.to(device, non_blocking=True), self.src_lengths, move(self.tgt_in), move(self.tgt_out),
+                     self.indices)
 
 
 def _pad(rows: list[np.ndarray], width: int) -> np.ndarray:
@@ -115,7 +116,7 @@ def _pad(rows: list[np.ndarray], width: int) -> np.ndarray:
 def collate(
     src_seqs: Sequence[np.ndarray],
     tgt_seqs: Sequence[np.ndarray] | None,
-    indices: Sequence[int],
+    indices: Sequence[int] | np.ndarray,
 ) -> Batch:
     """Pad a list of sentences into a Batch: EOS ends each source, BOS/EOS shift the target."""
     src_rows = [np.append(np.asarray(s), EOS) for s in src_seqs]
@@ -208,6 +209,9 @@ class BatchIterator:
 
     def load_state_dict(self, state: dict) -> None:
         self.epoch, self.position = int(state["epoch"]), int(state["position"])
+
+    def batches_in_epoch(self, epoch: int) -> int:
+        return len(self.epoch_plan(epoch))
 
     def epoch_plan(self, epoch: int) -> list[np.ndarray]:
         batches = make_batches(

@@ -12,7 +12,18 @@ from typing import Sequence
 
 import torch
 
-from nmt.errors import NmtError
+from nmt.errors import NmtError, gist
+
+NAMED_CHECKPOINTS = {"best": "best.pt", "last": "last.pt", "avg": "avg.pt"}
+
+
+def checkpoint_path(exp_dir: Path, checkpoint: str) -> Path:
+    if checkpoint in NAMED_CHECKPOINTS:
+        path = exp_dir / "checkpoints" / NAMED_CHECKPOINTS[checkpoint]
+        if checkpoint == "avg" and not path.exists():
+            raise NmtError(f"model: {path} does not exist; make it with `nmt-average --model {exp_dir}`")
+        return path
+    return Path(checkpoint)
 
 
 def save_checkpoint(payload: dict, path: str | Path) -> None:
@@ -38,10 +49,21 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # truncation and corruption surface as many exception types
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-        raise NmtError(f"checkpoint: {path} is truncated or corrupt and cannot be loaded ({reason})") from None
+        raise NmtError(f"checkpoint: {path} is truncated or corrupt and cannot be loaded ({gist(err, limit=200)})") from None
     if not isinstance(payload, dict) or "model" not in payload:
         raise NmtError(f"checkpoint: {path} is not an nmt checkpoint (no model weights in it)")
+    return payload
+
+
+def load_weights(model: torch.nn.Module, path: str | Path, *, mismatch: str,
+                 map_location: str | torch.device = "cpu") -> dict:
+    """Put a checkpoint's weights into `model`, or raise one line: `mismatch` ("model: X does not fit
+    the model in Y") and the names and shapes that differ. Returns the checkpoint."""
+    payload = load_checkpoint(path, map_location=map_location)
+    try:
+        model.load_state_dict(payload["model"])
+    except RuntimeError as err:
+        raise NmtError(f"{mismatch} ({gist(err)})") from None
     return payload
 
 

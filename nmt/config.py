@@ -19,7 +19,7 @@ from typing import Any, Literal, Optional
 import yaml
 
 from nmt.errors import ConfigError
-from nmt.variants import VARIANTS, VariantName, is_bidirectional
+from nmt.variants import VARIANTS, Cell, VariantName, is_bidirectional
 
 
 def _range(low: float | None = None, high: float | None = None, *, below: bool = False) -> dict:
@@ -66,7 +66,7 @@ class TokenizerConfig:
 @dataclass
 class ModelConfig:
     variant: VariantName = "rnnsearch"  # see nmt/variants.py
-    cell: Literal["lstm", "gru", "rnn"] = "lstm"
+    cell: Cell = "lstm"
     embed_size: int = field(default=256, metadata=_range(1))
     encoder_hidden: int = field(default=256, metadata=_range(1))  # per direction
     encoder_layers: int = field(default=1, metadata=_range(1))
@@ -107,7 +107,7 @@ class LoopConfig:
     patience: Optional[int] = field(default=10, metadata=_range(1))  # validations without improvement
     # Validation and checkpoints
     validate_every: int = field(default=500, metadata=_range(1))  # updates
-    stop_metric: Literal["bleu", "chrf", "loss", "ppl"] = "bleu"  # picks the best checkpoint too
+    stop_metric: str = "loss"  # a metric of the task's validation; picks the best checkpoint too
     keep_best: int = field(default=1, metadata=_range(1))
     keep_last: int = field(default=5, metadata=_range(1))  # recent checkpoints, for averaging
     log_every: int = field(default=50, metadata=_range(1))
@@ -125,6 +125,7 @@ class TrainConfig(LoopConfig):
     max_src_tokens: int = field(default=100, metadata=_range(1))  # longer training pairs are left out
     max_tgt_tokens: int = field(default=100, metadata=_range(1))
     validation_beam: int = field(default=1, metadata=_range(1))  # 1: greedy
+    stop_metric: Literal["bleu", "chrf", "loss", "ppl"] = "bleu"
 
 
 @dataclass
@@ -146,7 +147,7 @@ class DecodeConfig:
 
 @dataclass
 class Config:
-    task: Literal["translation"] = "translation"  # 'char_lm': the character language model (nmt/lm.py)
+    task: Literal["translation"] = "translation"  # other tasks have configs of their own (nmt/tasks.py)
     exp_dir: str = ""  # unset: exp/<config file name without .yaml>
     data: DataConfig = field(default_factory=DataConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
@@ -202,7 +203,7 @@ def _check_range(value: Any, meta: typing.Mapping, key: str) -> None:
         raise ConfigError(f"config: {key} = {value!r} is out of range: expected {bounds}")
 
 
-def _build(cls: type, raw: Any, prefix: str) -> Any:
+def _build(cls: Any, raw: Any, prefix: str) -> Any:
     """Build dataclass `cls` from the mapping `raw`; `prefix` is its dotted path for messages."""
     where = prefix or "the top level"
     if raw is None:
@@ -301,7 +302,8 @@ def _merge(base: dict, over: dict) -> dict:
     return merged
 
 
-def _read_with_bases(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+def read_config_file(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """A config file as a mapping, its `base:` files merged under it (not yet validated)."""
     resolved = path.resolve()
     if resolved in seen:
         raise ConfigError(f"config: {path} includes itself through 'base'")
@@ -314,7 +316,7 @@ def _read_with_bases(path: Path, seen: tuple[Path, ...] = ()) -> dict:
         raise ConfigError(f"config: base = {base!r} in {path} is not valid: expected a file path or a list of them")
     merged: dict = {}
     for item in bases:
-        merged = _merge(merged, _read_with_bases(path.parent / item, seen + (resolved,)))
+        merged = _merge(merged, read_config_file(path.parent / item, seen + (resolved,)))
     return _merge(merged, raw)
 
 
@@ -352,23 +354,17 @@ def config_from_dict(raw: dict, schema: type = Config) -> Any:
 def load_config(path: str | Path, overrides: list[str] | None = None, *, schema: type = Config) -> Any:
     """Read, merge, override and validate a config file; fill in exp_dir when unset."""
     path = Path(path)
-    cfg = config_from_dict(apply_overrides(_read_with_bases(path), overrides or []), schema)
+    cfg = config_from_dict(apply_overrides(read_config_file(path), overrides or []), schema)
     if not cfg.exp_dir:
         cfg.exp_dir = str(Path("exp") / path.stem)
     return cfg
 
 
-def read_task(path: str | Path, overrides: list[str] | None = None) -> str:
-    """The `task:` a config file names (translation when it names none), before it is validated."""
-    raw = apply_overrides(_read_with_bases(Path(path)), overrides or [])
-    return raw.get("task", "translation") if isinstance(raw.get("task", "translation"), str) else "translation"
-
-
-def config_to_dict(cfg: Config) -> dict:
+def config_to_dict(cfg: Any) -> dict:
     return dataclasses.asdict(cfg)
 
 
-def save_config(cfg: Config, path: str | Path) -> None:
+def save_config(cfg: Any, path: str | Path) -> None:
     """Write the resolved config (every key, defaults included) so a run can be rebuilt from it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

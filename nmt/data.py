@@ -8,6 +8,7 @@ file in the hub's schema). Nothing here holds a whole corpus in memory.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import zip_longest
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from nmt.config import CorpusConfig
-from nmt.errors import DataError
+from nmt.errors import DataError, gist
 
 Pair = tuple[str, str]
 
@@ -46,15 +47,13 @@ def read_lines(path: str | Path) -> Iterator[str]:
 def read_plain(src_path: str | Path, tgt_path: str | Path) -> Iterator[Pair]:
     """Pairs from two line-aligned files; different line counts are an error naming both."""
     src_lines, tgt_lines = read_lines(src_path), read_lines(tgt_path)
-    count = 0
-    for src, tgt in zip_longest(src_lines, tgt_lines):
+    for count, (src, tgt) in enumerate(zip_longest(src_lines, tgt_lines)):
         if src is None or tgt is None:
             n_src = count + (src is not None) + sum(1 for _ in src_lines)
             n_tgt = count + (tgt is not None) + sum(1 for _ in tgt_lines)
             raise DataError(
                 f"data: line counts differ: {src_path} has {n_src} lines, {tgt_path} has {n_tgt}"
             )
-        count += 1
         yield src, tgt
 
 
@@ -93,7 +92,7 @@ def _load_hf_dataset(corpus: CorpusConfig):
     except ConnectionError:
         raise DataError(f"data: cannot load {what}: the Hugging Face hub is unreachable (offline?)") from None
     except Exception as err:  # datasets raises many types for a bad name, config or split
-        first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        first_line = gist(err)
         if "connect" in first_line.lower() or "offline" in first_line.lower():
             first_line = "the Hugging Face hub is unreachable (offline?)"
         raise DataError(
@@ -202,3 +201,9 @@ def write_pairs(pairs: Iterable[Pair], src_path: Path, tgt_path: Path) -> int:
     src_tmp.replace(src_path)
     tgt_tmp.replace(tgt_path)
     return count
+
+
+def clean_text(text: str) -> str:
+    """Control characters become spaces and white space is squeezed (nmt-translate and nmt-serve alike)."""
+    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
+    return " ".join(text.split())

@@ -5,11 +5,23 @@ from __future__ import annotations
 import contextlib
 import platform
 from pathlib import Path
-from typing import ContextManager
+from typing import Any, ContextManager, Iterator
 
 import torch
 
 from nmt.errors import NmtError
+
+
+@contextlib.contextmanager
+def evaluating(model: Any) -> Iterator[None]:
+    """The model in evaluation mode (no dropout) for the block, then back in the mode it was in,
+    also when the block raises. `model` is anything with `training` and `train(mode)`."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
 
 
 def pick_device(name: str | None, *, setting: str = "config: train.device =") -> torch.device:

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import torch
 
-from nmt.errors import NmtError
+from nmt.errors import NmtError, gist
 
 # How the backends word a lost peer, where autograd hands their error on as a plain RuntimeError.
 LOST_PEER_WORDS = ("gloo", "nccl", "connection closed", "connection reset", "timed out", "timeout")
@@ -49,7 +49,7 @@ class Cluster:
         return self.world_size > 1
 
     @classmethod
-    def from_environment(cls, *, device_type: str, rank_timeout: float) -> "Cluster":
+    def from_environment(cls, *, device_type: str, rank_timeout: float) -> Cluster:
         """Joins the process group torchrun set up (RANK, WORLD_SIZE, LOCAL_RANK); alone otherwise."""
         if not launched_by_torchrun():
             return cls()
@@ -131,5 +131,4 @@ class Cluster:
 
 def _first_line(err: BaseException) -> str:
     """The gist of a backend's message: its first line, without gloo's source location, first sentence only."""
-    line = (str(err).strip().splitlines() or [type(err).__name__])[0]
-    return line.rsplit("] ", 1)[-1].split(". ")[0][:200]
+    return gist(err, limit=200).split(". ")[0]

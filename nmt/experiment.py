@@ -1,4 +1,5 @@
-"""Loading a trained model from its experiment directory, and ensembles of several.
+"""Experiment directories: loading a trained translation model, and the rules for starting a run in
+one (a new run, `--resume`, `--init-from`).
 
 An experiment directory is self-contained: config.yaml, the SentencePiece model(s) and
 checkpoints/ are all `nmt-translate --model EXP_DIR` needs.
@@ -6,19 +7,18 @@ checkpoints/ are all `nmt-translate --model EXP_DIR` needs.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from nmt.checkpoint import load_checkpoint
-from nmt.config import Config, load_config, read_task
+from nmt.checkpoint import NAMED_CHECKPOINTS, checkpoint_path, load_weights
+from nmt.config import Config, config_to_dict, load_config
 from nmt.errors import NmtError
 from nmt.models import Seq2Seq, build_model
-from nmt.models.state import DecoderState, Memory
-from nmt.tokenizer import Tokenizer, vocabulary
-
-NAMED_CHECKPOINTS = {"best": "best.pt", "last": "last.pt", "avg": "avg.pt"}
+from nmt.tasks import TaskSpec, load_task_config, require_task
+from nmt.tokenizer import Tokenizer
 
 
 @dataclass
@@ -27,15 +27,6 @@ class LoadedModel:
     tokenizer: Tokenizer
     model: Seq2Seq
     checkpoint: Path
-
-
-def checkpoint_path(exp_dir: Path, checkpoint: str) -> Path:
-    if checkpoint in NAMED_CHECKPOINTS:
-        path = exp_dir / "checkpoints" / NAMED_CHECKPOINTS[checkpoint]
-        if checkpoint == "avg" and not path.exists():
-            raise NmtError(f"model: {path} does not exist; make it with `nmt-average --model {exp_dir}`")
-        return path
-    return Path(checkpoint)
 
 
 def resolve_init_from(spec: str) -> tuple[Path, Path]:
@@ -58,66 +49,103 @@ def resolve_init_from(spec: str) -> tuple[Path, Path]:
 def load_model(exp_dir: str | Path, *, checkpoint: str = "best", device: str | torch.device = "cpu") -> LoadedModel:
     """The model of an experiment directory with the weights of `checkpoint` (best, last, avg or a path)."""
     exp_dir = Path(exp_dir)
-    if not (exp_dir / "config.yaml").is_file():
-        raise NmtError(f"model: {exp_dir} is not an experiment directory (no config.yaml)")
-    if read_task(exp_dir / "config.yaml") == "char_lm":
-        raise NmtError(f"model: {exp_dir} holds a character model (task: char_lm), not a translation model; "
-                       "sample from it with nmt-sample")
+    require_task(exp_dir, "translation")
     cfg = load_config(exp_dir / "config.yaml")
     tokenizer = Tokenizer.load(exp_dir)
     path = checkpoint_path(exp_dir, checkpoint)
-    payload = load_checkpoint(path, map_location="cpu")
     model = build_model(cfg.model, tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)
-    try:
-        model.load_state_dict(payload["model"])
-    except RuntimeError as err:
-        detail = " ".join(line.strip() for line in str(err).strip().splitlines()[1:])[:300]
-        raise NmtError(f"model: {path} does not fit the model in {exp_dir / 'config.yaml'} ({detail})") from None
+    load_weights(model, path, mismatch=f"model: {path} does not fit the model in {exp_dir / 'config.yaml'}")
     return LoadedModel(cfg, tokenizer, model.to(device).eval(), path)
 
 
-class Ensemble:
-    """Several models behind one step interface (a `TranslationModel`); each step averages their
-    log-probabilities. Members may read the source differently (forward and reversed): each
-    encodes it its own way, and attention comes from the first member, in the source's order."""
+# ---------------------------------------------------------------- starting a run
 
-    def __init__(self, models: list[Seq2Seq]):
-        self.models = models
-        self.training = False
-
-    def eval(self) -> "Ensemble":
-        for model in self.models:
-            model.eval()
-        return self
-
-    def train(self, mode: bool = True) -> "Ensemble":
-        for model in self.models:
-            model.train(mode)
-        return self
-
-    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> list[Memory]:
-        return [model.encode(src, src_lengths) for model in self.models]
-
-    def init_state(self, memories: list[Memory]) -> list[DecoderState]:
-        return [model.init_state(memory) for model, memory in zip(self.models, memories)]
-
-    def step(self, prev_tokens: torch.Tensor, states: list[DecoderState], memories: list[Memory]):
-        outputs = [model.step(prev_tokens, state, memory) for model, state, memory in zip(self.models, states, memories)]
-        log_probs = torch.stack([o[0] for o in outputs]).mean(0)  # average of log-probabilities
-        return log_probs, [o[1] for o in outputs], outputs[0][2]
-
-    def reorder(self, states: list[DecoderState], memories: list[Memory] | None, index: torch.Tensor):
-        pairs = [model.reorder(state, memory, index) for model, state, memory
-                 in zip(self.models, states, memories if memories is not None else [None] * len(self.models))]
-        return [p[0] for p in pairs], [p[1] for p in pairs] if memories is not None else None
+# Sections a resumed run must share with the run it continues; train and decode may change.
+FIXED_ON_RESUME = ("data", "tokenizer", "model")
 
 
-def check_compatible(loaded: list[LoadedModel]) -> None:
-    """Ensemble members must read and write the same pieces (they may read them in other orders)."""
-    first = loaded[0]
-    for other in loaded[1:]:
-        same_src = vocabulary(first.tokenizer.src) == vocabulary(other.tokenizer.src)
-        same_tgt = vocabulary(first.tokenizer.tgt) == vocabulary(other.tokenizer.tgt)
-        if not (same_src and same_tgt):
-            raise NmtError(f"model: {other.checkpoint} uses other SentencePiece models than {first.checkpoint}; "
-                           "an ensemble needs the same vocabularies")
+def _first_difference(old, new, prefix: str) -> str | None:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in old.keys() | new.keys():
+            found = _first_difference(old.get(key), new.get(key), f"{prefix}.{key}")
+            if found:
+                return found
+        return None
+    return None if old == new else f"{prefix}: {old!r} -> {new!r}"
+
+
+def check_exp_dir(cfg, *, resume: bool) -> None:
+    """Refuse to overwrite a run; on --resume, refuse a config that changes what was trained."""
+    exp_dir = Path(cfg.exp_dir)
+    started = (exp_dir / "checkpoints" / "last.pt").exists() or (exp_dir / "train.log").exists()
+    if started and not resume:
+        raise NmtError(f"train: {exp_dir} already holds a training run; continue it with --resume, "
+                       "or choose another exp_dir (--set exp_dir=...)")
+    if resume and (exp_dir / "config.yaml").exists():
+        saved, current = config_to_dict(load_task_config(exp_dir / "config.yaml")[1]), config_to_dict(cfg)
+        for section in (s for s in FIXED_ON_RESUME if s in current):
+            difference = _first_difference(saved[section], current[section], section)
+            if difference:
+                raise NmtError(f"train: --resume with a changed config ({difference}); "
+                               f"only the train and decode sections may change")
+
+
+def adopt_init_from(spec: TaskSpec, cfg: Config, init_from: str, log) -> tuple[Path, Path]:
+    """Fine-tuning from `init_from` (EXP_DIR[:best|:last|:avg] or a checkpoint): this config must describe
+    the same model (dropout may differ) and takes that run's tokenizer settings, as it takes its
+    SentencePiece model. Returns (that experiment directory, the checkpoint)."""
+    if not spec.fine_tuning:
+        raise NmtError(f"train: --init-from fine-tunes translation models; a {spec.name} run starts afresh")
+    exp_dir, checkpoint = resolve_init_from(init_from)
+    source = load_config(exp_dir / "config.yaml")
+    mine, theirs = config_to_dict(cfg)["model"], config_to_dict(source)["model"]
+    mine.pop("dropout"), theirs.pop("dropout")
+    difference = _first_difference(theirs, mine, "model")
+    if difference:
+        raise NmtError(f"train: --init-from {init_from}: that model differs from this config's ({difference}); "
+                       "fine-tuning keeps the architecture (only model.dropout may change)")
+    if source.tokenizer != cfg.tokenizer:
+        log(f"--init-from: the tokenizer settings of {exp_dir / 'config.yaml'} replace this config's")
+        cfg.tokenizer = source.tokenizer
+    return exp_dir, checkpoint
+
+
+def resuming(cfg, *, resume: bool) -> bool:
+    """Whether this run continues from the exp_dir's last.pt (then --init-from's weights are not loaded)."""
+    return resume and (Path(cfg.exp_dir) / "checkpoints" / "last.pt").exists()
+
+
+def train_experiment(spec: TaskSpec, cfg, *, resume: bool = False, init_from: str | None = None,
+                     quiet: bool = False) -> tuple[dict | None, str]:
+    """A training run of `cfg` in its exp_dir, as nmt-train starts it (under torchrun too): prepare the
+    data (the main process), build the task, train. Returns the main process's results and a line
+    with the best dev metrics (the other processes get None)."""
+    from nmt.device import pick_device
+    from nmt.distributed import Cluster
+    from nmt.tasks import build_task, format_summary, prepare
+    from nmt.train import Trainer
+
+    cluster = Cluster.from_environment(device_type=pick_device(cfg.train.device).type,
+                                       rank_timeout=cfg.train.rank_timeout)
+    speak = not quiet and cluster.is_main
+    log = (lambda line: print(line, file=sys.stderr, flush=True)) if speak else (lambda line: None)
+    try:
+        init_dir, init_checkpoint = adopt_init_from(spec, cfg, init_from, log) if init_from else (None, None)
+        if cluster.is_main:
+            check_exp_dir(cfg, resume=resume)
+            log(format_summary(spec, prepare(spec, cfg, log=log, tokenizer_from=init_dir), cfg))
+        cluster.wait_for_main(what="data preparation")
+        device = cluster.device(pick_device(cfg.train.device))
+        task = build_task(spec, cfg, device=device, cluster=cluster,
+                          init_from=None if resuming(cfg, resume=resume) else init_checkpoint)
+        hparams = {f"{section}.{key}": value for section in ("model", "train")
+                   for key, value in config_to_dict(cfg)[section].items()}
+        results = Trainer(task, cfg.train, exp_dir=cfg.exp_dir, device=device, cluster=cluster, resume=resume,
+                          quiet=quiet, hparams=hparams).run()
+    finally:
+        cluster.close()
+    if not cluster.is_main:
+        return None, ""
+    best, stop = results["best"], cfg.train.stop_metric
+    others = [task.metrics[name].format(best[name]) for name in task.metrics if name not in (stop, "loss")]
+    return results, f"dev {task.metrics[stop].format(best[stop])}" + (f" ({', '.join(others)})" if others else "")

@@ -37,9 +37,9 @@ def scores_by_length(hypotheses: Sequence[str], references: Sequence[str], sourc
     Buckets are [0, e1), [e1, e2), ..., [e_last, inf); empty buckets are left out.
     """
     _check_lengths(hypotheses, [references, sources])
-    bounds = [0, *edges, None]
+    lows, highs = [0, *edges], [*edges, None]
     rows = []
-    for low, high in zip(bounds[:-1], bounds[1:]):
+    for low, high in zip(lows, highs):
         members = [i for i, s in enumerate(sources) if len(s.split()) >= low and (high is None or len(s.split()) < high)]
         if not members:
             continue

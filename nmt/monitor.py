@@ -1,8 +1,9 @@
 """What a training run reports: console and train.log lines, a progress bar, TensorBoard.
 
-TensorBoard tags: train/{loss,ppl,lr,grad_norm,tokens_per_sec}, dev/{loss,ppl,bleu,chrf},
-dev/translations (text), dev/attention/<i> (images, attention models), and the run's
-hyperparameters with its final metrics (HParams dashboard).
+TensorBoard tags: train/{loss,ppl,lr,grad_norm,tokens_per_sec}, dev/<metric> for each of the
+task's metrics (translation: loss, ppl, bleu, chrf), what the task shows at a validation
+(translation: dev/translations, dev/attention/<i>; the character model: dev/sample), and the
+run's hyperparameters with its final metrics (HParams dashboard).
 """
 
 from __future__ import annotations
@@ -11,13 +12,12 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 
 class Monitor:
     def __init__(self, exp_dir: Path, *, start_step: int, total_steps: int | None, quiet: bool = False):
         from torch.utils.tensorboard import SummaryWriter  # slow import: only for training runs
 
+        exp_dir.mkdir(parents=True, exist_ok=True)
         self.log_file = open(exp_dir / "train.log", "a", encoding="utf-8")
         # purge_step drops events a crashed run wrote after its last checkpoint.
         self.writer = SummaryWriter(str(exp_dir / "tb"), purge_step=start_step or None)
@@ -52,27 +52,11 @@ class Monitor:
         for name, value in metrics.items():
             self.writer.add_scalar(f"dev/{name}", value, step)
 
-    def dev_translations(self, step: int, rows: list[tuple[str, str, str]]) -> None:
-        """A markdown table of (source, reference, hypothesis) rows."""
-        clean = lambda s: s.replace("|", "\\|")  # noqa: E731
-        table = ["| source | reference | hypothesis |", "| --- | --- | --- |"]
-        table += [f"| {clean(s)} | {clean(r)} | {clean(h)} |" for s, r, h in rows]
-        self.writer.add_text("dev/translations", "\n".join(table), step)
+    def text(self, tag: str, markdown: str, step: int) -> None:
+        self.writer.add_text(tag, markdown, step)
 
-    def attention_images(self, step: int, examples: list[tuple[list[str], list[str], torch.Tensor]]) -> None:
-        """Heatmaps of (source pieces, output pieces, weights (T, S)) for a few fixed dev sentences."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        for index, (source, output, weights) in enumerate(examples):
-            fig, ax = plt.subplots(figsize=(max(3, 0.35 * len(source) + 1.5), max(3, 0.35 * len(output) + 1.5)))
-            ax.imshow(weights.numpy(), cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
-            ax.set_xticks(range(len(source)), source, rotation=90, fontsize=8)
-            ax.set_yticks(range(len(output)), output, fontsize=8)
-            fig.tight_layout()
-            self.writer.add_figure(f"dev/attention/{index}", fig, step, close=True)
+    def figure(self, tag: str, figure, step: int) -> None:
+        self.writer.add_figure(tag, figure, step, close=True)
 
     def hparams(self, hyperparameters: dict, metrics: dict) -> None:
         clean = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in hyperparameters.items()}
@@ -85,8 +69,30 @@ class Monitor:
         self.log_file.close()
 
 
-class SilentMonitor:
-    """What a training process other than the main one reports: nothing (rank 0 speaks for all)."""
+class NullMonitor:
+    """What a training process other than the main one reports: nothing (rank 0 speaks for all).
+    It offers exactly Monitor's calls, so a misspelt call fails here too."""
 
-    def __getattr__(self, name: str):
-        return lambda *args, **kwargs: None
+    def info(self, message: str) -> None:
+        pass
+
+    def progress(self, step: int, loss: float, tokens_per_sec: float) -> None:
+        pass
+
+    def train_scalars(self, step: int, values: dict[str, float]) -> None:
+        pass
+
+    def dev_scalars(self, step: int, metrics: dict[str, float]) -> None:
+        pass
+
+    def text(self, tag: str, markdown: str, step: int) -> None:
+        pass
+
+    def figure(self, tag: str, figure, step: int) -> None:
+        pass
+
+    def hparams(self, hyperparameters: dict, metrics: dict) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

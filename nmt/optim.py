@@ -6,19 +6,16 @@ import math
 
 import torch
 
-from nmt.config import TrainConfig
-
-HIGHER_IS_BETTER = {"bleu": True, "chrf": True, "loss": False, "ppl": False}
+from nmt.config import LoopConfig
 
 
-def build_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+def build_optimizer(params, cfg: LoopConfig) -> torch.optim.Optimizer:
     # fused=True: one kernel over all parameters instead of several passes (CPU and CUDA).
-    options = dict(lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, **options)
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, **options)
-    return torch.optim.SGD(params, **options)
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+    return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
 
 
 def inverse_sqrt_factor(step: int, warmup_steps: int) -> float:
@@ -32,30 +29,30 @@ def inverse_sqrt_factor(step: int, warmup_steps: int) -> float:
 class Schedule:
     """One interface for the three schedules: after each update, and after each validation."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, cfg: TrainConfig):
-        self.kind = cfg.schedule
+    def __init__(self, optimizer: torch.optim.Optimizer, cfg: LoopConfig, *, higher_is_better: bool):
         self.optimizer = optimizer
+        self.per_update: torch.optim.lr_scheduler.LambdaLR | None = None
+        self.per_validation: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None
         if cfg.schedule == "inverse_sqrt":
-            self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.per_update = torch.optim.lr_scheduler.LambdaLR(
                 optimizer, lambda step: inverse_sqrt_factor(step + 1, cfg.warmup_steps))
         elif cfg.schedule == "plateau":
-            self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                optimizer, mode="max" if HIGHER_IS_BETTER[cfg.stop_metric] else "min",
+            self.per_validation = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, mode="max" if higher_is_better else "min",
                 factor=cfg.plateau_factor, patience=cfg.plateau_patience)
-        else:
-            self.scheduler = None
+        self.scheduler = self.per_update or self.per_validation
 
     @property
     def lr(self) -> float:
         return self.optimizer.param_groups[0]["lr"]
 
     def after_update(self) -> None:
-        if self.kind == "inverse_sqrt":
-            self.scheduler.step()
+        if self.per_update is not None:
+            self.per_update.step()
 
     def after_validation(self, metric: float) -> None:
-        if self.kind == "plateau":
-            self.scheduler.step(metric)
+        if self.per_validation is not None:
+            self.per_validation.step(metric)
 
     def state_dict(self) -> dict:
         return self.scheduler.state_dict() if self.scheduler is not None else {}

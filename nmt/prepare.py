@@ -30,7 +30,7 @@ def _fingerprint(*parts) -> str:
 
 def _corpus_identity(corpus: CorpusConfig) -> list:
     """Config plus size and mtime of local inputs, so edited files are noticed."""
-    identity = [dataclasses.asdict(corpus)]
+    identity: list = [dataclasses.asdict(corpus)]
     for name in (corpus.src, corpus.tgt, corpus.path):
         path = Path(name) if name else None
         if path is not None and path.is_file():
@@ -91,8 +91,9 @@ class Preparer:
             pairs = read_corpus(corpus, src_lang=data.src_lang, tgt_lang=data.tgt_lang)
             split_stats = CleanStats()
             # Only training data is filtered by length and ratio: dev and test stay whole.
-            limits = dict(max_words=data.max_words, max_ratio=data.max_ratio, dedup=data.dedup) if split == "train" else {}
-            write_pairs(clean_pairs(pairs, split_stats, **limits),
+            cleaned = (clean_pairs(pairs, split_stats, max_words=data.max_words, max_ratio=data.max_ratio,
+                                   dedup=data.dedup) if split == "train" else clean_pairs(pairs, split_stats))
+            write_pairs(cleaned,
                         self.data_dir / f"{split}.src", self.data_dir / f"{split}.tgt")
             if split_stats.kept == 0:
                 raise DataError(f"data: the {split} split is empty after cleaning: {split_stats.describe()}")
@@ -111,14 +112,11 @@ class Preparer:
         if self._fresh("spm", key, [src_model, tgt_model]):
             self.log(f"reusing SentencePiece model(s) in {self.exp_dir}")
             return key
-        options = dict(model_type=tok.model_type, vocab_size=tok.vocab_size,
-                       character_coverage=tok.character_coverage, input_sentence_size=tok.input_sentence_size)
         train_src, train_tgt = self.data_dir / "train.src", self.data_dir / "train.tgt"
-        if tok.joint:
-            train_sentencepiece([train_src, train_tgt], self.exp_dir / "spm", **options)
-        else:
-            train_sentencepiece([train_src], self.exp_dir / "spm.src", **options)
-            train_sentencepiece([train_tgt], self.exp_dir / "spm.tgt", **options)
+        runs = [([train_src, train_tgt], "spm")] if tok.joint else [([train_src], "spm.src"), ([train_tgt], "spm.tgt")]
+        for inputs, prefix in runs:
+            train_sentencepiece(inputs, self.exp_dir / prefix, model_type=tok.model_type, vocab_size=tok.vocab_size,
+                                character_coverage=tok.character_coverage, input_sentence_size=tok.input_sentence_size)
         self.log(f"trained {'joint' if tok.joint else 'separate'} SentencePiece {tok.model_type} model(s), vocabulary {tok.vocab_size}")
         self.record["spm"] = {"key": key}
         self.record.pop("arrays", None)
@@ -126,6 +124,7 @@ class Preparer:
         return key
 
     def copy_tokenizer(self, src_model: Path, tgt_model: Path) -> str:
+        assert self.tokenizer_from is not None
         sources = Tokenizer.model_paths(self.tokenizer_from, joint=self.cfg.tokenizer.joint)
         for source, target in {sources[0]: src_model, sources[1]: tgt_model}.items():
             if not source.is_file():
@@ -205,3 +204,8 @@ def format_summary(summary: dict, cfg: Config) -> str:
         f"{summary['train_over_max_tokens']:,} (left out of training)"
     )
     return "\n".join(lines)
+
+
+def prepare(cfg: Config, *, log: Callable[[str], None] = print, tokenizer_from: Path | None = None) -> dict:
+    """The translation task's data in its experiment directory (nmt/tasks.py); returns the summary."""
+    return Preparer(cfg, log, tokenizer_from=tokenizer_from).run()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from nmt.config import TrainConfig
+from nmt.config import LoopConfig
 
 
 @dataclass
@@ -26,7 +26,7 @@ class Progress:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_state(cls, state: dict) -> "Progress":
+    def from_state(cls, state: dict) -> Progress:
         """From `state_dict()`, or from a checkpoint written before this class (step, trainer, history)."""
         if "progress" in state:
             saved = dict(state["progress"])
@@ -61,7 +61,7 @@ class Progress:
         return min(estimates) if estimates else None
 
 
-def step_budget(cfg: TrainConfig, *, step: int, epoch: int, updates_per_epoch: int,
+def step_budget(cfg: LoopConfig, *, step: int, epoch: int, updates_per_epoch: int,
                 updates_into_epoch: int) -> int | None:
     """The update at which max_steps or max_epochs ends the run, whichever comes first; None if neither is set."""
     budgets = []

@@ -1,22 +1,96 @@
-"""Generation: greedy and sampling here, batched beam search in beam.py; `generate` picks one.
+"""Generation over a model's step interface: greedy, sampling and batched beam search.
 
-Every function here uses only `encode`, `init_state`, `step` and `reorder`; none touches
-RNN internals. A hypothesis ends at EOS and nothing follows it (the EOS itself is not
-part of `tokens`). Sentences that have finished leave the batch, and the loop ends when
+A model offers four calls (`StepModel`): `encode`, `init_state`, `step`, `reorder`; nothing
+here touches RNN internals, so a single model, an ensemble and the scripted models of the
+tests are searched alike. A hypothesis ends at EOS and nothing follows it (the EOS itself is
+not part of `tokens`). Sentences that have finished leave the batch, and the loop ends when
 all have ended. At step `max_lengths[b]` sentence b can only choose EOS, so no output is
 longer than its limit; before `min_length` EOS cannot be chosen.
+
+Read top to bottom: the interface and the hypothesis; the rules that bound a hypothesis
+(length limits, GNMT's length penalty); greedy and sampling; beam search; `generate`, which
+picks one from a DecodeConfig.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
 
 import torch
 
-from nmt.beam import beam_search
 from nmt.config import DecodeConfig
-from nmt.decoding import NEG_INF, Hypothesis, StepModel, max_lengths, restrict_eos
-from nmt.tokenizer import BOS, EOS
+from nmt.specials import BOS, EOS
+
+NEG_INF = float("-inf")
+
+State = Any  # whatever a model carries from step to step (nmt.models.state.DecoderState for ours)
+Memory = Any  # whatever a model reads from the encoder at every step (nmt.models.state.Memory)
+
+
+class StepModel(Protocol):
+    """The four calls search makes, and the only ones (fairseq's incremental-decoding interface).
+
+    A single model (`nmt.models.Seq2Seq`), an ensemble of them, and the scripted models of the
+    tests all offer it; search never looks inside a state or a memory.
+    """
+
+    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> Memory:
+        """src (B, S) ids ending in EOS, then PAD; src_lengths (B,) -> what the steps read."""
+
+    def init_state(self, memory: Memory) -> State:
+        """The state before the first target token."""
+
+    def step(self, prev_tokens: torch.Tensor, state: State,
+             memory: Memory) -> tuple[torch.Tensor, State, torch.Tensor | None]:
+        """prev_tokens (B,) -> log-probabilities (B, V), the next state, attention (B, S) or None.
+
+        Attention positions are those of `src` as given to `encode`.
+        """
+
+    def reorder(self, state: State, memory: Memory | None,
+                index: torch.Tensor) -> tuple[State, Memory | None]:
+        """Keep (and repeat) the batch rows `index` of state and memory; memory None stays None."""
+
+
+class TranslationModel(StepModel, Protocol):
+    """A StepModel that can be switched between training and evaluation, as nn.Module can."""
+
+    training: bool
+
+    def train(self, mode: bool = True) -> Any: ...
+
+
+@dataclass
+class Hypothesis:
+    tokens: list[int]  # without BOS and EOS
+    score: float  # sum of log-probabilities, divided by the length penalty in beam search
+    attention: torch.Tensor | None = None  # (len(tokens) + 1, S): one row per step, EOS included
+
+
+def max_lengths(src_lengths: torch.Tensor, *, a: float, b: int) -> torch.Tensor:
+    """Output limit a * |src| + b per sentence (|src| without the source EOS)."""
+    return (a * (src_lengths - 1).float() + b).floor().long().clamp(min=1)
+
+
+def length_normalizer(length: torch.Tensor | int, length_penalty: float) -> torch.Tensor | float:
+    """GNMT's ((5 + |Y|) / 6) ** alpha, alpha = decode.length_penalty; 0 keeps the plain sum of log-probabilities."""
+    return ((5.0 + length) / 6.0) ** length_penalty
+
+
+def restrict_eos(log_probs: torch.Tensor, step: int, max_len: torch.Tensor, min_length: int) -> torch.Tensor:
+    """Forbid EOS before min_length; allow only EOS once a row reaches its max length (in place)."""
+    if step < min_length:
+        log_probs[:, EOS] = NEG_INF
+    at_limit = max_len <= step
+    if at_limit.any():
+        eos_scores = log_probs[at_limit, EOS].clone()
+        log_probs[at_limit] = NEG_INF
+        log_probs[at_limit, EOS] = torch.where(torch.isfinite(eos_scores), eos_scores, torch.zeros_like(eos_scores))
+    return log_probs
+
+
+# ---------------------------------------------------------------- greedy and sampling
 
 Chooser = Callable[[torch.Tensor], torch.Tensor]  # log-probs (B, V) -> tokens (B,)
 
@@ -55,7 +129,7 @@ def _decode_one_path(model: StepModel, src, src_lengths, *, choose: Chooser, max
     ends_list, scores = ends.tolist(), out_scores.tolist()
     return [
         Hypothesis(out_tokens[b, :end].tolist(), scores[b],
-                   out_attention[b, :end + 1].cpu() if attended else None)
+                   out_attention[b, :end + 1].cpu() if attended and out_attention is not None else None)
         for b, end in enumerate(ends_list)
     ]
 
@@ -83,6 +157,87 @@ def sample(model: StepModel, src, src_lengths, *, max_len: torch.Tensor, tempera
     hyps = _decode_one_path(model, src, src_lengths, choose=choose, max_len=max_len,
                             min_length=min_length, keep_attention=keep_attention)
     return [[h] for h in hyps]
+
+
+# ---------------------------------------------------------------- beam search
+#
+# Each sentence keeps `beam_size` live hypotheses. At every step the 2K best extensions are
+# ranked; EOS among the first K closes a hypothesis (its score divided by GNMT's length
+# penalty), and the best K that are not EOS live on. A sentence is done once K hypotheses
+# have closed (at its max length only EOS is allowed, which closes them all); done sentences
+# leave the batch.
+
+def _close_hypotheses(finished, alive, top_scores, beam_idx, is_eos, prefix, history, weights, *, K, length_penalty):
+    """Record every finite EOS candidate among the first K ranks as a finished hypothesis."""
+    closing = is_eos[:, :K] & torch.isfinite(top_scores[:, :K])
+    if not closing.any():
+        return
+    alive_list = alive.tolist()
+    for i, j in closing.nonzero().tolist():
+        sentence = alive_list[i]
+        if len(finished[sentence]) >= K:
+            continue
+        row = i * K + int(beam_idx[i, j])
+        tokens = prefix[row].tolist()
+        attention = None
+        if history is not None and weights is not None:
+            attention = torch.cat([history[row], weights[row][None].float()]).cpu()
+        score = float(top_scores[i, j]) / length_normalizer(len(tokens) + 1, length_penalty)
+        finished[sentence].append(Hypothesis(tokens, score, attention))
+
+
+def beam_search(model: StepModel, src: torch.Tensor, src_lengths: torch.Tensor, *, beam_size: int, nbest: int = 1,
+                length_penalty: float = 1.0, max_len: torch.Tensor, min_length: int = 0,
+                keep_attention: bool = False) -> list[list[Hypothesis]]:
+    """The `nbest` best hypotheses of each sentence, best first. src (B, S); max_len (B,)."""
+    if not 1 <= nbest <= beam_size:
+        raise ValueError(f"nbest must be between 1 and the beam size ({beam_size}), got {nbest}")
+    batch, K, device = src.shape[0], beam_size, src.device
+    memory = model.encode(src, src_lengths)
+    state = model.init_state(memory)
+    state, memory = model.reorder(state, memory, torch.arange(batch, device=device).repeat_interleave(K))
+    alive = torch.arange(batch, device=device)  # original sentence of each active sentence
+    scores = torch.zeros(batch, K, device=device)
+    scores[:, 1:] = NEG_INF  # all K beams start identical: expand only the first
+    prefix = torch.empty(batch * K, 0, dtype=torch.long, device=device)  # tokens so far, per beam row
+    history = torch.empty(batch * K, 0, src.shape[1], device=device) if keep_attention else None
+    tokens = torch.full((batch * K,), BOS, dtype=torch.long, device=device)
+    finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
+
+    for step in range(int(max_len.max()) + 1):
+        n = alive.numel()
+        log_probs, state, weights = model.step(tokens, state, memory)  # (n*K, V)
+        log_probs = restrict_eos(log_probs, step, max_len[alive].repeat_interleave(K), min_length)
+        vocab = log_probs.shape[-1]
+        candidates = (scores.view(n * K, 1) + log_probs).view(n, K * vocab)  # (n, K*V)
+        top_scores, top_index = candidates.topk(min(2 * K, K * vocab), dim=1)  # (n, 2K)
+        beam_idx, top_tokens = top_index // vocab, top_index % vocab
+        is_eos = top_tokens == EOS
+        _close_hypotheses(finished, alive, top_scores, beam_idx, is_eos, prefix, history, weights,
+                          K=K, length_penalty=length_penalty)
+
+        # The K best candidates that are not EOS live on (a stable sort keeps the ranking).
+        rank = torch.arange(top_scores.shape[1], device=device) + is_eos.long() * top_scores.shape[1]
+        order = rank.argsort(dim=1, stable=True)[:, :K]  # (n, K)
+        scores = top_scores.gather(1, order)
+        rows = (torch.arange(n, device=device)[:, None] * K + beam_idx.gather(1, order)).view(-1)  # (n*K,)
+        tokens = top_tokens.gather(1, order).view(-1)
+        prefix = torch.cat([prefix[rows], tokens[:, None]], dim=1)
+        if history is not None and weights is not None:
+            history = torch.cat([history[rows], weights[rows][:, None].float()], dim=1)
+        state, _ = model.reorder(state, None, rows)
+
+        counts = [len(finished[s]) for s in alive.tolist()]
+        done = (torch.tensor(counts, device=device) >= K) | (max_len[alive] <= step)
+        if done.all():
+            break
+        if done.any():  # finished sentences leave the batch
+            keep = (~done).nonzero()[:, 0]
+            keep_rows = (keep[:, None] * K + torch.arange(K, device=device)).view(-1)
+            alive, scores, tokens, prefix = alive[keep], scores[keep], tokens[keep_rows], prefix[keep_rows]
+            history = history[keep_rows] if history is not None else None
+            state, memory = model.reorder(state, memory, keep_rows)
+    return [sorted(hyps, key=lambda h: -h.score)[:nbest] for hyps in finished]
 
 
 @torch.inference_mode()

@@ -1,36 +1,80 @@
-"""What the training loop needs of a kind of model, and the translation task that provides it.
+"""What the training loop can train: the TASKS registry, and the contract a task keeps with the loop.
 
-`nmt.train.Trainer` owns the loop, the optimizer, checkpoints, exact resume, TensorBoard,
-early stopping and data parallelism; a Task owns the model, its batches, its loss and its
-validation. Translation is one task; the character language model (`nmt.lm`) is another.
+`task:` in a config names an entry (translation when it names none). The entry says, as
+"module:name" strings imported only when needed, which config class reads the file, how
+the data is prepared, which class trains it and which command reads a trained model. So
+choosing the task happens here and nowhere else, and this module imports no torch: a bad
+config is reported before torch loads.
+
+`nmt.train.Trainer` owns the loop (optimizer, checkpoints, exact resume, TensorBoard, early
+stopping, data parallelism) and receives a built `Task`; the task owns the model, its
+batches, its loss and its validation. Adding a task is one class that keeps the `Task`
+protocol, a config class, a prepare function and one entry here (docs/architecture.md).
 """
 
 from __future__ import annotations
 
+import importlib
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
-import torch
-from torch import nn
+from nmt.config import apply_overrides, config_from_dict, read_config_file
+from nmt.errors import ConfigError, NmtError
 
-from nmt.batching import BatchIterator, ParallelArrays
-from nmt.config import Config
-from nmt.distributed import Cluster
-from nmt.errors import NmtError
-from nmt.models import build_model
-from nmt.tokenizer import Tokenizer
-from nmt.validate import Validator, token_loss
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from nmt.distributed import Cluster
+
+Log = Callable[[str], None]
+
+
+def _import(target: str) -> Any:
+    module, name = target.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+# ---------------------------------------------------------------- the contract
+
+@dataclass(frozen=True)
+class Metric:
+    """A dev metric as the loop needs it: which way is better, and how the log writes it."""
+
+    label: str
+    higher_is_better: bool
+    digits: int = 2
+
+    def format(self, value: float) -> str:
+        return f"{self.label} {value:.{self.digits}f}"
+
+
+@dataclass
+class Validation:
+    """One validation's outcome: the same metrics on every process, and a note for the log (a signature)."""
+
+    metrics: dict[str, float]
+    note: str = ""
+
+
+class ExtrasSink(Protocol):
+    """Where a task puts what a validation shows beyond its numbers (TensorBoard's text and images)."""
+
+    def text(self, tag: str, markdown: str, step: int) -> None: ...
+
+    def figure(self, tag: str, figure: Any, step: int) -> None: ...  # a matplotlib figure; the sink closes it
 
 
 class EpochIterator(Protocol):
     """Batches epoch by epoch, with a position that can be saved and restored exactly."""
 
     epoch: int
-    position: int
+    position: int  # batches of the current epoch already handed out
 
     def __iter__(self) -> Iterator[Any]: ...  # the rest of the current epoch
 
-    def epoch_plan(self, epoch: int) -> list: ...  # this process's batches of an epoch (their count is used)
+    def batches_in_epoch(self, epoch: int) -> int: ...  # this process's batches in `epoch`
 
     def state_dict(self) -> dict: ...
 
@@ -38,85 +82,132 @@ class EpochIterator(Protocol):
 
 
 class Task(Protocol):
+    """What the loop needs of the thing it trains, and no more."""
+
     model: nn.Module
     iterator: EpochIterator
-    metrics: tuple[str, ...]  # the dev metrics a validation records (train.stop_metric is one of them)
+    metrics: dict[str, Metric]  # what a validation measures, in log order; train.stop_metric names one
+    unit: str  # what `count` counts, as the log says it: "target tokens", "characters"
 
-    def count(self, batch) -> int:
-        """Target tokens of a batch: the update's loss is divided by their sum over all processes."""
+    def count(self, batch: Any) -> int:
+        """Units of a batch: the update's loss is divided by their sum over all processes."""
 
-    def loss(self, model: nn.Module, batch, *, label_smoothing: float) -> torch.Tensor:
+    def loss(self, model: nn.Module, batch: Any, *, label_smoothing: float) -> torch.Tensor:
         """The summed loss of a batch through `model` (the model itself, or its DDP wrapper)."""
 
-    def validate(self) -> tuple[dict, str, str]:
-        """Dev metrics (every process gets the same), a phrase for the log, a note (a signature, say)."""
+    def validate(self) -> Validation:
+        """Dev metrics; every process takes part and gets the same."""
 
-    def report(self, monitor, step: int) -> None:
-        """TensorBoard extras of a validation (the main process only): examples, pictures."""
+    def report(self, sink: ExtrasSink, step: int) -> None:
+        """What the last validation shows beyond numbers (the main process only)."""
 
     def describe(self) -> dict:
         """What results.json says of the model: variant, cell, ..."""
 
     def summary(self) -> str:
-        """The log's first line after the parameter count: the data."""
+        """The log's first line: the model and its data."""
 
-    def state_dict(self) -> dict: ...
+    def state_dict(self) -> dict: ...  # what exact resume needs beyond model, optimizer and batches
 
     def load_state_dict(self, state: dict) -> None: ...
 
 
-class TranslationTask:
-    """A Seq2Seq model, token-budget batches of parallel text, cross-entropy, dev BLEU."""
+# ---------------------------------------------------------------- the registry
 
-    metrics = ("loss", "ppl", "bleu", "chrf")
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    title: str  # what a model of this task is, in words
+    config: str  # "module:Class" of its config (a dataclass with exp_dir, train: a LoopConfig)
+    prepare: str  # "module:function"(cfg, *, log, tokenizer_from) -> summary dict
+    format_summary: str  # "module:function"(summary, cfg) -> the lines nmt-prepare prints
+    task: str  # "module:Class"(cfg, *, device, cluster), a Task
+    reader: str  # what to do with a trained model, naming the command: "translate with nmt-translate"
+    fine_tuning: bool  # whether nmt-train --init-from may start it from trained weights
+    legacy_keys: dict[str, str] = field(default_factory=dict)  # older spellings in saved configs -> today's
 
-    def __init__(self, cfg: Config, *, device: torch.device, cluster: Cluster):
-        self.cfg, self.device = cfg, device
-        exp_dir = Path(cfg.exp_dir)
-        self.tokenizer = Tokenizer.load(exp_dir)
-        self.model = build_model(cfg.model, self.tokenizer.src_vocab_size, self.tokenizer.tgt_vocab_size).to(device)
-        train = cfg.train
-        self.iterator = BatchIterator(
-            ParallelArrays(exp_dir / "data", "train"), batch_tokens=train.batch_tokens, batch_size=train.batch_size,
-            seed=train.seed, max_src_tokens=train.max_src_tokens, max_tgt_tokens=train.max_tgt_tokens,
-            rank=cluster.rank, world_size=cluster.world_size,
-        )
-        if self.iterator.keep.sum() == 0:
-            raise NmtError(f"train: every training pair is longer than train.max_src_tokens={train.max_src_tokens} "
-                           f"or train.max_tgt_tokens={train.max_tgt_tokens} tokens")
-        self.validator = Validator(self.model, self.tokenizer, exp_dir / "data", decode=cfg.decode,
-                                   beam_size=train.validation_beam, device=device,
-                                   batch_tokens=cfg.decode.batch_tokens, cluster=cluster)
-        self.hypotheses: list[str] = []
+    def config_class(self) -> type:
+        return _import(self.config)
 
-    def count(self, batch) -> int:
-        return batch.n_tgt_tokens
 
-    def loss(self, model: nn.Module, batch, *, label_smoothing: float) -> torch.Tensor:
-        return token_loss(model, batch.to(self.device), label_smoothing=label_smoothing)
+TASKS: dict[str, TaskSpec] = {
+    "translation": TaskSpec(
+        "translation", "translation model", "nmt.config:Config", "nmt.prepare:prepare", "nmt.prepare:format_summary",
+        "nmt.translation_task:TranslationTask", reader="translate with nmt-translate", fine_tuning=True),
+    "char_lm": TaskSpec(
+        "char_lm", "character model", "nmt.lm.config:CharLMConfig", "nmt.lm.data:prepare",
+        "nmt.lm.data:format_summary", "nmt.lm.task:LanguageModelTask", reader="sample from it with nmt-sample", fine_tuning=False,
+        legacy_keys={"data.valid": "data.dev"}),
+}
 
-    def validate(self) -> tuple[dict, str, str]:
-        metrics, self.hypotheses = self.validator.run()
-        phrase = (f"dev loss {metrics['loss']:.3f}, ppl {metrics['ppl']:.2f}, BLEU {metrics['bleu']:.2f}, "
-                  f"chrF {metrics['chrf']:.2f}")
-        return metrics, phrase, metrics["bleu_signature"]
 
-    def report(self, monitor, step: int) -> None:
-        validator, shown = self.validator, range(min(5, len(self.hypotheses)))
-        monitor.dev_translations(step, [(validator.sources[i], validator.references[i], self.hypotheses[i]) for i in shown])
-        examples = validator.attention_examples()
-        if examples:
-            monitor.attention_images(step, examples)
+def _task_name(raw: dict) -> str:
+    name = raw.get("task", "translation")
+    if name not in TASKS:
+        raise ConfigError(f"config: task = {name!r} is not valid: expected one of "
+                          + ", ".join(repr(t) for t in TASKS))
+    return name
 
-    def describe(self) -> dict:
-        return {"variant": self.cfg.model.variant, "cell": self.cfg.model.cell}
 
-    def summary(self) -> str:
-        return (f"{self.cfg.model.variant} ({self.cfg.model.cell}), {len(self.iterator.corpus):,} training pairs "
-                f"({self.iterator.n_left_out:,} over the length limits)")
+def _rename_legacy(raw: dict, spec: TaskSpec) -> dict:
+    for old, new in spec.legacy_keys.items():
+        (section, old_key), (_, new_key) = old.split("."), new.split(".")
+        part = raw.get(section)
+        if isinstance(part, dict) and old_key in part and new_key not in part:
+            part[new_key] = part.pop(old_key)
+    return raw
 
-    def state_dict(self) -> dict:
-        return {}
 
-    def load_state_dict(self, state: dict) -> None:
-        pass
+def load_task_config(path: str | Path, overrides: list[str] | None = None) -> tuple[TaskSpec, Any]:
+    """Read a config file (its bases and --set overrides applied) as the config of the task it names."""
+    path = Path(path)
+    raw = apply_overrides(read_config_file(path), overrides or [])
+    spec = TASKS[_task_name(raw)]
+    cfg = config_from_dict(_rename_legacy(raw, spec), spec.config_class())
+    if not cfg.exp_dir:
+        cfg.exp_dir = str(Path("exp") / path.stem)
+    return spec, cfg
+
+
+def task_of(exp_dir: str | Path) -> TaskSpec:
+    """The task of an experiment directory's saved config."""
+    config = Path(exp_dir) / "config.yaml"
+    if not config.is_file():
+        raise NmtError(f"model: {exp_dir} is not an experiment directory (no config.yaml)")
+    return TASKS[_task_name(read_config_file(config))]
+
+
+def require_task(exp_dir: str | Path, name: str) -> None:
+    """One line naming the command that reads `exp_dir` when it holds a model of another task."""
+    spec = task_of(exp_dir)
+    if spec.name != name:
+        raise NmtError(f"model: {exp_dir} holds a {spec.title} (task: {spec.name}), not a {TASKS[name].title}; "
+                       f"{spec.reader}")
+
+
+def prepare(spec: TaskSpec, cfg: Any, *, log: Log, tokenizer_from: Path | None = None) -> dict:
+    """Prepare a task's data in its experiment directory (reusing what is there); returns a summary."""
+    summary: dict = _import(spec.prepare)(cfg, log=log, tokenizer_from=tokenizer_from)
+    return summary
+
+
+def format_summary(spec: TaskSpec, summary: dict, cfg: Any) -> str:
+    text: str = _import(spec.format_summary)(summary, cfg)
+    return text
+
+
+def build_task(spec: TaskSpec, cfg: Any, *, device: torch.device, cluster: Cluster | None = None,
+               init_from: Path | None = None) -> Task:
+    """The task, its model seeded by train.seed (every process starts from the same weights), or
+    with the weights of `init_from` (fine-tuning)."""
+    import torch
+
+    from nmt.checkpoint import load_weights
+    from nmt.distributed import Cluster
+
+    torch.manual_seed(cfg.train.seed)
+    task: Task = _import(spec.task)(cfg, device=device, cluster=cluster or Cluster())
+    if init_from is not None:
+        load_weights(task.model, init_from, map_location=device,
+                     mismatch=f"train: --init-from {init_from} does not fit this config's model")
+    return task

@@ -13,10 +13,8 @@ from typing import Literal, Sequence
 
 import sentencepiece as spm
 
-from nmt.errors import DataError, NmtError
-
-UNK, PAD, BOS, EOS = 0, 1, 2, 3
-SPECIAL_IDS = {"unk_id": UNK, "pad_id": PAD, "bos_id": BOS, "eos_id": EOS}
+from nmt.errors import DataError, NmtError, gist
+from nmt.specials import BOS, EOS, PAD, SPECIAL_IDS, UNK
 
 
 def train_sentencepiece(
@@ -45,14 +43,12 @@ def train_sentencepiece(
                 input_sentence_size=input_sentence_size,
                 shuffle_input_sentence=True,
                 num_threads=os.cpu_count() or 1,
-                **SPECIAL_IDS,
+                unk_id=UNK, pad_id=PAD, bos_id=BOS, eos_id=EOS,
             )
         except RuntimeError as err:
-            reason = (str(err).strip().splitlines() or [type(err).__name__])[-1]
-            reason = reason.rsplit("] ", 1)[-1]  # drop SentencePiece's source-location prefix
             raise DataError(
                 f"tokenizer: SentencePiece cannot train a {model_type} vocabulary of {vocab_size} "
-                f"on {', '.join(str(p) for p in inputs)}: {reason}"
+                f"on {', '.join(str(p) for p in inputs)}: {gist(err)}"
             ) from None
     return Path(f"{model_prefix}.model")
 
@@ -93,7 +89,7 @@ class Tokenizer:
         return exp_dir / "spm.src.model", exp_dir / "spm.tgt.model"
 
     @classmethod
-    def load(cls, exp_dir: str | Path) -> "Tokenizer":
+    def load(cls, exp_dir: str | Path) -> Tokenizer:
         """Load whichever models the experiment directory holds (joint or separate)."""
         for joint in (True, False):
             src, tgt = cls.model_paths(exp_dir, joint=joint)

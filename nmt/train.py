@@ -9,6 +9,9 @@ weights only.
 Under torchrun every process runs this same loop on its own share of the batches (see
 nmt/distributed.py); the main process alone writes files, and every decision that ends a
 run is taken by all processes together, at the same update.
+
+The loop knows nothing of what it trains: it receives a built task (nmt/tasks.py), and the
+loop's settings (a LoopConfig).
 """
 
 from __future__ import annotations
@@ -19,53 +22,52 @@ import math
 import signal
 import time
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from nmt.checkpoint import load_checkpoint, save_checkpoint
-from nmt.config import Config, config_to_dict
-from nmt.device import describe_device, pick_device, precision_context
+from nmt.config import LoopConfig
+from nmt.device import describe_device, precision_context
 from nmt.distributed import Cluster
 from nmt.errors import NmtError
-from nmt.models import count_parameters
-from nmt.monitor import Monitor, SilentMonitor
-from nmt.optim import HIGHER_IS_BETTER, Schedule, build_optimizer
+from nmt.monitor import Monitor, NullMonitor
+from nmt.optim import Schedule, build_optimizer
 from nmt.progress import Progress, format_minutes, step_budget
-from nmt.tasks import Task, TranslationTask
+from nmt.tasks import Task
 
 MAX_NONFINITE_IN_A_ROW = 5
 ESTIMATE_AFTER = 20  # updates timed before the first estimate of the run's length
 
 
 class Trainer:
-    """Trains the model of `cfg` in its exp_dir; `init_from` (a checkpoint) starts from trained weights.
+    """Trains `task` (built on `device`, its model seeded or fine-tuned: nmt.tasks.build_task) with the
+    loop settings `loop`, writing checkpoints, logs and TensorBoard events into `exp_dir`.
 
-    `task_class` builds the model, its batches, loss and validation (`nmt.tasks.Task`) from
-    `cfg`, which needs `exp_dir` and a `train` section; translation unless told otherwise.
+    `hparams` (flat "section.key" -> value) goes to TensorBoard's HParams dashboard with the final metrics.
     """
 
-    def __init__(self, cfg: Config, *, resume: bool = False, quiet: bool = False, cluster: Cluster | None = None,
-                 init_from: Path | None = None, task_class: Callable[..., Task] = TranslationTask):
-        self.cfg, self.train_cfg = cfg, cfg.train
+    def __init__(self, task: Task, loop: LoopConfig, *, exp_dir: str | Path, device: torch.device,
+                 cluster: Cluster | None = None, resume: bool = False, quiet: bool = False,
+                 hparams: dict | None = None):
+        self.task, self.train_cfg, self.device = task, loop, device
         self.cluster = cluster or Cluster()
-        self.exp_dir = Path(cfg.exp_dir)
+        self.exp_dir = Path(exp_dir)
         self.ckpt_dir = self.exp_dir / "checkpoints"
-        self.device = self.cluster.device(pick_device(cfg.train.device))
-        if cfg.train.precision == "fp16" and self.device.type != "cuda":
+        self.hparams = hparams or {}
+        if loop.precision == "fp16" and device.type != "cuda":
             raise NmtError("config: train.precision = 'fp16' needs a CUDA device; use 'bf16' on the CPU")
-        torch.manual_seed(cfg.train.seed)
-        self.task = task_class(cfg, device=self.device, cluster=self.cluster)
-        self.model, self.iterator = self.task.model, self.task.iterator
-        if init_from is not None:
-            self._load_weights(init_from)
+        if loop.stop_metric not in task.metrics:
+            raise NmtError(f"config: train.stop_metric = {loop.stop_metric!r}: this task measures "
+                           + ", ".join(repr(name) for name in task.metrics))
+        self.higher_is_better = task.metrics[loop.stop_metric].higher_is_better
+        self.model, self.iterator = task.model, task.iterator
         if self.cluster.rank:
-            torch.manual_seed(cfg.train.seed + self.cluster.rank)  # dropout masks of its own (rank 0 keeps the seed)
+            torch.manual_seed(loop.seed + self.cluster.rank)  # dropout masks of its own (rank 0 keeps the seed)
         self.train_model = self._data_parallel()
-        self.optimizer = build_optimizer(self.model.parameters(), cfg.train)
-        self.schedule = Schedule(self.optimizer, cfg.train)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.train.precision == "fp16")
+        self.optimizer = build_optimizer(self.model.parameters(), loop)
+        self.schedule = Schedule(self.optimizer, loop, higher_is_better=self.higher_is_better)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=loop.precision == "fp16")
         self.progress = Progress()
         self.nonfinite_in_a_row = 0
         self.signalled = False  # Ctrl-C or SIGTERM reached this process
@@ -73,9 +75,10 @@ class Trainer:
         self._epoch_size = (0, 0)  # (epoch, its updates), for estimates
         if resume and (self.ckpt_dir / "last.pt").exists():
             self._restore(load_checkpoint(self.ckpt_dir / "last.pt", map_location=self.device))
-        self.out_of_time = cfg.train.max_minutes is not None and self.progress.elapsed >= cfg.train.max_minutes * 60
-        self.monitor = (Monitor(self.exp_dir, start_step=self.step, total_steps=cfg.train.max_steps, quiet=quiet)
-                        if self.cluster.is_main else SilentMonitor())
+        self.out_of_time = loop.max_minutes is not None and self.progress.elapsed >= loop.max_minutes * 60
+        self.monitor: Monitor | NullMonitor = (
+            Monitor(self.exp_dir, start_step=self.step, total_steps=loop.max_steps, quiet=quiet)
+            if self.cluster.is_main else NullMonitor())
 
     @property
     def step(self) -> int:
@@ -91,18 +94,9 @@ class Trainer:
         with self.cluster.watch("the start (DDP copies rank 0's weights to all)"):
             return DistributedDataParallel(self.model, device_ids=device_ids, process_group=self.cluster.group)
 
-    def _load_weights(self, path: Path) -> None:
-        """Weights only (fine-tuning): the optimizer, schedule and step start afresh."""
-        weights = load_checkpoint(path, map_location=self.device)["model"]
-        try:
-            self.model.load_state_dict(weights)
-        except RuntimeError as err:
-            detail = " ".join(line.strip() for line in str(err).strip().splitlines()[1:])[:300]
-            raise NmtError(f"train: --init-from {path} does not fit this config's model ({detail})") from None
-
     @staticmethod
     def _rng_state() -> dict:
-        rng = {"torch": torch.get_rng_state()}
+        rng: dict = {"torch": torch.get_rng_state()}
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
         return rng
@@ -146,7 +140,10 @@ class Trainer:
 
     def _gradient_sync(self, *, last: bool):
         """DDP exchanges gradients once an update: after the backward of the group's last batch."""
-        return self.train_model.no_sync() if self.cluster.distributed and not last else contextlib.nullcontext()
+        if self.cluster.distributed and not last:
+            assert isinstance(self.train_model, DistributedDataParallel)
+            return self.train_model.no_sync()
+        return contextlib.nullcontext()
 
     def update(self, group: list) -> tuple[float, float, int] | None:
         """One optimizer update from `group` batches (of every process together);
@@ -170,10 +167,11 @@ class Trainer:
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip))
         limit = self.train_cfg.max_minutes
         out_of_time = limit is not None and self.progress.elapsed >= limit * 60
-        total, signalled, out_of_time = cluster.sum([total, self.signalled, out_of_time], self.device, what="an update")
-        self.interrupted, self.out_of_time = signalled > 0, out_of_time > 0
+        total, signalled, times_up = cluster.sum([total, self.signalled, out_of_time], self.device, what="an update")
+        self.interrupted, self.out_of_time = signalled > 0, times_up > 0
         if not (math.isfinite(total) and math.isfinite(grad_norm)):
-            return self._skip(total, grad_norm)
+            self._skip(total, grad_norm)
+            return None
         self.nonfinite_in_a_row = 0
         self.scaler.step(self.optimizer)
         self.scaler.update()
@@ -192,30 +190,31 @@ class Trainer:
                 f"training diverged: {MAX_NONFINITE_IN_A_ROW} updates in a row had a NaN or infinite {what} "
                 f"(step {self.step}); lower train.lr, set train.clip_norm, or use precision fp32"
             )
-        return None
 
     # ------------------------------------------------------------ validation and checkpoints
 
     def _is_better(self, value: float, than: float) -> bool:
-        return value > than if HIGHER_IS_BETTER[self.train_cfg.stop_metric] else value < than
+        return value > than if self.higher_is_better else value < than
 
     def validate(self) -> dict:
         started = time.time()
         progress = self.progress
-        metrics, phrase, note = self.task.validate()
+        outcome = self.task.validate()
+        metrics = {name: outcome.metrics[name] for name in self.task.metrics}
         value = metrics[self.train_cfg.stop_metric]
         improved = not progress.best or self._is_better(value, progress.best[0][0])
         progress.bad_validations = 0 if improved else progress.bad_validations + 1
         self.schedule.after_validation(value)
         progress.last_validated_step = self.step
         record = {"step": self.step, "epoch": self.iterator.epoch, "minutes": round(progress.elapsed / 60, 3),
-                  "lr": self.schedule.lr, **{k: metrics[k] for k in self.task.metrics}}
+                  "lr": self.schedule.lr, **metrics}
         progress.history.append(record)
-        self.monitor.dev_scalars(self.step, {k: metrics[k] for k in self.task.metrics})
+        self.monitor.dev_scalars(self.step, metrics)
         if self.cluster.is_main:
             self.task.report(self.monitor, self.step)
-        self.monitor.info(f"validation at step {self.step}: {phrase}{' (best)' if improved else ''} "
-                          f"[{time.time() - started:.1f}s{'; ' + note if note else ''}]")
+        phrase = ", ".join(self.task.metrics[name].format(value) for name, value in metrics.items())
+        self.monitor.info(f"validation at step {self.step}: dev {phrase}{' (best)' if improved else ''} "
+                          f"[{time.time() - started:.1f}s{'; ' + outcome.note if outcome.note else ''}]")
         progress.validations += 1
         progress.validation_seconds += time.time() - started
         self._save_checkpoints(value, improved)
@@ -224,7 +223,7 @@ class Trainer:
     def _save_checkpoints(self, value: float, improved: bool) -> None:
         """Every process keeps the same record; the main one alone writes files."""
         self.progress.best = sorted(self.progress.best + [(value, self.step)], key=lambda b: b[0],
-                                    reverse=HIGHER_IS_BETTER[self.train_cfg.stop_metric])[: self.train_cfg.keep_best]
+                                    reverse=self.higher_is_better)[: self.train_cfg.keep_best]
         self.save_last()
         if not self.cluster.is_main:
             return
@@ -267,26 +266,27 @@ class Trainer:
 
     def run(self) -> dict:
         """Train until a stop condition holds; returns the run's results (also in results.json)."""
-        params = count_parameters(self.model)
+        params = sum(p.numel() for p in self.model.parameters() if p.requires_grad)  # shared tensors once
         self.monitor.info(f"{'resuming at step ' + str(self.step) if self.step else 'training'}: "
                           f"{self.task.summary()}; {params:,} parameters on {self._devices()}")
         # The handlers stay until the run has ended (saved, validated, reported): a SIGTERM from
         # torchrun must neither cut a checkpoint nor an error message short.
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-        reason = self._loop()
-        if reason == "interrupted":
-            self.save_last()
-            self.monitor.info(f"interrupted at step {self.step}; saved {self.ckpt_dir / 'last.pt'} (continue with --resume)")
+        try:
+            reason = self._loop()
+            if reason == "interrupted":
+                self.save_last()
+                self.monitor.info(f"interrupted at step {self.step}; saved {self.ckpt_dir / 'last.pt'} "
+                                  "(continue with --resume)")
+                raise KeyboardInterrupt
+            if self.progress.last_validated_step != self.step:
+                self.validate()
+            self.monitor.info(f"stopped at step {self.step}: {reason}")
+            return self._results(params, reason)
+        finally:
             self.monitor.close()
-            _restore_handlers(previous)
-            raise KeyboardInterrupt
-        if self.progress.last_validated_step != self.step:
-            self.validate()
-        self.monitor.info(f"stopped at step {self.step}: {reason}")
-        results = self._results(params, reason)
-        self.monitor.close()
-        _restore_handlers(previous)
-        return results
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def _devices(self) -> str:
         world = self.cluster.world_size
@@ -335,7 +335,7 @@ class Trainer:
         """Time to the step, epoch or time budget, whichever comes first, at the pace so far."""
         epoch = self.iterator.epoch
         if self._epoch_size[0] != epoch:  # planned once an epoch (epochs differ by a batch or so)
-            self._epoch_size = (epoch, len(self.iterator.epoch_plan(epoch)) // self.train_cfg.accumulate)
+            self._epoch_size = (epoch, self.iterator.batches_in_epoch(epoch) // self.train_cfg.accumulate)
         last_step = step_budget(self.train_cfg, step=self.step, epoch=epoch, updates_per_epoch=self._epoch_size[1],
                                 updates_into_epoch=self.iterator.position // self.train_cfg.accumulate)
         return self.progress.seconds_left(total_steps=last_step, max_minutes=self.train_cfg.max_minutes,
@@ -356,7 +356,7 @@ class Trainer:
                                                "grad_norm": grad_norm, "tokens_per_sec": tokens_per_sec})
         left = self._seconds_left()
         self.monitor.info(f"step {self.step} epoch {self.iterator.epoch}: loss {loss:.3f}, ppl {ppl:.2f}, "
-                          f"lr {self.schedule.lr:.2e}, grad norm {grad_norm:.2f}, {tokens_per_sec:,.0f} target tokens/s"
+                          f"lr {self.schedule.lr:.2e}, grad norm {grad_norm:.2f}, {tokens_per_sec:,.0f} {self.task.unit}/s"
                           + (f", ~{format_minutes(left)} left" if left is not None else ""))
 
     def _results(self, params: int, reason: str) -> dict:
@@ -378,13 +378,6 @@ class Trainer:
         path = self.exp_dir / "results.json"
         existing = json.loads(path.read_text()) if path.exists() else {}
         path.write_text(json.dumps({**existing, "train": results}, indent=2))
-        hparams = {f"{section}.{key}": value for section in ("model", "train")
-                   for key, value in config_to_dict(self.cfg)[section].items()}
-        self.monitor.hparams(hparams, {**{f"dev_{k}": best[k] for k in self.task.metrics if k != "loss"},
-                                       "train_minutes": results["train_minutes"]})
+        self.monitor.hparams(self.hparams, {**{f"dev_{k}": best[k] for k in self.task.metrics if k != "loss"},
+                                            "train_minutes": results["train_minutes"]})
         return results
-
-
-def _restore_handlers(previous: dict) -> None:
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)

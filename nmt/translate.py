@@ -1,18 +1,25 @@
-"""Translating lists of sentences: encode, batch by length, generate, restore order, detokenize."""
+"""Translating lists of sentences (encode, batch by length, generate, restore order, detokenize),
+with one model or an ensemble of several behind the same step interface."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 import torch
 
 from nmt.batching import collate, make_batches
 from nmt.config import DecodeConfig
-from nmt.decoding import Hypothesis, TranslationModel
-from nmt.search import generate
-from nmt.tokenizer import Tokenizer
+from nmt.device import evaluating
+from nmt.errors import NmtError
+from nmt.models import Seq2Seq
+from nmt.models.state import DecoderState, Memory
+from nmt.search import Hypothesis, TranslationModel, generate
+from nmt.tokenizer import Tokenizer, vocabulary
+
+if TYPE_CHECKING:
+    from nmt.experiment import LoadedModel
 
 
 @dataclass
@@ -33,22 +40,20 @@ class Translator:
         self.device, self.keep_attention = torch.device(device), keep_attention
         self.generator = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
 
-    def translate_ids(self, sources: Sequence[Sequence[int]]) -> list[list[Hypothesis]]:
+    def translate_ids(self, sources: Sequence[Sequence[int] | np.ndarray]) -> list[list[Hypothesis]]:
         """Token-id sentences (no EOS) -> n-best hypotheses each, in input order."""
         lengths = np.array([len(s) for s in sources], dtype=np.int64)
         results: list[list[Hypothesis] | None] = [None] * len(sources)
-        was_training = self.model.training
-        self.model.eval()
-        try:
+        with evaluating(self.model):
             for indices in make_batches(lengths, None, batch_tokens=self.decode.batch_tokens, shuffle=False):
                 batch = collate([np.asarray(sources[i], dtype=np.int64) for i in indices], None, indices)
                 hyps = generate(self.model, batch.src.to(self.device), batch.src_lengths.to(self.device), self.decode,
                                 generator=self.generator, keep_attention=self.keep_attention)
                 for index, sentence_hyps in zip(indices.tolist(), hyps):
                     results[index] = sentence_hyps
-        finally:
-            self.model.train(was_training)
-        return results
+        done = [hyps for hyps in results if hyps is not None]
+        assert len(done) == len(sources), "every sentence is in one batch"
+        return done
 
     def encode(self, lines: Sequence[str]) -> tuple[list[list[int]], list[bool]]:
         """Source ids per line, cut to decode.max_src_tokens; also which lines were cut."""
@@ -72,3 +77,50 @@ class Translator:
             texts = self.tokenizer.decode_tgt([h.tokens for h in hyps])
             output[index] = [Translation(t, h.score, h.tokens, h.attention, ids[index]) for t, h in zip(texts, hyps)]
         return output
+
+
+class Ensemble:
+    """Several models behind one step interface (a `TranslationModel`); each step averages their
+    log-probabilities. Members may read the source differently (forward and reversed): each
+    encodes it its own way, and attention comes from the first member, in the source's order."""
+
+    def __init__(self, models: list[Seq2Seq]):
+        self.models = models
+        self.training = False
+
+    def eval(self) -> Ensemble:
+        for model in self.models:
+            model.eval()
+        return self
+
+    def train(self, mode: bool = True) -> Ensemble:
+        for model in self.models:
+            model.train(mode)
+        return self
+
+    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> list[Memory]:
+        return [model.encode(src, src_lengths) for model in self.models]
+
+    def init_state(self, memories: list[Memory]) -> list[DecoderState]:
+        return [model.init_state(memory) for model, memory in zip(self.models, memories)]
+
+    def step(self, prev_tokens: torch.Tensor, states: list[DecoderState], memories: list[Memory]):
+        outputs = [model.step(prev_tokens, state, memory) for model, state, memory in zip(self.models, states, memories)]
+        log_probs = torch.stack([o[0] for o in outputs]).mean(0)  # average of log-probabilities
+        return log_probs, [o[1] for o in outputs], outputs[0][2]
+
+    def reorder(self, states: list[DecoderState], memories: list[Memory] | None, index: torch.Tensor):
+        pairs = [model.reorder(state, memory, index) for model, state, memory
+                 in zip(self.models, states, memories if memories is not None else [None] * len(self.models))]
+        return [p[0] for p in pairs], [p[1] for p in pairs] if memories is not None else None
+
+
+def check_compatible(loaded: list[LoadedModel]) -> None:
+    """Ensemble members must read and write the same pieces (they may read them in other orders)."""
+    first = loaded[0]
+    for other in loaded[1:]:
+        same_src = vocabulary(first.tokenizer.src) == vocabulary(other.tokenizer.src)
+        same_tgt = vocabulary(first.tokenizer.tgt) == vocabulary(other.tokenizer.tgt)
+        if not (same_src and same_tgt):
+            raise NmtError(f"model: {other.checkpoint} uses other SentencePiece models than {first.checkpoint}; "
+                           "an ensemble needs the same vocabularies")

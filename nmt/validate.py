@@ -12,9 +12,11 @@ import torch.nn.functional as F
 from nmt.batching import Batch, ParallelArrays, collate, make_batches
 from nmt.config import DecodeConfig
 from nmt.data import read_lines
+from nmt.device import evaluating
 from nmt.distributed import Cluster
 from nmt.metrics import corpus_scores
-from nmt.tokenizer import PAD, Tokenizer
+from nmt.specials import PAD
+from nmt.tokenizer import Tokenizer
 from nmt.translate import Translator
 
 N_ATTENTION_EXAMPLES = 3
@@ -22,6 +24,7 @@ N_ATTENTION_EXAMPLES = 3
 
 def token_loss(model, batch: Batch, *, label_smoothing: float = 0.0) -> torch.Tensor:
     """Summed cross-entropy over the batch's real target tokens (the output layer runs once, over all steps)."""
+    assert batch.tgt_out is not None, "a loss needs the batch's targets"
     logits = model(batch.src, batch.src_lengths, batch.tgt_in).logits  # (B, T, V)
     return F.cross_entropy(logits.flatten(0, 1).float(), batch.tgt_out.flatten(),  # (B, T, V) -> (B*T, V)
                            ignore_index=PAD, label_smoothing=label_smoothing, reduction="sum")
@@ -47,16 +50,14 @@ class Validator:
     @torch.no_grad()
     def loss(self) -> tuple[float, float]:
         """Dev cross-entropy per target token (no label smoothing) and perplexity."""
-        was_training = self.model.training
-        self.model.eval()
-        total, tokens = 0.0, 0
+        total, tokens = 0.0, 0.0
         share = self.batches[self.cluster.rank::self.cluster.world_size]
-        for indices in share:
-            batch = collate([self.dev.src[i] for i in indices], [self.dev.tgt[i] for i in indices],
-                            indices).to(self.device)
-            total += float(token_loss(self.model, batch))
-            tokens += batch.n_tgt_tokens
-        self.model.train(was_training)
+        with evaluating(self.model):
+            for indices in share:
+                batch = collate([self.dev.src[i] for i in indices], [self.dev.tgt[i] for i in indices],
+                                indices).to(self.device)
+                total += float(token_loss(self.model, batch))
+                tokens += batch.n_tgt_tokens
         total, tokens = self.cluster.sum([total, tokens], self.device, what="validation")
         loss = total / max(tokens, 1)
         return loss, math.exp(min(loss, 50.0))

@@ -1,4 +1,4 @@
-"""The model variants, each registered once: its decoder, its encoder's direction, its paper.
+"""The model variants, each registered once (and the cells they can use): its decoder, its encoder's direction, its paper.
 
 `model.variant` in a config names one of these. The config checks a model against its entry
 and `nmt.models.build_model` builds the decoder it names, so adding a variant is one decoder
@@ -11,9 +11,10 @@ from __future__ import annotations
 import importlib
 import typing
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 VariantName = Literal["seq2seq", "context", "bidir", "rnnsearch", "luong"]
+Cell = Literal["lstm", "gru", "rnn"]  # the recurrent cells every variant (and the character model) can use
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class Variant:
     bidirectional: bool  # the encoder the paper used; what an unset model.bidirectional means
     either_direction: bool  # whether model.bidirectional may choose the other direction
 
-    def decoder_class(self) -> type:
+    def decoder_class(self) -> Any:  # a decoder class with a from_config(cfg, encoder) constructor
         module, name = self.decoder.split(":")
         return getattr(importlib.import_module(module), name)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-WORDS_SRC = "haus katze hund baum wasser sonne mond stern buch tisch stuhl fenster tür garten".split()
-WORDS_TGT = "house cat dog tree water sun moon star book table chair window door garden".split()
+WORDS_SRC = ["haus", "katze", "hund", "baum", "wasser", "sonne", "mond", "stern", "buch", "tisch", "stuhl", "fenster", "tür", "garten"]
+WORDS_TGT = ["house", "cat", "dog", "tree", "water", "sun", "moon", "star", "book", "table", "chair", "window", "door", "garden"]
 
 
 def make_pairs(n: int, seed: int = 0) -> list[tuple[str, str]]:
@@ -57,3 +58,11 @@ def run_cli(module: str, *args: str, cwd: Path | None = None, stdin: str | None 
     return subprocess.run(
         [sys.executable, "-m", module, *args], cwd=cwd, input=stdin, capture_output=True, text=True, timeout=300,
     )
+
+
+def wait_for(log: Path, text: str, seconds: float = 120) -> None:
+    """Until `log` holds `text`; a test that waits longer fails, naming what never came."""
+    deadline = time.time() + seconds
+    while not (log.exists() and text in log.read_text(encoding="utf-8")):
+        assert time.time() < deadline, f"{log} never said {text!r}"
+        time.sleep(0.1)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from nmt.batching import BatchIterator, ParallelArrays, TokenArray, collate, make_batches, shard, write_token_array
-from nmt.tokenizer import BOS, EOS, PAD
+from nmt.specials import BOS, EOS, PAD
 
 
 def random_sequences(n: int, seed: int, low: int = 1, high: int = 30) -> list[list[int]]:

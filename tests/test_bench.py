@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 import torch
+from conftest import REPO
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 from torch.utils.flop_counter import FlopCounterMode
-
-from conftest import REPO
 
 sys.path.insert(0, str(REPO / "tools"))
 import bench  # noqa: E402
@@ -58,15 +58,18 @@ def test_analytic_flops_match_torchs_count(variant):
 
 def test_quick_benchmark_runs_and_reports_mfu(tmp_path):
     out = tmp_path / "bench.json"
+    # The synthetic batches and untrained model, whether or not this checkout holds a trained Ding model.
     result = subprocess.run([sys.executable, str(REPO / "tools" / "bench.py"), "--quick", "--only", "train",
-                             "--only", "translate", "--json", str(out)], capture_output=True, text=True, timeout=600)
+                             "--only", "translate", "--json", str(out)], capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "NMT_BENCH_DING": str(tmp_path / "no-recipe")})
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(out.read_text())
     assert report["matmul_gflops"] > 0
     assert set(report["train"]) == set(bench.VARIANTS)
     for row in report["train"].values():
-        assert row["tokens_per_sec"] > 0 and 0 < row["mfu"] < 1.5
+        assert row["tokens_per_sec"] > 0 and 0 < row["mfu"] < 1.5 and row["data"] == "synthetic"
     assert set(report["translate"]) == {"greedy", "beam 5"}
+    assert not any(row["trained_model"] for row in report["translate"].values())
     assert "scaling" not in report
     assert "| rnnsearch" in result.stdout
 

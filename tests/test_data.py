@@ -23,7 +23,7 @@ def test_line_count_mismatch_names_both_files_and_counts(tmp_path):
 
 
 def test_invalid_utf8_names_file_and_line(tmp_path):
-    (tmp_path / "a.de").write_bytes("eins\nzwei\n".encode() + b"dr\xffei\n")
+    (tmp_path / "a.de").write_bytes(b"eins\nzwei\n" + b"dr\xffei\n")
     (tmp_path / "a.en").write_text("one\ntwo\nthree\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"a.de line 3: invalid UTF-8 \(byte 0xff at column 3\)"):
         list(read_plain(tmp_path / "a.de", tmp_path / "a.en"))

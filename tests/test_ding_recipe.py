@@ -48,7 +48,7 @@ def test_split_is_the_seeded_shuffle(tmp_path):
     dictionary = tmp_path / "de-en"
     dictionary.write_text("\n".join(lines) + "\n", encoding="utf-8")
     result = subprocess.run([sys.executable, str(SCRIPT), str(dictionary), str(tmp_path / "data")],
-                            capture_output=True, text=True, check=True)
+                            capture_output=True, text=True, check=True, timeout=120)
     assert "2300 pairs -> train 300, dev 1000, test 1000" in result.stdout
     pairs = extract_ding.extract_pairs(lines)
     random.Random(1234).shuffle(pairs)
@@ -62,5 +62,5 @@ def test_too_few_pairs_is_one_line(tmp_path):
     dictionary = tmp_path / "de-en"
     dictionary.write_text(DICTIONARY, encoding="utf-8")
     result = subprocess.run([sys.executable, str(SCRIPT), str(dictionary), str(tmp_path / "data")],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "only 5 pairs" in result.stderr and "Traceback" not in result.stderr

@@ -10,8 +10,8 @@ import time
 
 import pytest
 import torch
+from conftest import config_text, wait_for
 
-from conftest import config_text
 from nmt.checkpoint import load_checkpoint
 
 TINY = """
@@ -81,20 +81,15 @@ def test_two_processes_resume_exactly(tmp_path, corpus_dir):
 def test_a_killed_rank_stops_the_other_with_one_line_and_leaves_last_pt(tmp_path, corpus_dir):
     config = write_config(tmp_path, corpus_dir, "run", extra=", validate_every: 3, max_steps: 100000, rank_timeout: 20")
     launcher = torchrun(config, "--quiet", wait=False)
-    log = tmp_path / "run" / "train.log"
-    deadline = time.time() + 120
-    while time.time() < deadline and not (log.exists() and "validation at step 3:" in log.read_text()):
-        time.sleep(0.2)
-    workers = subprocess.run(["pgrep", "-P", str(launcher.pid)], capture_output=True, text=True).stdout.split()
-    assert len(workers) == 2
-    victim = next(pid for pid in workers
-                  if b"RANK=1\0" in open(f"/proc/{pid}/environ", "rb").read())
+    wait_for(tmp_path / "run" / "train.log", "validation at step 3:")
+    ranks = worker_pids(launcher)
+    assert len(ranks) == 2
     killed_at = time.time()
-    os.kill(int(victim), signal.SIGKILL)
+    os.kill(ranks[1], signal.SIGKILL)
     _, stderr = launcher.communicate(timeout=120)
     assert launcher.returncode != 0 and time.time() - killed_at < 60
     assert "nmt-train: error: distributed: rank 0 lost contact with another rank" in stderr
-    for pid in workers:  # no process is left behind
+    for pid in ranks.values():  # no process is left behind
         assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read()
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] % 3 == 0
 
@@ -109,3 +104,70 @@ def test_a_patience_stop_ends_both_processes_at_the_same_update(tmp_path, corpus
     assert log.count("stopped at step") == 1
     assert len(list((tmp_path / "run" / "tb").glob("events.out.tfevents.*"))) == 1
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == 12
+
+
+def worker_pids(launcher: subprocess.Popen) -> dict[int, int]:
+    """rank -> pid of torchrun's two workers."""
+    pids = subprocess.run(["pgrep", "-P", str(launcher.pid)], capture_output=True, text=True, timeout=30).stdout.split()
+    ranks = {}
+    for pid in pids:
+        environ = dict(item.split(b"=", 1) for item in open(f"/proc/{pid}/environ", "rb").read().split(b"\0") if b"=" in item)
+        ranks[int(environ[b"RANK"])] = int(pid)
+    return ranks
+
+
+def test_a_stalled_rank_stops_the_other_within_rank_timeout_and_none_is_left(tmp_path, corpus_dir):
+    config = write_config(tmp_path, corpus_dir, "run", extra=", validate_every: 3, max_steps: 100000, rank_timeout: 3")
+    launcher = torchrun(config, "--quiet", wait=False)
+    wait_for(tmp_path / "run" / "train.log", "validation at step 3:")
+    ranks = worker_pids(launcher)
+    assert len(ranks) == 2
+    os.kill(ranks[1], signal.SIGSTOP)  # alive but silent: only the timeout can tell
+    stalled_at = time.time()
+    try:
+        while os.path.exists(f"/proc/{ranks[0]}") and "zombie" not in open(f"/proc/{ranks[0]}/status").read():
+            assert time.time() - stalled_at < 60, "rank 0 still waits for the stalled rank"
+            time.sleep(0.2)
+        waited = time.time() - stalled_at
+    finally:
+        os.kill(ranks[1], signal.SIGCONT)  # torchrun's SIGTERM can reach it now
+    _, stderr = launcher.communicate(timeout=120)
+    assert launcher.returncode != 0 and waited < 30
+    assert "nmt-train: error: distributed: rank 0 lost contact with another rank" in stderr
+    for pid in ranks.values():
+        assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read()
+
+
+@pytest.mark.parametrize("how", ["SIGTERM to torchrun", "Ctrl-C to the process group"])
+def test_a_signal_stops_every_rank_at_the_same_update_and_resume_continues(tmp_path, corpus_dir, how):
+    config = write_config(tmp_path, corpus_dir, "run", extra=", validate_every: 2, max_steps: 100000")
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "-m", "nmt.cli.train", "--config", str(config), "--quiet"]
+    launcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+    log = tmp_path / "run" / "train.log"
+    wait_for(log, "validation at step 4:")
+    if how.startswith("SIGTERM"):
+        launcher.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(launcher.pid, signal.SIGINT)  # what a terminal sends every process of the job
+    launcher.communicate(timeout=120)
+    assert launcher.returncode != 0
+    text = log.read_text()
+    assert text.count("interrupted at step") == 1  # rank 0 speaks for both; both stopped at that update
+    step = int(text.split("interrupted at step ")[1].split(";")[0])
+    last = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert last["step"] == step and last["world_size"] == 2
+    resumed = torchrun(config, "--resume", "--set", f"train.max_steps={step + 2}")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == step + 2
+
+
+def test_max_minutes_ends_every_rank_at_the_same_update(tmp_path, corpus_dir):
+    config = write_config(tmp_path, corpus_dir, "run", extra=", max_steps: 100000, max_minutes: 0.05")
+    result = torchrun(config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert log.count("stopped at step") == 1 and "reached max_minutes 0.05" in log
+    step = int(log.split("stopped at step ")[1].split(":")[0])
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == step > 1

@@ -12,10 +12,10 @@ import torch
 
 from nmt.batching import collate
 from nmt.config import DecodeConfig, ModelConfig
-from nmt.experiment import Ensemble
 from nmt.models import build_model
 from nmt.search import generate
-from nmt.tokenizer import EOS
+from nmt.specials import EOS
+from nmt.translate import Ensemble
 
 PINNED = Path(__file__).resolve().parent / "data" / "pinned"
 V = 16
@@ -53,4 +53,24 @@ def test_nmt_translate_ensembles_a_forward_and_a_reversed_source_model():
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(records) == 4 and records[2]["translation"] == ""
     assert all(r["translation"] for i, r in enumerate(records) if i != 2)
-    assert all(len(row) >= 1 for r in records if r["alignment"] for row in r["alignment"])
+    for record in (r for r in records if r["translation"]):  # the first member's attention: rows of weights
+        rows = record["alignment"]
+        assert len({len(row) for row in rows}) == 1 and all(abs(sum(row) - 1) < 1e-3 for row in rows)
+
+
+def test_an_ensemble_reports_its_first_members_attention_in_the_sources_order():
+    torch.manual_seed(1)
+    attention = lambda **extra: build_model(ModelConfig(variant="rnnsearch", embed_size=8, encoder_hidden=6,  # noqa: E731
+                                                        decoder_hidden=12, attention_size=8, dropout=0.0, **extra),
+                                            V, V).eval()
+    backwards, forwards = attention(reverse_source=True), attention()
+    rng = np.random.default_rng(1)
+    batch = collate([rng.integers(4, V, size=n) for n in (6, 3)], None, range(2))
+    hyps = generate(Ensemble([backwards, forwards]), batch.src, batch.src_lengths,
+                    DecodeConfig(method="greedy", max_length_b=5), keep_attention=True)
+    for i, (hyp,) in enumerate(hyps):
+        n = int(batch.src_lengths[i])
+        with torch.no_grad():  # the reversed member alone, teacher-forced on the ensemble's output
+            alone = backwards(batch.src[i:i + 1, :n], batch.src_lengths[i:i + 1], torch.tensor([[2] + hyp.tokens]))
+        torch.testing.assert_close(hyp.attention[:, :n], alone.attention[0], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(hyp.attention[:, :n].sum(-1), torch.ones(len(hyp.tokens) + 1))

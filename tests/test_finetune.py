@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import torch
-
 from conftest import config_text, make_pairs, write_plain
+
 from nmt.checkpoint import load_checkpoint
 
 MODEL = "model: {variant: rnnsearch, embed_size: 16, encoder_hidden: 16, decoder_hidden: 32, attention_size: 16, dropout: 0.1}"
@@ -42,6 +42,13 @@ def test_fine_tuning_starts_from_the_weights_and_pieces_of_the_trained_model(tmp
     assert first_dev("tuned")["loss"] < first_dev("scratch")["loss"]  # it starts where the general model was
     moved = max(float((fine["model"][k] - general["model"][k]).abs().max()) for k in general["model"])
     assert 0 < moved < 0.1  # two small steps away from the trained weights
+    # Stopped after one update and resumed, a fine-tuning run continues from its own last.pt, not the init.
+    init = ("--init-from", f"{tmp_path / 'general'}:last")
+    assert train(tmp_path, domain, "split", *init, steps=1, vocab=40).returncode == 0
+    resumed = train(tmp_path, domain, "split", *init, "--resume", steps=2, vocab=40)
+    assert resumed.returncode == 0 and "resuming at step 1" in resumed.stderr, resumed.stderr
+    split = load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt")
+    assert all(torch.equal(split["model"][k], fine["model"][k]) for k in fine["model"])
 
 
 def test_fine_tuning_refuses_another_architecture_in_one_line(tmp_path, corpus_dir):

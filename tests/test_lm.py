@@ -10,10 +10,11 @@ import pytest
 import torch
 
 from nmt.checkpoint import load_checkpoint
-from nmt.lm import CharLM, CharVocab
-from nmt.lm_task import StreamIterator, generate, stream_loss
+from nmt.lm.data import CharVocab, StreamIterator
+from nmt.lm.model import CharLM
+from nmt.lm.task import generate, stream_loss
 
-SMALL = dict(cell="lstm", embed_size=8, hidden_size=32, layers=1, dropout=0.0)
+SMALL = dict(cell="lstm", embed_size=8, hidden_size=32, num_layers=1, dropout=0.0)
 
 
 def fit(model, ids: np.ndarray, *, bptt: int, steps: int, streams: int = 8, lr: float = 0.01) -> None:
@@ -46,7 +47,7 @@ def test_the_seeds_hello_is_learned_and_generated_by_argmax():
 
 
 def test_no_gradient_reaches_back_further_than_bptt_steps():
-    from nmt.lm_task import LanguageModelTask
+    from nmt.lm.task import LanguageModelTask
 
     torch.manual_seed(0)
     model = CharLM(vocab_size=10, **SMALL)
@@ -99,13 +100,13 @@ def test_sampling_is_seeded_and_temperature_towards_zero_is_argmax():
 
 def test_nmt_train_resumes_a_char_lm_run_exactly_with_its_carried_state(tmp_path):
     text = "".join(f"int f{i % 7}(x) {{ return {i % 5}; }}\n" for i in range(400))
-    for split in ("train", "valid"):
+    for split in ("train", "dev"):
         (tmp_path / f"{split}.txt").write_text(text if split == "train" else text[:600], encoding="utf-8")
 
     def config(name: str) -> str:
         path = tmp_path / f"{name}.yaml"
         path.write_text(f"task: char_lm\nexp_dir: {tmp_path / name}\n"
-                        f"data: {{train: {tmp_path}/train.txt, valid: {tmp_path}/valid.txt}}\n"
+                        f"data: {{train: {tmp_path}/train.txt, dev: {tmp_path}/dev.txt}}\n"
                         "model: {cell: gru, embed_size: 8, hidden_size: 24, layers: 2, dropout: 0.1}\n"
                         "train: {streams: 4, bptt: 20, lr: 0.01, validate_every: 5, max_steps: 10}\n")
         return str(path)
@@ -116,7 +117,7 @@ def test_nmt_train_resumes_a_char_lm_run_exactly_with_its_carried_state(tmp_path
         assert result.returncode == 0, result.stderr
         return result
 
-    assert "bits per character" in train(config("straight")).stdout
+    assert "best dev bpc " in train(config("straight")).stdout
     split = config("split")
     train(split, "--set", "train.max_steps=5")
     train(split, "--resume")
@@ -131,7 +132,7 @@ def test_nmt_train_resumes_a_char_lm_run_exactly_with_its_carried_state(tmp_path
 def test_each_command_names_the_other_when_given_the_wrong_kind_of_model(tmp_path):
     from nmt.errors import NmtError
     from nmt.experiment import load_model
-    from nmt.lm import load_char_model
+    from nmt.lm.model import load_char_model
 
     char_dir, translation_dir = tmp_path / "char", tmp_path / "translation"
     char_dir.mkdir(), translation_dir.mkdir()
@@ -139,5 +140,5 @@ def test_each_command_names_the_other_when_given_the_wrong_kind_of_model(tmp_pat
     (translation_dir / "config.yaml").write_text("model: {variant: rnnsearch}\n", encoding="utf-8")
     with pytest.raises(NmtError, match="holds a character model .* sample from it with nmt-sample"):
         load_model(char_dir)
-    with pytest.raises(NmtError, match="holds a translation model, .* translate with nmt-translate"):
+    with pytest.raises(NmtError, match=r"holds a translation model \(task: translation\), not a character model; translate with nmt-translate"):
         load_char_model(translation_dir)

@@ -56,7 +56,7 @@ def test_compare_runs_needs_a_finished_run(tmp_path):
     (tmp_path / "exp" / "ablation" / "table.md").write_text("an earlier comparison\n")
     result = subprocess.run([sys.executable, str(REPO / "tools" / "compare_runs.py"),
                              str(tmp_path / "exp" / "half"), str(tmp_path / "exp" / "ablation")],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "half has no results.json" in result.stderr and "none of the given folders" in result.stderr
     assert "ablation" not in result.stderr  # a comparison's own folder (from `exp/*`) is passed over quietly

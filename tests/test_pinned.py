@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import config_text, make_pairs, write_plain
 
 PINNED = Path(__file__).resolve().parent / "data" / "pinned"

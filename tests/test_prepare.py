@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import os
 
-import pytest
-
 from conftest import REPO, config_text, run_cli
+
 from nmt.batching import ParallelArrays
 from nmt.tokenizer import Tokenizer
 

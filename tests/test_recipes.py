@@ -57,7 +57,7 @@ def test_toy_ablation_trains_both_variants_and_compares_them(tmp_path):
 def test_ablation_rejects_a_variant_without_config(tmp_path):
     recipe = _copy_recipe(tmp_path, "toy-reverse")
     result = subprocess.run(["bash", str(recipe / "ablation.sh"), "--variants", "seq2seq transformer"],
-                            capture_output=True, text=True, env=_env())
+                            capture_output=True, text=True, env=_env(), timeout=120)
     assert result.returncode == 2 and "no config conf/transformer.yaml" in result.stderr
     assert not (recipe / "exp").exists()
 
@@ -65,7 +65,7 @@ def test_ablation_rejects_a_variant_without_config(tmp_path):
 def test_recipe_without_the_toolkit_installed_says_how_to_install(tmp_path):
     recipe = _copy_recipe(tmp_path, "toy-reverse")  # no .venv beside this copy
     result = subprocess.run(["bash", str(recipe / "run.sh")], capture_output=True, text=True,
-                            env={**os.environ, "PATH": "/usr/bin:/bin"})
+                            env={**os.environ, "PATH": "/usr/bin:/bin"}, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip() == "run.sh: the nmt commands are not installed: run 'make install' in the repository first"
 
@@ -117,24 +117,24 @@ def test_hub_recipe_offline_fails_in_one_line_naming_the_stage(tmp_path):
 
 def test_recipe_rejects_unknown_options():
     result = subprocess.run(["bash", str(REPO / "recipes" / "toy-reverse" / "run.sh"), "--stages", "2"],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "unknown option '--stages'" in result.stderr
 
 
 def test_every_recipe_config_is_valid_and_builds_its_model():
-    from nmt.cli.common import load_any_config
-    from nmt.lm import CharLM
+    from nmt.lm.model import CharLM
     from nmt.models import build_model
+    from nmt.tasks import load_task_config
 
     configs = sorted((REPO / "recipes").glob("*/conf/*.yaml"))
     assert len(configs) >= 7
     for path in configs:
-        cfg = load_any_config(path)
+        _, cfg = load_task_config(path)
         if cfg.task == "char_lm":
             CharLM.from_config(cfg.model, 100)
             continue
         model = build_model(cfg.model, 100, 100)  # a small vocabulary: only the structure matters here
         assert model.reverse_source == cfg.model.reverse_source, path
-    reversed_cfg = load_any_config(REPO / "recipes" / "ding-de-en" / "conf" / "seq2seq_reversed.yaml")
+    _, reversed_cfg = load_task_config(REPO / "recipes" / "ding-de-en" / "conf" / "seq2seq_reversed.yaml")
     assert reversed_cfg.model.reverse_source and reversed_cfg.model.variant == "seq2seq"
     assert reversed_cfg.exp_dir.endswith("seq2seq_reversed")

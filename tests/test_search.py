@@ -9,12 +9,10 @@ import pytest
 import torch
 
 from nmt.batching import collate
-from nmt.beam import beam_search
 from nmt.config import DecodeConfig, ModelConfig
 from nmt.models import build_model
-from nmt.decoding import max_lengths
-from nmt.search import generate, greedy, sample
-from nmt.tokenizer import BOS, EOS
+from nmt.search import beam_search, generate, greedy, max_lengths, sample
+from nmt.specials import BOS, EOS
 
 A, B = 4, 5
 VOCAB = 6

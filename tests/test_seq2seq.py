@@ -10,7 +10,7 @@ from nmt.batching import collate
 from nmt.config import ModelConfig, config_from_dict
 from nmt.errors import ConfigError
 from nmt.models import build_model, count_parameters
-from nmt.tokenizer import PAD
+from nmt.specials import PAD
 from nmt.variants import VARIANTS as REGISTERED
 
 V = 20

@@ -119,3 +119,25 @@ def test_analyze_gives_the_page_attention_and_cells(client):
     assert len(hyp["decoder"][0]["hidden"]) == len(hyp["pieces"])
     empty = client.post("/v1/analyze", json={"text": "   "}).json()
     assert empty["hypotheses"] == [] and empty["source"] == []
+
+
+@pytest.mark.parametrize("call, status, message", [
+    (lambda s: s.options("nope", None, 1), 404, "model: unknown model 'nope'; this server has ding, reversed"),
+    (lambda s: s.options(None, 9, 1), 422, "beam: 9 is out of range: expected 1 to 8"),
+    (lambda s: s.options("reversed", 2, 3), 422, "nbest: 3 is out of range: expected 1 to the beam size (2)"),
+    (lambda s: s.check_lines([]), 422, "text: the list is empty"),
+    (lambda s: s.check_lines(["a"] * 9), 413, "text: 9 lines; a request may hold 8"),
+    (lambda s: s.check_lines(["a", "b" * 201]), 413, "text: line 2 has 201 characters; the limit is 200"),
+])
+def test_the_service_checks_a_request_without_http(service, call, status, message):
+    from nmt.serve.service import RequestError
+
+    with pytest.raises(RequestError) as refused:
+        call(service)
+    assert refused.value.status == status and message in refused.value.message
+
+
+def test_the_service_fills_in_a_requests_defaults(service):
+    assert service.options(None, None, 1).model == "ding"
+    assert service.options("ding", None, 1).beam == service.models["ding"].cfg.decode.beam_size
+    assert service.options("ding", 2, 7, analyze=True).nbest == 2  # the page asks for a few, whatever the beam

@@ -19,7 +19,7 @@ class Recorder:
         self.gate.set()
 
     def __call__(self, options, lines):
-        self.gate.wait()
+        assert self.gate.wait(timeout=60), "the test never opened the gate"
         self.calls.append((options, list(lines)))
         if options == "broken":
             raise ValueError("model exploded")

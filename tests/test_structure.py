@@ -1,14 +1,16 @@
-"""The package's shape: no import cycles, layers that point one way, variants registered once."""
+"""The package's shape: no import cycles, layers that point one way, variants and tasks registered once."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 import typing
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
+
 from nmt.config import ModelConfig
 from nmt.models import build_model
 from nmt.variants import VARIANTS, VariantName
@@ -61,9 +63,20 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+def reached_from(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every nmt module that importing `start` may import (through imports inside functions too)."""
+    reached, todo = set(), [start]
+    while todo:
+        module = todo.pop()
+        if module not in reached:
+            reached.add(module)
+            todo.extend(graph[module])
+    return reached
+
+
 def test_no_module_of_nmt_imports_another_in_a_cycle():
     graph = import_graph()
-    assert "nmt.beam" in graph["nmt.search"] and "nmt.search" not in graph["nmt.beam"]
+    assert "nmt.search" in graph["nmt.translate"] and "nmt.translate" not in graph["nmt.search"]
     cycle = find_cycle(graph)
     assert cycle is None, " -> ".join(cycle)
 
@@ -73,19 +86,39 @@ def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
-def test_config_and_the_variant_registry_import_no_torch():
+def test_reading_any_config_loads_no_torch():
     # The command lines check a config (and print its one-line errors) before torch is loaded.
+    code = ("import sys; from nmt.tasks import load_task_config; "
+            "import nmt.config, nmt.variants, nmt.specials, nmt.lm.config; "
+            f"load_task_config({str(REPO / 'recipes/ding-de-en/conf/rnnsearch.yaml')!r}); "
+            f"load_task_config({str(REPO / 'recipes/char-rnn/conf/lstm.yaml')!r}); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'sentencepiece', 'numpy')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_only_the_command_lines_import_the_command_lines():
     graph = import_graph()
-    reached, todo = set(), ["nmt.config"]
-    while todo:
-        module = todo.pop()
-        if module not in reached:
-            reached.add(module)
-            todo.extend(graph[module])
-    assert "nmt.variants" in reached
+    outside = {name: deps for name, deps in graph.items() if not name.startswith("nmt.cli")}
+    assert not {name: deps for name, deps in outside.items() if any(d.startswith("nmt.cli") for d in deps)}
+
+
+@pytest.mark.parametrize("layer", ["nmt.models", "nmt.search", "nmt.batching", "nmt.lm.model", "nmt.lm.task",
+                                   "nmt.train", "nmt.tasks"])
+def test_models_search_batching_the_char_model_and_the_loop_do_not_load_sentencepiece(layer):
+    graph = import_graph()
+    reached = set().union(*(reached_from(graph, name) for name in graph if name == layer or name.startswith(layer + ".")))
+    assert "nmt.tokenizer" not in reached and "nmt.prepare" not in reached
     for module in reached:
-        path = REPO / (module.replace(".", "/") + ".py")
-        assert "import torch" not in path.read_text(encoding="utf-8"), module
+        path = PACKAGE.parent / (module.replace(".", "/") + ".py")
+        source = path.read_text(encoding="utf-8") if path.exists() else ""
+        assert "sentencepiece" not in source, module
+
+
+def test_the_training_loop_knows_no_task():
+    reached = reached_from(import_graph(), "nmt.train")
+    assert not reached & {"nmt.models", "nmt.translation_task", "nmt.validate", "nmt.lm.task", "nmt.tokenizer"}
 
 
 def test_nmt_never_imports_tools_or_recipes():

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import make_pairs
+
 from nmt.errors import DataError, NmtError
-from nmt.tokenizer import BOS, EOS, PAD, UNK, Tokenizer, train_sentencepiece
+from nmt.specials import BOS, EOS, PAD, UNK
+from nmt.tokenizer import Tokenizer, train_sentencepiece
 
 
 @pytest.fixture

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import subprocess
 import sys
 
 import pytest
-
+import torch
 from conftest import config_text, make_pairs, run_cli, write_plain
+
+from nmt.checkpoint import load_checkpoint
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +40,7 @@ def translate(model_dir, *args, stdin: bytes = b"") -> subprocess.CompletedProce
 
 
 def test_translates_lines_in_order(model_dir):
-    result = translate(model_dir, stdin="katze hund .\nhaus .\n".encode())
+    result = translate(model_dir, stdin=b"katze hund .\nhaus .\n")
     assert result.returncode == 0, result.stderr.decode()
     lines = result.stdout.decode().split("\n")
     assert len(lines) == 3 and lines[2] == ""
@@ -61,7 +62,10 @@ def test_fuzzed_input_never_crashes_or_shifts_lines(model_dir):
     output = result.stdout.decode().split("\n")
     assert output[-1] == "" and len(output) - 1 == len(lines)
     assert output[0] == "" and output[1] == ""  # empty and blank lines give empty lines
-    assert "invalid UTF-8 on input line 4" in stderr
+    assert "warning: input line 4 (and maybe later ones): invalid UTF-8 replaced with U+FFFD" in stderr
+    # Tabs on line 2 and the lone CR on line 9 are white space; line 5 is the first with control characters.
+    assert "warning: input line 5 (and maybe later ones): control characters replaced with spaces" in stderr
+    assert stderr.count("control characters") == 1 and stderr.count("invalid UTF-8") == 1
     assert "input line 7 is longer than 40 tokens" in stderr
 
 
@@ -124,9 +128,13 @@ def test_nbest_is_checked_against_the_beam_size_set_on_the_command_line(model_di
 
 
 def test_sampling_is_reproducible_with_a_seed(model_dir):
-    args = ("--sample", "--temperature", "1.5", "--topk", "5", "--seed", "7")
+    args = ("--sample", "--temperature", "1.5", "--top-k", "5")
     stdin = b"haus katze hund baum .\n" * 5
-    assert translate(model_dir, *args, stdin=stdin).stdout == translate(model_dir, *args, stdin=stdin).stdout
+    first, again, other = (translate(model_dir, *args, "--seed", seed, stdin=stdin) for seed in ("7", "7", "8"))
+    for run in (first, again, other):
+        assert run.returncode == 0, run.stderr.decode()
+        assert len(run.stdout.decode().splitlines()) == 5
+    assert first.stdout == again.stdout and first.stdout != other.stdout
 
 
 def test_files_ensembles_averages_and_quantization(model_dir, tmp_path):
@@ -137,18 +145,27 @@ def test_files_ensembles_averages_and_quantization(model_dir, tmp_path):
     expected = (tmp_path / "out.txt").read_text(encoding="utf-8")
     # The same model twice averages identical log-probabilities: the same translations.
     twice = subprocess.run([sys.executable, "-m", "nmt.cli.translate", "--model", str(model_dir), "--model", str(model_dir),
-                            "-i", str(source)], capture_output=True, text=True)
+                            "-i", str(source)], capture_output=True, text=True, timeout=300)
     assert twice.returncode == 0 and twice.stdout == expected
     missing = translate(model_dir, "--checkpoint", "avg", stdin=b"haus .\n")
     assert missing.returncode == 2 and b"nmt-average" in missing.stderr
     averaged = run_cli("nmt.cli.average", "--model", str(model_dir), "--last", "2")
     assert averaged.returncode == 0 and "averaged 2 checkpoints" in averaged.stdout
+    steps = sorted(model_dir.glob("checkpoints/step-*.pt"), key=lambda p: int(p.stem.split("-")[1]))[-2:]
+    members = [load_checkpoint(path)["model"] for path in steps]
+    average = load_checkpoint(model_dir / "checkpoints" / "avg.pt")["model"]
+    assert set(average) == set(members[0])
+    for name, tensor in average.items():  # the element-wise mean of the two most recent checkpoints
+        torch.testing.assert_close(tensor, (members[0][name].double() + members[1][name].double()).div(2).to(tensor.dtype))
     assert translate(model_dir, "--checkpoint", "avg", "-i", str(source)).stdout.count(b"\n") == 2
     ensemble = translate(model_dir, "--checkpoint", "best", "--checkpoint", "last", "-i", str(source))
     assert ensemble.returncode == 0 and ensemble.stdout.count(b"\n") == 2
-    quantized = translate(model_dir, "--quantize", "int8", "-i", str(source))
+    plain = translate(model_dir, "--json", "-i", str(source))
+    quantized = translate(model_dir, "--quantize", "int8", "--json", "-i", str(source))
     assert quantized.returncode == 0, quantized.stderr.decode()
-    assert quantized.stdout.count(b"\n") == 2
+    scores = [[json.loads(line)["nbest"][0]["score"] for line in run.stdout.splitlines()] for run in (plain, quantized)]
+    assert len(scores[1]) == 2 and scores[0] != scores[1]  # int8 weights score differently (a no-op would not) ...
+    assert all(abs(a - b) < 1.0 for a, b in zip(*scores))  # ... but close to the float model
 
 
 def test_missing_or_broken_model_is_one_line(model_dir, tmp_path):

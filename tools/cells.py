@@ -63,8 +63,8 @@ def text_features(text: str) -> dict[str, np.ndarray]:
 
 
 def char_model_cells(exp_dir: Path, text: str, checkpoint: str):
-    from nmt.inspect import unroll
-    from nmt.lm import load_char_model
+    from nmt.activations import unroll
+    from nmt.lm.model import load_char_model
 
     _, vocab, model = load_char_model(exp_dir, checkpoint=checkpoint)
     with torch.no_grad():
@@ -73,8 +73,8 @@ def char_model_cells(exp_dir: Path, text: str, checkpoint: str):
 
 
 def translation_cells(exp_dir: Path, source: str, part: str, checkpoint: str):
+    from nmt.activations import decoder_activations, encoder_activations
     from nmt.experiment import load_model
-    from nmt.inspect import decoder_activations, encoder_activations
     from nmt.translate import Translator
 
     loaded = load_model(exp_dir, checkpoint=checkpoint)
@@ -98,7 +98,7 @@ def activations(layer, state: str) -> np.ndarray:
 def search_units(layers, tokens: list[str], state: str) -> list[dict]:
     """For each feature of the text, the unit (layer, index) whose activation correlates most with it."""
     features = text_features("".join(tokens))
-    found = []
+    found: list[dict] = []
     for name, feature in features.items():
         if feature.std() == 0:
             continue
@@ -112,7 +112,8 @@ def search_units(layers, tokens: list[str], state: str) -> list[dict]:
             if best is None or abs(correlation[unit]) > abs(best["correlation"]):
                 best = {"feature": name, "layer": index, "layer_name": layer.name, "unit": unit,
                         "correlation": round(float(correlation[unit]), 3)}
-        found.append(best)
+        if best is not None:
+            found.append(best)
     return found
 
 
@@ -149,7 +150,9 @@ def write_png(path: Path, tokens: list[str], values: np.ndarray, title: str, col
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows, row, col = [], [], 0
+    rows: list[list] = []
+    row: list = []
+    col = 0
     for token, value in zip(tokens, values):
         if token == "\n" or col >= columns:
             rows.append(row)
@@ -223,7 +226,7 @@ def main() -> int:
         tokens, layers = char_model_cells(args.model, args.input.read_text(encoding="utf-8")[: args.chars], args.checkpoint)
     else:
         sys.exit("cells: give -i FILE (a character model) or --source SENTENCE (a translation model)")
-    report = {"found": search_units(layers, tokens, args.state) if args.search else []}
+    report: dict = {"found": search_units(layers, tokens, args.state) if args.search else []}
     chosen = [(int(a), int(b)) for a, b in (item.split(":") for item in args.units.split(",") if item)]
     chosen = chosen or [(f["layer"], f["unit"]) for f in report["found"]] or [(0, 0)]
     blocks = []

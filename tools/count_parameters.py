@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from nmt.config import ModelConfig, load_config
 from nmt.errors import NmtError
@@ -16,7 +17,7 @@ from nmt.models import build_model, count_parameters
 
 # The sizes the issues compare at: embeddings 256, encoder 256 per direction or 512
 # unidirectional, decoder 512, attention 512.
-REFERENCE = {
+REFERENCE: dict[str, dict[str, Any]] = {
     "seq2seq": dict(variant="seq2seq", encoder_hidden=512),
     "seq2seq_reversed": dict(variant="seq2seq", encoder_hidden=512, reverse_source=True),
     "context": dict(variant="context", encoder_hidden=512),

@@ -76,7 +76,7 @@ rm -rf recipes/ding-de-en/exp/rnnsearch
 
 # 4. Tests that only run where CUDA is (each skips or takes its CPU branch without it).
 if python3 -c "import pytest" 2>/dev/null; then
-  python3 -m pytest -q tests/test_train.py -k "fp16" 2>&1 | tail -3 | tee "$out/tests.txt"
+  python3 -m pytest -q -rs tests/test_train.py tests/test_trainer_contract.py -k "fp16" 2>&1 | tail -4 | tee "$out/tests.txt"
 else
   echo "pytest is not installed here: CUDA tests not run" | tee "$out/tests.txt"
 fi

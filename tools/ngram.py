@@ -2,9 +2,9 @@
 """A character n-gram language model with interpolated Kneser-Ney smoothing: the baseline the
 character LSTM is compared with (Karpathy, Johnson and Fei-Fei 2015, section 4.4).
 
-    python tools/ngram.py --train data/train.txt --valid data/valid.txt --test data/test.txt [--max-order 9] [--json out.json]
+    python tools/ngram.py --train data/train.txt --dev data/dev.txt --test data/test.txt [--max-order 9] [--json out.json]
 
-Every order from 1 to --max-order is scored on the validation text; the best one is scored on
+Every order from 1 to --max-order is scored on the dev text; the best one is scored on
 the test text, in bits per character (also by position in the line, with --by-column).
 """
 
@@ -38,7 +38,8 @@ class KneserNey:
         self.types: list[dict] = []  # types[k][context] = how many c follow context at order k
         self.discounts: list[float] = []
         for k in range(order + 1):
-            totals, types = defaultdict(int), defaultdict(int)
+            totals: defaultdict[str, int] = defaultdict(int)
+            types: defaultdict[str, int] = defaultdict(int)
             for gram, count in self.counts[k].items():
                 totals[gram[:-1]] += count
                 types[gram[:-1]] += 1
@@ -70,8 +71,10 @@ class KneserNey:
 
 def by_column(text: str, bits: list[float], edges=(0, 10, 20, 40, 60, 80)) -> dict[str, float]:
     """Bits per character by the character's position in its line (bits[i] is for text[i + 1])."""
-    sums, counts, column = defaultdict(float), defaultdict(int), 0
-    for i, char in enumerate(text[1:], 1):
+    sums: defaultdict[str, float] = defaultdict(float)
+    counts: defaultdict[str, int] = defaultdict(int)
+    column = 0
+    for i in range(1, len(text)):
         column = 0 if text[i - 1] == "\n" else column + 1
         label = next((f"{low}-{high - 1}" for low, high in zip(edges, edges[1:]) if low <= column < high), f"{edges[-1]}+")
         sums[label] += bits[i - 1]
@@ -81,8 +84,8 @@ def by_column(text: str, bits: list[float], edges=(0, 10, 20, 40, 60, 80)) -> di
 
 def compare(exp_dir: Path, test: str, results: dict) -> dict:
     """The character model's bits per character on the same test text, overall and by column, beside the n-gram's."""
-    from nmt.lm import load_char_model
-    from nmt.lm_task import char_bits
+    from nmt.lm.model import load_char_model
+    from nmt.lm.task import char_bits
 
     _, vocab, model = load_char_model(exp_dir)
     bits = char_bits(model, vocab.encode(test)).tolist()
@@ -97,25 +100,26 @@ def compare(exp_dir: Path, test: str, results: dict) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=Path, required=True)
-    parser.add_argument("--valid", type=Path, required=True)
+    parser.add_argument("--dev", type=Path, required=True, help="held-out text that chooses the order")
     parser.add_argument("--test", type=Path, default=None)
     parser.add_argument("--max-order", type=int, default=9)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--lstm", type=Path, default=None, help="a char_lm experiment to compare on the test text, by column")
     args = parser.parse_args()
     read = lambda path: path.read_text(encoding="utf-8")  # noqa: E731
-    train, valid = read(args.train), read(args.valid)
-    results = {"orders": {}}
-    best = None
+    train, dev = read(args.train), read(args.dev)
+    results: dict = {"orders": {}}
+    best: tuple[int, float, KneserNey] | None = None
     for order in range(1, args.max_order + 1):
         model = KneserNey(train, order)
-        bpc = sum(model.char_bits(valid)) / (len(valid) - 1)
+        bpc = sum(model.char_bits(dev)) / (len(dev) - 1)
         results["orders"][order] = round(bpc, 4)
-        print(f"order {order}: validation {bpc:.4f} bits per character", flush=True)
+        print(f"order {order}: dev {bpc:.4f} bits per character", flush=True)
         if best is None or bpc < best[1]:
             best = (order, bpc, model)
-    order, valid_bpc, model = best
-    results.update({"best_order": order, "valid_bpc": round(valid_bpc, 4)})
+    assert best is not None, "--max-order is at least 1"
+    order, dev_bpc, model = best
+    results.update({"best_order": order, "dev_bpc": round(dev_bpc, 4)})
     if args.test:
         test = read(args.test)
         bits = model.char_bits(test)

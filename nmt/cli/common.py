@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from nmt.config import Config, load_config, read_task
-from nmt.errors import ConfigError, NmtError
+from nmt.errors import NmtError
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,22 +18,6 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
         help="override one config value (repeatable), e.g. --set model.dropout=0.2",
     )
-
-
-def load_any_config(path: str | Path, overrides: list[str] | None = None):
-    """A translation Config, or the config of the task the file names (`task: char_lm`)."""
-    task = read_task(path, overrides)
-    if task == "char_lm":
-        from nmt.lm_config import CharLMConfig
-
-        return load_config(path, overrides, schema=CharLMConfig)
-    if task != "translation":
-        raise ConfigError(f"config: task = {task!r} is not valid: expected one of 'translation', 'char_lm'")
-    return load_config(path, overrides)
-
-
-def config_from_args(args: argparse.Namespace) -> Config:
-    return load_any_config(args.config, args.overrides)
 
 
 def run_main(program: str, main: Callable[[], int | None]) -> None:

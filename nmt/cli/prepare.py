@@ -1,4 +1,5 @@
-"""nmt-prepare: corpus -> cleaned splits -> SentencePiece -> cached token arrays."""
+"""nmt-prepare: a config's data, ready to train: for translation, corpus -> cleaned splits ->
+SentencePiece -> cached token arrays; for the character model, its vocabulary and id arrays."""
 
 from __future__ import annotations
 
@@ -6,23 +7,22 @@ import argparse
 import json
 import sys
 
-from nmt.cli.common import add_config_arguments, config_from_args, run_main
+from nmt.cli.common import add_config_arguments, run_main
+from nmt.tasks import format_summary, load_task_config, prepare
 
 
 def _main() -> int:
     parser = argparse.ArgumentParser(
         prog="nmt-prepare",
-        description="Clean the corpus, train SentencePiece and cache token arrays in the experiment directory.",
+        description="Prepare a config's data in its experiment directory (translation: clean the corpus, train "
+                    "SentencePiece, cache token arrays; char_lm: the vocabulary and id arrays).",
     )
     add_config_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args()
-    cfg = config_from_args(args)
-
-    from nmt.prepare import Preparer, format_summary  # after argument errors, which need no torch
-
-    summary = Preparer(cfg, log=lambda line: print(line, file=sys.stderr, flush=True)).run()
-    print(json.dumps(summary, indent=2) if args.json else format_summary(summary, cfg))
+    spec, cfg = load_task_config(args.config, args.overrides)
+    summary = prepare(spec, cfg, log=lambda line: print(line, file=sys.stderr, flush=True))
+    print(json.dumps(summary, indent=2) if args.json else format_summary(spec, summary, cfg))
     return 0
 
 

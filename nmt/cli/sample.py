@@ -37,8 +37,9 @@ def _main() -> int:
     if args.length < 1 or args.temperature <= 0 or args.top_k < 0:
         raise NmtError("sample: --length must be at least 1, --temperature above 0 and --top-k at least 0")
     from nmt.device import pick_device
-    from nmt.lm import load_char_model, read_text
-    from nmt.lm_task import LN2, generate, stream_loss
+    from nmt.lm.data import read_text
+    from nmt.lm.model import load_char_model
+    from nmt.lm.task import LN2, generate, stream_loss
 
     limit_threads()
     device = pick_device(args.device, setting="sample: --device")

@@ -26,7 +26,7 @@ def _main() -> int:
     try:
         edges = sorted({int(edge) for edge in args.length_edges.split(",") if edge.strip()})
     except ValueError:
-        raise NmtError(f"score: --length-edges '{args.length_edges}' is not a comma-separated list of integers")
+        raise NmtError(f"score: --length-edges '{args.length_edges}' is not a comma-separated list of integers") from None
     if not edges or edges[0] <= 0:
         raise NmtError(f"score: --length-edges '{args.length_edges}' needs positive integers")
 

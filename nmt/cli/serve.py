@@ -10,11 +10,13 @@ SIGTERM (or Ctrl-C) stops accepting requests and answers those in flight first.
 from __future__ import annotations
 
 import argparse
+import os
+import socket
 import sys
 from pathlib import Path
 
 from nmt.cli.common import limit_threads, run_main
-from nmt.errors import NmtError
+from nmt.errors import NmtError, gist
 
 
 def _arguments() -> argparse.Namespace:
@@ -49,11 +51,26 @@ def _models(specs: list[str], *, checkpoint: str, device: str) -> dict:
     return models
 
 
+def _check(args: argparse.Namespace) -> None:
+    """Every limit in range, and the address free to listen on, before any model loads."""
+    for option in ("max_lines", "max_chars", "max_beam", "max_queue", "batch_tokens"):
+        if getattr(args, option) < 1:
+            raise NmtError(f"serve: --{option.replace('_', '-')} {getattr(args, option)}: must be at least 1")
+    if not 0 <= args.batch_wait_ms <= 10_000:
+        raise NmtError(f"serve: --batch-wait-ms {args.batch_wait_ms:g}: expected 0 to 10000")
+    if not 1 <= args.port <= 65535:
+        raise NmtError(f"serve: --port {args.port}: expected 1 to 65535")
+    try:
+        with socket.create_server((args.host, args.port)):
+            pass
+    except OSError as err:
+        reason = os.strerror(err.errno) if err.errno else gist(err)
+        raise NmtError(f"serve: cannot listen on {args.host}:{args.port} ({reason})") from None
+
+
 def _main() -> int:
     args = _arguments()
-    for option in ("max_lines", "max_chars", "max_beam", "max_queue", "batch_tokens", "port"):
-        if getattr(args, option) < 1:
-            raise NmtError(f"serve: --{option.replace('_', '-')} must be at least 1")
+    _check(args)
     import uvicorn
 
     from nmt.device import pick_device

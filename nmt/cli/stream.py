@@ -7,6 +7,8 @@ import select
 import unicodedata
 from typing import Iterator
 
+from nmt.data import clean_text
+
 CHUNK = 1 << 16
 
 
@@ -23,7 +25,8 @@ def line_batches(fd: int, *, max_lines: int) -> Iterator[list[bytes]]:
     A batch is yielded when `max_lines` are waiting, or as soon as no more input is ready
     (an interactive user gets each line's translation at once; a pipe fills batches).
     """
-    pending, lines, at_end = b"", [], False
+    pending, at_end = b"", False
+    lines: list[bytes] = []
     while not at_end or lines:
         chunk = None
         if not at_end and (not lines or _input_waiting(fd)):
@@ -42,19 +45,16 @@ def line_batches(fd: int, *, max_lines: int) -> Iterator[list[bytes]]:
             yield batch
 
 
-def clean_line(raw: bytes) -> tuple[str, bool]:
-    """Decode one input line; returns (text, had invalid UTF-8).
+def clean_line(raw: bytes) -> tuple[str, list[str]]:
+    """Decode one input line; returns the text and what was wrong with the line, for a warning.
 
     Invalid bytes become U+FFFD, control characters become spaces, white space is squeezed.
+    Tabs and a carriage return (a CRLF file) are white space, not worth a warning.
     """
     try:
-        text, invalid = raw.decode("utf-8"), False
+        text, problems = raw.decode("utf-8"), []
     except UnicodeDecodeError:
-        text, invalid = raw.decode("utf-8", errors="replace"), True
-    return clean_text(text), invalid
-
-
-def clean_text(text: str) -> str:
-    """Control characters become spaces and white space is squeezed (nmt-translate and nmt-serve alike)."""
-    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
-    return " ".join(text.split())
+        text, problems = raw.decode("utf-8", errors="replace"), ["invalid UTF-8 replaced with U+FFFD"]
+    if any(unicodedata.category(c) == "Cc" and not c.isspace() for c in text):
+        problems.append("control characters replaced with spaces")
+    return clean_text(text), problems

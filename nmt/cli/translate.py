@@ -28,7 +28,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--alignments", action="store_true", help="JSON lines with the attention matrix")
     parser.add_argument("--sample", action="store_true", help="decode.method=sample: sample instead of searching")
     parser.add_argument("--temperature", type=float, default=None, help="decode.temperature, for --sample")
-    parser.add_argument("--topk", type=int, default=None, help="decode.top_k: sample from the k most probable tokens (0: all)")
+    parser.add_argument("--top-k", type=int, default=None, help="decode.top_k: sample from the k most probable tokens (0: all)")
     parser.add_argument("--seed", type=int, default=None, help="seed for --sample")
     parser.add_argument("--batch-tokens", type=int, default=None)
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when there is one)")
@@ -43,7 +43,8 @@ def _arguments() -> argparse.Namespace:
 def _load(args: argparse.Namespace):
     import torch
 
-    from nmt.experiment import Ensemble, check_compatible, load_model
+    from nmt.experiment import load_model
+    from nmt.translate import Ensemble, check_compatible
 
     checkpoints = args.checkpoint or ["best"]
     if len(args.model) > 1 and len(checkpoints) > 1:
@@ -63,13 +64,13 @@ def _load(args: argparse.Namespace):
     return loaded[0], models[0] if len(models) == 1 else Ensemble(models)
 
 
-OPTION_KEYS = {"--beam": "beam_size", "--nbest": "nbest", "--temperature": "temperature", "--topk": "top_k",
+OPTION_KEYS = {"--beam": "beam_size", "--nbest": "nbest", "--temperature": "temperature", "--top-k": "top_k",
                "--sample": "method"}
 
 
 def _search_options(args: argparse.Namespace) -> dict[str, str]:
     """The search options given, as {option: the decode.* key it stands for}."""
-    values = {"--beam": args.beam, "--nbest": args.nbest, "--temperature": args.temperature, "--topk": args.topk,
+    values = {"--beam": args.beam, "--nbest": args.nbest, "--temperature": args.temperature, "--top-k": args.top_k,
               "--sample": "sample" if args.sample else None}
     return {option: f"decode.{OPTION_KEYS[option]}={value}" for option, value in values.items() if value is not None}
 
@@ -117,21 +118,22 @@ def _main() -> int:
                             keep_attention=args.alignments)
     source = open(args.input, "rb") if args.input else sys.stdin.buffer
     sink = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
-    warned_utf8, line_number = False, 0
+    warned: set[str] = set()  # each kind of problem is reported once, at its first line
+    line_number = 0
     try:
         for raw_lines in line_batches(source.fileno(), max_lines=64):
             texts = []
             for raw in raw_lines:
                 line_number += 1
-                text, invalid = clean_line(raw)
-                if invalid and not warned_utf8:
-                    print(f"nmt-translate: warning: invalid UTF-8 on input line {line_number} (and maybe later) "
-                          "replaced with U+FFFD", file=sys.stderr)
-                    warned_utf8 = True
+                text, problems = clean_line(raw)
+                for problem in (p for p in problems if p not in warned):
+                    print(f"nmt-translate: warning: input line {line_number} (and maybe later ones): {problem}",
+                          file=sys.stderr)
+                    warned.add(problem)
                 texts.append(text)
             first_number = line_number - len(texts) + 1
 
-            def warn_truncated(offset: int) -> None:
+            def warn_truncated(offset: int, first_number: int = first_number) -> None:
                 print(f"nmt-translate: warning: input line {first_number + offset} is longer than "
                       f"{cfg.decode.max_src_tokens} tokens; translating its beginning only", file=sys.stderr)
 

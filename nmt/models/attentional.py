@@ -43,7 +43,7 @@ class BahdanauDecoder(nn.Module):
         self.feature_size = hidden_size // 2
 
     @classmethod
-    def from_config(cls, cfg: ModelConfig, encoder: Encoder) -> "BahdanauDecoder":
+    def from_config(cls, cfg: ModelConfig, encoder: Encoder) -> BahdanauDecoder:
         return cls(**rnn_arguments(cfg), **encoder_shape(cfg, encoder), attention_size=cfg.attention_size)
 
     def make_memory(self, encoded: EncoderOutput) -> Memory:
@@ -92,6 +92,7 @@ class LuongDecoder(nn.Module):
         super().__init__()
         context_size = encoder_hidden * encoder_directions
         self.input_feeding, self.hidden_size = input_feeding, hidden_size
+        self.rnn: StackedCell | nn.RNNBase
         if input_feeding:
             self.rnn = StackedCell(cell=cell, embed_size=embed_size, extra_size=hidden_size,
                                    hidden_size=hidden_size, num_layers=num_layers, dropout=dropout)
@@ -104,7 +105,7 @@ class LuongDecoder(nn.Module):
         self.feature_size = hidden_size
 
     @classmethod
-    def from_config(cls, cfg: ModelConfig, encoder: Encoder) -> "LuongDecoder":
+    def from_config(cls, cfg: ModelConfig, encoder: Encoder) -> LuongDecoder:
         return cls(**rnn_arguments(cfg), **encoder_shape(cfg, encoder), score=cfg.score,
                    input_feeding=cfg.input_feeding)
 
@@ -133,6 +134,7 @@ class LuongDecoder(nn.Module):
         if not self.input_feeding:
             outputs, _ = self.rnn(embedded, state.rnn_state)  # (B, T, H), one fused call
             return self._attend(outputs, memory)  # all T queries in one batched matmul
+        assert isinstance(self.rnn, StackedCell)
         projected = self.rnn.project_embeddings(embedded).unbind(1)  # T x (B, G), outside the loop
         features, weights = [], []
         for step_input in projected:
@@ -142,7 +144,7 @@ class LuongDecoder(nn.Module):
         return torch.stack(features, dim=1), torch.stack(weights, dim=1)
 
     def step(self, embedded: torch.Tensor, state: DecoderState, memory: Memory):
-        if self.input_feeding:
+        if isinstance(self.rnn, StackedCell):  # input feeding
             attentional, weights, state = self._advance(self.rnn.project_embeddings(embedded), state, memory)
             return attentional, state, weights
         outputs, rnn_state = self.rnn(embedded[:, None], state.rnn_state)

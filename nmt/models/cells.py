@@ -13,12 +13,12 @@ Gate layouts follow torch.nn: LSTM (i, f, g, o), GRU (r, z, n).
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
 from torch import nn
 
-Cell = Literal["lstm", "gru", "rnn"]
+from nmt.variants import Cell
+
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 
 
@@ -27,8 +27,9 @@ def add_projection(base: torch.Tensor, inputs: torch.Tensor, linear: nn.Module) 
 
     Dynamically quantized layers (nmt-translate --quantize) keep their weights packed.
     """
-    if isinstance(getattr(linear, "weight", None), torch.Tensor):
-        return torch.addmm(base, inputs, linear.weight.t())
+    weight = getattr(linear, "weight", None)
+    if isinstance(weight, torch.Tensor):
+        return torch.addmm(base, inputs, weight.t())
     return base + linear(inputs)
 
 
@@ -75,6 +76,7 @@ class StackedCell(nn.Module):
         else:
             recurrent = self.hidden_proj[layer](hidden)
         if self.cell == "lstm":
+            assert cell_state is not None
             i, f, g, o = gates.chunk(4, dim=-1)
             cell_state = torch.sigmoid(f) * cell_state + torch.sigmoid(i) * torch.tanh(g)
             return torch.sigmoid(o) * torch.tanh(cell_state), cell_state
@@ -95,12 +97,14 @@ class StackedCell(nn.Module):
         returns the top layer's output (B, H) and the new (L, B, H) states
         """
         inputs = add_projection(projected_embedding, extra, self.extra_proj)
-        new_hidden, new_cells = [], []
+        new_hidden: list[torch.Tensor] = []
+        new_cells: list[torch.Tensor] = []
         for layer in range(self.num_layers):
             if layer > 0:
                 inputs = self.input_proj[layer - 1](self.dropout(new_hidden[-1]))
             h, c = self._update(layer, inputs, hidden[layer], cell_state[layer] if cell_state is not None else None)
             new_hidden.append(h)
-            new_cells.append(c)
+            if c is not None:
+                new_cells.append(c)
         cells = torch.stack(new_cells) if cell_state is not None else None
         return new_hidden[-1], torch.stack(new_hidden), cells

@@ -29,7 +29,9 @@ def top_final(encoded: EncoderOutput, *, backward_only: bool = False) -> tuple[t
             return top[-1]
         return torch.cat(list(top), dim=-1)
 
-    return join(encoded.final_hidden), join(encoded.final_cell)
+    hidden = join(encoded.final_hidden)
+    assert hidden is not None
+    return hidden, join(encoded.final_cell)
 
 
 def rnn_arguments(cfg: ModelConfig) -> dict:
@@ -78,6 +80,7 @@ class InitialState(nn.Module):
         if self.copy:  # (L, 1, B, H) -> (B, L, H)
             cell = encoded.final_cell[:, 0].transpose(0, 1) if encoded.final_cell is not None else None
             return encoded.final_hidden[:, 0].transpose(0, 1), cell
+        assert self.bridge is not None
         return self.bridge(*top_final(encoded, backward_only=self.backward_only))
 
 
@@ -105,7 +108,7 @@ class PlainDecoder(nn.Module):
         self.feature_size = hidden_size
 
     @classmethod
-    def from_config(cls, cfg: ModelConfig, encoder: Encoder) -> "PlainDecoder":
+    def from_config(cls, cfg: ModelConfig, encoder: Encoder) -> PlainDecoder:
         return cls(**rnn_arguments(cfg), **encoder_shape(cfg, encoder))
 
     def make_memory(self, encoded: EncoderOutput) -> Memory:
@@ -141,7 +144,7 @@ class ContextDecoder(nn.Module):
         self.feature_size = hidden_size // 2
 
     @classmethod
-    def from_config(cls, cfg: ModelConfig, encoder: Encoder) -> "ContextDecoder":
+    def from_config(cls, cfg: ModelConfig, encoder: Encoder) -> ContextDecoder:
         return cls(**rnn_arguments(cfg), encoder_output_size=encoder.output_size)
 
     def make_memory(self, encoded: EncoderOutput) -> Memory:
@@ -154,11 +157,13 @@ class ContextDecoder(nn.Module):
         return state_from_memory(memory)
 
     def forward(self, embedded: torch.Tensor, state: DecoderState, memory: Memory):
+        assert memory.summary is not None
         summary = memory.summary[:, None, :].expand(-1, embedded.shape[1], -1)  # (B, C) -> (B, T, C)
         outputs, _ = self.rnn(torch.cat([embedded, summary], dim=-1), state.rnn_state)
         return self.readout(torch.cat([outputs, embedded, summary], dim=-1)), None
 
     def step(self, embedded: torch.Tensor, state: DecoderState, memory: Memory):
+        assert memory.summary is not None
         inputs = torch.cat([embedded, memory.summary], dim=-1)
         outputs, rnn_state = self.rnn(inputs[:, None], state.rnn_state)
         features = self.readout(torch.cat([outputs[:, 0], embedded, memory.summary], dim=-1))

@@ -20,7 +20,7 @@ from torch import nn
 from nmt.config import ModelConfig
 from nmt.models.encoder import Encoder
 from nmt.models.state import Decoder, DecoderState, Memory
-from nmt.tokenizer import PAD
+from nmt.specials import PAD
 from nmt.variants import VARIANTS, is_bidirectional
 
 
@@ -120,6 +120,7 @@ def build_model(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> S
                       num_layers=cfg.encoder_layers, bidirectional=is_bidirectional(cfg.variant, cfg.bidirectional),
                       dropout=cfg.dropout)
     decoder = VARIANTS[cfg.variant].decoder_class().from_config(cfg, encoder)
+    output: nn.Module
     if cfg.tie_embeddings:
         output = TiedOutput(decoder.feature_size, tgt_embedding)
     else:

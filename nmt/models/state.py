@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import torch
 
@@ -28,12 +28,14 @@ class RowSelectable:
 
     def select(self: Rows, index: torch.Tensor) -> Rows:
         """Rows `index` of every tensor field, along the field's batch dimension; None stays None."""
+        fields: Any = self  # a dataclass: each subclass is one
         changes = {}
-        for item in dataclasses.fields(self):
+        for item in dataclasses.fields(fields):
             tensor = getattr(self, item.name)
             if tensor is not None:
                 changes[item.name] = tensor.index_select(item.metadata.get("batch_dim", 0), index)
-        return dataclasses.replace(self, **changes)
+        replaced: Rows = dataclasses.replace(fields, **changes)
+        return replaced
 
 
 @dataclass
@@ -71,8 +73,10 @@ class DecoderState(RowSelectable):
 
 def state_from_memory(memory: Memory) -> DecoderState:
     """The decoder's first state from the start states in memory."""
-    as_rnn = lambda t: t.transpose(0, 1).contiguous() if t is not None else None  # noqa: E731  (B, L, H) -> (L, B, H)
-    return DecoderState(as_rnn(memory.init_hidden), as_rnn(memory.init_cell))
+    assert memory.init_hidden is not None, "this decoder starts from a state it put into memory"
+    as_rnn = lambda t: t.transpose(0, 1).contiguous()  # noqa: E731  (B, L, H) -> (L, B, H)
+    cell = as_rnn(memory.init_cell) if memory.init_cell is not None else None
+    return DecoderState(as_rnn(memory.init_hidden), cell)
 
 
 def new_state(rnn_state, feed: torch.Tensor | None = None) -> DecoderState:
@@ -91,6 +95,9 @@ class Decoder(Protocol):
         """Once per sentence: what every step reads (keys projected here, outside any loop)."""
 
     def init_state(self, memory: Memory) -> DecoderState: ...
+
+    def __call__(self, embedded: torch.Tensor, state: DecoderState,
+                 memory: Memory) -> tuple[torch.Tensor, torch.Tensor | None]: ...  # nn.Module runs forward
 
     def forward(self, embedded: torch.Tensor, state: DecoderState,
                 memory: Memory) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Sequence
 
-Translate = Callable[[Hashable, list[str]], list[Any]]  # (options, lines) -> one result per line
+Translate = Callable[[Any, list[str]], list[Any]]  # (options, lines) -> one result per line
 
 
 class QueueFull(Exception):
@@ -79,14 +79,20 @@ class Batcher:
         self._queue.put_nowait(request)
         return await request.future
 
+    @property
+    def _started_queue(self) -> asyncio.Queue[_Request]:
+        if self._queue is None:
+            raise RuntimeError("the batcher has not been started")
+        return self._queue
+
     async def _collect(self) -> list[_Request]:
         """The first waiting request and whatever joins it within max_wait, up to max_tokens."""
-        batch = [await self._queue.get()]
+        batch = [await self._started_queue.get()]
         loop = asyncio.get_running_loop()
         deadline, cost = loop.time() + self.max_wait, batch[0].cost
         while cost < self.max_tokens:
             try:
-                request = await asyncio.wait_for(self._queue.get(), max(deadline - loop.time(), 0))
+                request = await asyncio.wait_for(self._started_queue.get(), max(deadline - loop.time(), 0))
             except asyncio.TimeoutError:
                 break
             batch.append(request)
@@ -117,4 +123,4 @@ class Batcher:
                 finally:
                     for request in requests:
                         self.waiting_lines -= len(request.lines)
-                        self._queue.task_done()
+                        self._started_queue.task_done()

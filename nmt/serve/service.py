@@ -1,6 +1,7 @@
-"""What the service does, without HTTP: translate lines with one of its models, and analyse one
-line for the page (n-best, attention, cell activations). The batcher calls `Service.run` in
-its worker thread with the options a group of requests shares.
+"""What the service does, without HTTP: check a request against the service's models and limits,
+translate lines with one of its models, and analyse one line for the page (n-best, attention,
+cell activations). The batcher calls `Service.run` in its worker thread with the options a
+group of requests shares. A request's mistake is a RequestError: its status and one line.
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from nmt.cli.stream import clean_text
+from nmt.activations import LayerActivations, decoder_activations, encoder_activations
+from nmt.data import clean_text
 from nmt.experiment import LoadedModel
-from nmt.inspect import LayerActivations, decoder_activations, encoder_activations
 from nmt.translate import Translation, Translator
 
 
@@ -36,6 +37,14 @@ class Options:
     analyze: bool = False
 
 
+class RequestError(Exception):
+    """A request the service refuses: the HTTP status and what was wrong, naming the field."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
 def _round(rows, digits: int = 4) -> list:
     return [[round(float(value), digits) for value in row] for row in rows]
 
@@ -58,6 +67,33 @@ class Service:
                  "src_lang": m.cfg.data.src_lang, "tgt_lang": m.cfg.data.tgt_lang,
                  "beam_size": m.cfg.decode.beam_size, "reverse_source": m.cfg.model.reverse_source}
                 for name, m in self.models.items()]
+
+    def options(self, model: str | None, beam: int | None, nbest: int, *, alignments: bool = False,
+                analyze: bool = False) -> Options:
+        """A request's search settings, checked: a known model (default the first), a beam within the
+        limit (default the model's decode.beam_size), nbest within the beam."""
+        name = model if model is not None else self.default_model
+        if name not in self.models:
+            raise RequestError(404, f"model: unknown model {name!r}; this server has {', '.join(self.models)}")
+        beam = beam if beam is not None else self.models[name].cfg.decode.beam_size
+        if not 1 <= beam <= self.limits.max_beam:
+            raise RequestError(422, f"beam: {beam} is out of range: expected 1 to {self.limits.max_beam}")
+        if analyze:  # the page asks for a few hypotheses whatever the beam
+            nbest = max(1, min(nbest, beam))
+        if not 1 <= nbest <= beam:
+            raise RequestError(422, f"nbest: {nbest} is out of range: expected 1 to the beam size ({beam})")
+        return Options(name, beam, nbest, alignments=alignments, analyze=analyze)
+
+    def check_lines(self, lines: list[str]) -> None:
+        """At least one line; no more lines, and no longer lines, than the limits allow."""
+        limits = self.limits
+        if not lines:
+            raise RequestError(422, "text: the list is empty; give at least one line")
+        if len(lines) > limits.max_lines:
+            raise RequestError(413, f"text: {len(lines)} lines; a request may hold {limits.max_lines}")
+        for number, line in enumerate(lines, 1):
+            if len(line) > limits.max_chars:
+                raise RequestError(413, f"text: line {number} has {len(line)} characters; the limit is {limits.max_chars}")
 
     def _translator(self, options: Options) -> Translator:
         if options not in self._translators:

@@ -41,5 +41,5 @@ run_stage 2 test test_bpc
 run_stage 3 samples samples
 run_stage 4 cells python3 "$tools/cells.py" --model "$exp" -i data/test.txt --chars 6000 --search \
   -o "$exp/cells.html" --png "$exp/cells.png" --saturation "$exp/saturation.png" --report "$exp/cells.json"
-run_stage 5 ngram python3 "$tools/ngram.py" --train data/train.txt --valid data/valid.txt --test data/test.txt \
+run_stage 5 ngram python3 "$tools/ngram.py" --train data/train.txt --dev data/dev.txt --test data/test.txt \
   --max-order 12 --lstm "$exp" --json exp/ngram.json

@@ -7,7 +7,8 @@ out=${1:-data}
 python=${PYTHON:-python3}
 here=$(cd "$(dirname "$0")" && pwd)
 
-if [ -s "$out/train.txt" ] && [ -s "$out/valid.txt" ] && [ -s "$out/test.txt" ]; then
+[ -s "$out/valid.txt" ] && [ ! -e "$out/dev.txt" ] && mv "$out/valid.txt" "$out/dev.txt"  # the older name
+if [ -s "$out/train.txt" ] && [ -s "$out/dev.txt" ] && [ -s "$out/test.txt" ]; then
   echo "data: $out already holds the kernel splits"; exit 0
 fi
 source "$here/../../lib/debian_fetch.sh"

@@ -2,7 +2,7 @@
 """Concatenate C files (sorted by path) until about N megabytes, and split them by file 90/5/5.
 
 A file goes to test, validation or training by a hash of its path, so the split is the same
-on every machine and no file is cut in two. Writes OUT/{train,valid,test}.txt.
+on every machine and no file is cut in two. Writes OUT/{train,dev,test}.txt.
 Usage: local/split_files.py SOURCE_DIR OUT [--megabytes 6]
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 def split_of(path: str) -> str:
     bucket = int(hashlib.sha256(path.encode()).hexdigest(), 16) % 100
-    return "test" if bucket < 5 else "valid" if bucket < 10 else "train"
+    return "test" if bucket < 5 else "dev" if bucket < 10 else "train"
 
 
 def main() -> None:
@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument("--megabytes", type=float, default=6.0)
     args = parser.parse_args()
     files = sorted(args.source.rglob("*.c"))
-    texts: dict[str, list[str]] = {"train": [], "valid": [], "test": []}
+    texts: dict[str, list[str]] = {"train": [], "dev": [], "test": []}
     total, used = 0, 0
     for path in files:
         try:

@@ -5,7 +5,7 @@ import argparse
 import random
 from pathlib import Path
 
-SYMBOLS = "a b c d e f g h i j k l m n o p q r s t".split()
+SYMBOLS = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s", "t"]
 SIZES = {"train": 8000, "dev": 200, "test": 200}
 
 

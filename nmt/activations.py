@@ -12,9 +12,13 @@ model's cell report both use this module.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
+
+from nmt.device import evaluating
+from nmt.specials import BOS, EOS
 
 GATE_NAMES = {"LSTM": ("input", "forget", "cell", "output"), "GRU": ("reset", "update", "new"), "RNN_TANH": ("new",)}
 
@@ -41,6 +45,7 @@ def _cell_step(mode: str, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor | No
     gi = x @ w_ih.t() + (b_ih if b_ih is not None else 0)
     gh = h @ w_hh.t() + (b_hh if b_hh is not None else 0)
     if mode == "LSTM":
+        assert c is not None
         i, f, g, o = (gi + gh).chunk(4, dim=-1)
         i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
         c = f * c + i * g
@@ -69,12 +74,15 @@ def unroll(rnn: nn.RNNBase, inputs: torch.Tensor, *, part: str = "encoder",
         outputs = []
         for direction in range(directions):
             suffix = f"_l{layer}" + ("_reverse" if direction else "")
-            weights = [getattr(rnn, f"{name}{suffix}", None) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            weights: list[Any] = [getattr(rnn, f"{name}{suffix}", None)
+                                  for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
             index = layer * directions + direction
             h = initial[0][index] if initial is not None else inputs.new_zeros(hidden_size)
             c = (initial[1][index] if initial is not None and initial[1] is not None else inputs.new_zeros(hidden_size))
             order = range(steps - 1, -1, -1) if direction else range(steps)
-            hs, cs, gates = [None] * steps, [None] * steps, [None] * steps
+            hs: list[Any] = [None] * steps
+            cs: list[Any] = [None] * steps
+            gates: list[Any] = [None] * steps
             for t in order:
                 h, c_new, gates[t] = _cell_step(rnn.mode, layer_input[t], h, c, *weights)
                 c = c_new if c_new is not None else c
@@ -101,20 +109,17 @@ def encoder_activations(model, src_ids: list[int]) -> list[LayerActivations]:
     """The encoder cells of a Seq2Seq over one source sentence (ids without EOS; EOS is appended),
     in the sentence's own order, whether or not the model reads it reversed."""
     from nmt.models.seq2seq import reversed_positions
-    from nmt.tokenizer import EOS
 
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
     src = torch.tensor([list(src_ids) + [EOS]])
     order = reversed_positions(torch.tensor([src.shape[1]]), src.shape[1])[0] if model.reverse_source else None
     read = src[0, order] if order is not None else src[0]
-    layers = [_to_cpu(item) for item in unroll(model.encoder.rnn, model.encoder.embedding(read.to(device)))]
+    with evaluating(model):
+        layers = [_to_cpu(item) for item in unroll(model.encoder.rnn, model.encoder.embedding(read.to(device)))]
     if order is not None:  # back to the source's order, as attention is reported
         for item in layers:
             item.hidden, item.cell = item.hidden[order], item.cell[order] if item.cell is not None else None
             item.gates = {name: values[order] for name, values in item.gates.items()}
-    model.train(was_training)
     return layers
 
 
@@ -122,20 +127,17 @@ def encoder_activations(model, src_ids: list[int]) -> list[LayerActivations]:
 def decoder_activations(model, src_ids: list[int], tgt_ids: list[int]) -> list[LayerActivations]:
     """The decoder's hidden (and LSTM cell) states at each output token, through the step interface:
     the model reads BOS y_1 .. y_n and the states after each step are kept (n + 1 steps, EOS's included)."""
-    from nmt.tokenizer import BOS, EOS
-
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
     src = torch.tensor([list(src_ids) + [EOS]], device=device)
-    memory = model.encode(src, torch.tensor([src.shape[1]]))
-    state = model.init_state(memory)
-    hidden, cells = [], []
-    for token in [BOS] + list(tgt_ids):
-        _, state, _ = model.step(torch.tensor([token], device=device), state, memory)
-        hidden.append(state.hidden[:, 0].cpu())  # (L, H)
-        cells.append(state.cell[:, 0].cpu() if state.cell is not None else None)
-    model.train(was_training)
+    hidden: list[torch.Tensor] = []
+    cells: list[Any] = []
+    with evaluating(model):
+        memory = model.encode(src, torch.tensor([src.shape[1]]))
+        state = model.init_state(memory)
+        for token in [BOS] + list(tgt_ids):
+            _, state, _ = model.step(torch.tensor([token], device=device), state, memory)
+            hidden.append(state.hidden[:, 0].cpu())  # (L, H)
+            cells.append(state.cell[:, 0].cpu() if state.cell is not None else None)
     hidden_by_layer = torch.stack(hidden, dim=1)  # (L, T, H)
     cell_by_layer = torch.stack(cells, dim=1) if cells[0] is not None else None
     return [LayerActivations(part="decoder", layer=layer, direction="", hidden=hidden_by_layer[layer],

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
+from nmt.activations import decoder_activations, encoder_activations, unroll
 from nmt.config import ModelConfig
-from nmt.inspect import decoder_activations, encoder_activations, unroll
 from nmt.models import build_model
 
 

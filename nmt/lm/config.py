@@ -1,5 +1,5 @@
-"""The character language model's configuration (nmt/lm.py), read like every config: YAML in,
-typed and validated. A file with `task: char_lm` is one of these; nmt-train trains it.
+"""The character language model's configuration, read like every config: YAML in, typed and
+validated. A file with `task: char_lm` is one of these (nmt/tasks.py); nmt-train trains it.
 """
 
 from __future__ import annotations
@@ -9,17 +9,19 @@ from typing import Literal, Optional
 
 from nmt.config import LoopConfig, _range
 from nmt.errors import ConfigError
+from nmt.variants import Cell
+
 
 @dataclass
 class TextConfig:
     train: str = ""  # plain text files (UTF-8); the vocabulary is the training file's characters
-    valid: str = ""
+    dev: str = ""  # held out: validation, early stopping, the best checkpoint
     test: Optional[str] = None
 
 
 @dataclass
 class CharModelConfig:
-    cell: Literal["lstm", "gru", "rnn"] = "lstm"
+    cell: Cell = "lstm"
     embed_size: int = field(default=64, metadata=_range(1))  # a one-hot input times a matrix is this lookup
     hidden_size: int = field(default=256, metadata=_range(1))
     layers: int = field(default=2, metadata=_range(1))
@@ -30,7 +32,7 @@ class CharModelConfig:
 class CharTrainConfig(LoopConfig):
     streams: int = field(default=32, metadata=_range(1))  # B parallel streams the text is cut into (per process)
     bptt: int = field(default=100, metadata=_range(1))  # steps of truncated backpropagation through time
-    stop_metric: Literal["bleu", "chrf", "loss", "ppl"] = "loss"
+    stop_metric: Literal["bpc", "loss", "ppl"] = "bpc"  # what a language model can measure
 
 
 @dataclass
@@ -42,10 +44,5 @@ class CharLMConfig:
     train: CharTrainConfig = field(default_factory=CharTrainConfig)
 
     def check(self) -> None:
-        if not (self.data.train and self.data.valid):
-            raise ConfigError("config: a char_lm config needs data.train and data.valid (plain text files)")
-        if self.train.stop_metric not in ("loss", "ppl"):
-            raise ConfigError(f"config: train.stop_metric = {self.train.stop_metric!r}: a language model stops on "
-                              "'loss' (bits per character) or 'ppl'")
-
-
+        if not (self.data.train and self.data.dev):
+            raise ConfigError("config: a char_lm config needs data.train and data.dev (plain text files)")

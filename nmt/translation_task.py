@@ -1,0 +1,105 @@
+"""Translation as the training loop sees it (nmt/tasks.py): a Seq2Seq model, token-budget batches
+of parallel text, cross-entropy, and a validation that translates the dev set and scores it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from nmt.batching import Batch, BatchIterator, ParallelArrays
+from nmt.config import Config
+from nmt.distributed import Cluster
+from nmt.errors import NmtError
+from nmt.models import build_model
+from nmt.tasks import ExtrasSink, Metric, Validation
+from nmt.tokenizer import Tokenizer
+from nmt.validate import Validator, token_loss
+
+N_EXAMPLES = 5  # dev translations shown in TensorBoard at each validation
+
+
+class TranslationTask:
+    metrics = {
+        "loss": Metric("loss", higher_is_better=False, digits=3),
+        "ppl": Metric("ppl", higher_is_better=False),
+        "bleu": Metric("BLEU", higher_is_better=True),
+        "chrf": Metric("chrF", higher_is_better=True),
+    }
+    unit = "target tokens"
+
+    def __init__(self, cfg: Config, *, device: torch.device, cluster: Cluster):
+        self.cfg, self.device = cfg, device
+        exp_dir = Path(cfg.exp_dir)
+        self.tokenizer = Tokenizer.load(exp_dir)
+        self.model = build_model(cfg.model, self.tokenizer.src_vocab_size, self.tokenizer.tgt_vocab_size).to(device)
+        train = cfg.train
+        self.iterator = BatchIterator(
+            ParallelArrays(exp_dir / "data", "train"), batch_tokens=train.batch_tokens, batch_size=train.batch_size,
+            seed=train.seed, max_src_tokens=train.max_src_tokens, max_tgt_tokens=train.max_tgt_tokens,
+            rank=cluster.rank, world_size=cluster.world_size,
+        )
+        if self.iterator.keep.sum() == 0:
+            raise NmtError(f"train: every training pair is longer than train.max_src_tokens={train.max_src_tokens} "
+                           f"or train.max_tgt_tokens={train.max_tgt_tokens} tokens")
+        self.validator = Validator(self.model, self.tokenizer, exp_dir / "data", decode=cfg.decode,
+                                   beam_size=train.validation_beam, device=device,
+                                   batch_tokens=cfg.decode.batch_tokens, cluster=cluster)
+        self.hypotheses: list[str] = []
+
+    def count(self, batch: Batch) -> int:
+        return batch.n_tgt_tokens
+
+    def loss(self, model: nn.Module, batch: Batch, *, label_smoothing: float) -> torch.Tensor:
+        return token_loss(model, batch.to(self.device), label_smoothing=label_smoothing)
+
+    def validate(self) -> Validation:
+        scores, self.hypotheses = self.validator.run()
+        return Validation({name: float(scores[name]) for name in self.metrics}, note=str(scores["bleu_signature"]))
+
+    def report(self, sink: ExtrasSink, step: int) -> None:
+        """The first dev translations as a table, and attention heatmaps of a few dev sentences."""
+        validator = self.validator
+        rows = [(validator.sources[i], validator.references[i], self.hypotheses[i])
+                for i in range(min(N_EXAMPLES, len(self.hypotheses)))]
+        sink.text("dev/translations", _markdown_table(rows), step)
+        for index, (source, output, weights) in enumerate(validator.attention_examples()):
+            sink.figure(f"dev/attention/{index}", _heatmap(source, output, weights), step)
+
+    def describe(self) -> dict:
+        return {"variant": self.cfg.model.variant, "cell": self.cfg.model.cell}
+
+    def summary(self) -> str:
+        return (f"{self.cfg.model.variant} ({self.cfg.model.cell}), {len(self.iterator.corpus):,} training pairs "
+                f"({self.iterator.n_left_out:,} over the length limits)")
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+def _markdown_table(rows: list[tuple[str, str, str]]) -> str:
+    """(source, reference, hypothesis) rows as a markdown table."""
+    def clean(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    table = ["| source | reference | hypothesis |", "| --- | --- | --- |"]
+    return "\n".join(table + [f"| {clean(s)} | {clean(r)} | {clean(h)} |" for s, r, h in rows])
+
+
+def _heatmap(source: list[str], output: list[str], weights: torch.Tensor):
+    """Attention weights (T, S) as a grey heatmap, output pieces down, source pieces across."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(max(3, 0.35 * len(source) + 1.5), max(3, 0.35 * len(output) + 1.5)))
+    ax.imshow(weights.numpy(), cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(source)), source, rotation=90, fontsize=8)
+    ax.set_yticks(range(len(output)), output, fontsize=8)
+    fig.tight_layout()
+    return fig
