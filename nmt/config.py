@@ -77,7 +77,10 @@ class ModelConfig:
     score: Literal["dot", "general"] = "general"  # luong
     input_feeding: bool = True  # luong
     reverse_source: bool = False  # the encoder reads each source sentence backwards (EOS stays last)
-    dropout: float = field(default=0.3, metadata=_range(0.0, 1.0, below=True))
+    dropout: float = field(default=0.3, metadata=_range(0.0, 1.0, below=True))  # on hidden states
+    embed_dropout: Optional[float] = field(default=None, metadata=_range(0.0, 1.0, below=True))  # unset: dropout
+    word_dropout_src: float = field(default=0.0, metadata=_range(0.0, 1.0, below=True))  # whole source tokens
+    word_dropout_tgt: float = field(default=0.0, metadata=_range(0.0, 1.0, below=True))  # whole target tokens
     tie_embeddings: bool = False  # output projection shares the target embedding
     share_embeddings: bool = False  # source and target share one embedding (joint vocabulary)
 

@@ -60,6 +60,9 @@ def load_model(exp_dir: str | Path, *, checkpoint: str = "best", device: str | t
 
 # ---------------------------------------------------------------- starting a run
 
+# Model keys that shape training but not the trained weights: fine-tuning may change them.
+REGULARISATION = ("dropout", "embed_dropout", "word_dropout_src", "word_dropout_tgt")
+
 # Sections a resumed run must share with the run it continues; train and decode may change.
 FIXED_ON_RESUME = ("data", "tokenizer", "model")
 
@@ -99,11 +102,13 @@ def adopt_init_from(spec: TaskSpec, cfg: Config, init_from: str, log) -> tuple[P
     exp_dir, checkpoint = resolve_init_from(init_from)
     source = load_config(exp_dir / "config.yaml")
     mine, theirs = config_to_dict(cfg)["model"], config_to_dict(source)["model"]
-    mine.pop("dropout"), theirs.pop("dropout")
+    for key in REGULARISATION:
+        mine.pop(key), theirs.pop(key)
     difference = _first_difference(theirs, mine, "model")
     if difference:
         raise NmtError(f"train: --init-from {init_from}: that model differs from this config's ({difference}); "
-                       "fine-tuning keeps the architecture (only model.dropout may change)")
+                       f"fine-tuning keeps the architecture (only {', '.join('model.' + k for k in REGULARISATION)} "
+                       "may change)")
     if source.tokenizer != cfg.tokenizer:
         log(f"--init-from: the tokenizer settings of {exp_dir / 'config.yaml'} replace this config's")
         cfg.tokenizer = source.tokenizer

@@ -9,6 +9,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from nmt.models.cells import Cell, set_forget_bias
+from nmt.models.dropout import WordDropout
 
 RNN_CLASSES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
@@ -41,13 +42,17 @@ class EncoderOutput:
 
 class Encoder(nn.Module):
     def __init__(self, *, embedding: nn.Embedding, cell: Cell, hidden_size: int, num_layers: int,
-                 bidirectional: bool, dropout: float):
+                 bidirectional: bool, dropout: float, embed_dropout: float | None = None, word_dropout: float = 0.0):
+        """`dropout` on hidden states (between layers, on the states the decoder reads); `embed_dropout`
+        on the embeddings (default: `dropout`); `word_dropout`: whole source tokens."""
         super().__init__()
         self.embedding = embedding
         self.cell, self.hidden_size, self.num_layers = cell, hidden_size, num_layers
         self.directions = 2 if bidirectional else 1
         self.rnn = make_rnn(cell, embedding.embedding_dim, hidden_size, num_layers,
                             dropout=dropout, bidirectional=bidirectional)
+        self.word_dropout = WordDropout(word_dropout)
+        self.embed_dropout = nn.Dropout(dropout if embed_dropout is None else embed_dropout)
         self.dropout = nn.Dropout(dropout)
 
     @property
@@ -57,7 +62,7 @@ class Encoder(nn.Module):
     def forward(self, src: torch.Tensor, src_lengths: torch.Tensor) -> EncoderOutput:
         """src: (B, S) ids; src_lengths: (B,) real lengths (on the CPU)."""
         batch, width = src.shape
-        embedded = self.dropout(self.embedding(src))  # (B, S, E)
+        embedded = self.embed_dropout(self.word_dropout(self.embedding(src)))  # (B, S, E)
         # Packing keeps padding out of the recurrence, so final states sit at each real end.
         packed = pack_padded_sequence(embedded, src_lengths.cpu(), batch_first=True, enforce_sorted=False)
         outputs, final = self.rnn(packed)

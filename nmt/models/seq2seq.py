@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from nmt.config import ModelConfig
+from nmt.models.dropout import WordDropout
 from nmt.models.encoder import Encoder
 from nmt.models.state import Decoder, DecoderState, Memory
 from nmt.specials import PAD
@@ -31,10 +32,15 @@ class Seq2SeqOutput(NamedTuple):
 
 class Seq2Seq(nn.Module):
     def __init__(self, *, encoder: Encoder, decoder: Decoder, tgt_embedding: nn.Embedding,
-                 output: nn.Module, dropout: float, reverse_source: bool):
+                 output: nn.Module, dropout: float, reverse_source: bool, embed_dropout: float | None = None,
+                 word_dropout: float = 0.0):
+        """`dropout` before the output layer, `embed_dropout` on target embeddings (default: `dropout`),
+        `word_dropout`: whole target tokens of the decoder's input."""
         super().__init__()
         self.encoder, self.decoder = encoder, decoder
         self.tgt_embedding, self.output = tgt_embedding, output
+        self.word_dropout = WordDropout(word_dropout)
+        self.embed_dropout = nn.Dropout(dropout if embed_dropout is None else embed_dropout)
         self.dropout = nn.Dropout(dropout)
         self.reverse_source = reverse_source  # Sutskever 2014: the encoder reads each sentence backwards
 
@@ -52,7 +58,7 @@ class Seq2Seq(nn.Module):
 
     def step(self, prev_tokens: torch.Tensor, state: DecoderState, memory: Memory):
         """prev_tokens (B,) -> log-probabilities (B, V), the next state, attention (B, S) or None."""
-        embedded = self.dropout(self.tgt_embedding(prev_tokens))  # (B, E)
+        embedded = self.embed_dropout(self.word_dropout(self.tgt_embedding(prev_tokens)))  # (B, E)
         features, state, attention = self.decoder.step(embedded, state, memory)
         logits = self.output(self.dropout(features))
         if attention is not None and memory.source_positions is not None:
@@ -71,7 +77,7 @@ class Seq2Seq(nn.Module):
     def forward(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor) -> Seq2SeqOutput:
         """Teacher-forced training pass: src (B, S), tgt_in (B, T) -> logits (B, T, V)."""
         memory = self.encode(src, src_lengths)
-        embedded = self.dropout(self.tgt_embedding(tgt_in))  # (B, T, E)
+        embedded = self.embed_dropout(self.word_dropout(self.tgt_embedding(tgt_in)))  # (B, T, E)
         features, attention = self.decoder(embedded, self.init_state(memory), memory)
         if attention is not None and memory.source_positions is not None:  # (B, T, S) in the source's order
             attention = attention.gather(2, memory.source_positions[:, None, :].expand_as(attention))
@@ -118,7 +124,7 @@ def build_model(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> S
     src_embedding = tgt_embedding if cfg.share_embeddings else _embedding(src_vocab_size, cfg.embed_size)
     encoder = Encoder(embedding=src_embedding, cell=cfg.cell, hidden_size=cfg.encoder_hidden,
                       num_layers=cfg.encoder_layers, bidirectional=is_bidirectional(cfg.variant, cfg.bidirectional),
-                      dropout=cfg.dropout)
+                      dropout=cfg.dropout, embed_dropout=cfg.embed_dropout, word_dropout=cfg.word_dropout_src)
     decoder = VARIANTS[cfg.variant].decoder_class().from_config(cfg, encoder)
     output: nn.Module
     if cfg.tie_embeddings:
@@ -126,7 +132,8 @@ def build_model(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> S
     else:
         output = nn.Linear(decoder.feature_size, tgt_vocab_size)
     return Seq2Seq(encoder=encoder, decoder=decoder, tgt_embedding=tgt_embedding, output=output,
-                   dropout=cfg.dropout, reverse_source=cfg.reverse_source)
+                   dropout=cfg.dropout, reverse_source=cfg.reverse_source, embed_dropout=cfg.embed_dropout,
+                   word_dropout=cfg.word_dropout_tgt)
 
 
 def count_parameters(model: nn.Module) -> int:
