@@ -13,7 +13,7 @@ import json
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -192,17 +192,29 @@ class BatchIterator:
         max_tgt_tokens: int | None = None,
         rank: int = 0,
         world_size: int = 1,
+        sampled: Callable[[int], ParallelArrays] | None = None,
     ):
-        self.corpus = corpus
+        """`corpus` every epoch, or with `sampled` (subword regularisation: nmt/sampling.py) the
+        arrays it gives for each epoch; `corpus` then only tells how many pairs the limits leave out."""
+        self.corpus, self.sampled = corpus, sampled
         self.batch_tokens, self.batch_size, self.seed = batch_tokens, batch_size, seed
+        self.max_src_tokens, self.max_tgt_tokens = max_src_tokens, max_tgt_tokens
         self.rank, self.world_size = rank, world_size
-        keep = np.ones(len(corpus), dtype=bool)
-        if max_src_tokens is not None:
-            keep &= corpus.src.lengths <= max_src_tokens
-        if max_tgt_tokens is not None:
-            keep &= corpus.tgt.lengths <= max_tgt_tokens
-        self.keep, self.n_left_out = keep, int((~keep).sum())
+        self.keep = self._keep(corpus)
+        self.n_left_out = int((~self.keep).sum())
         self.epoch, self.position = 1, 0
+
+    def _keep(self, corpus: ParallelArrays) -> np.ndarray:
+        """The pairs within the length limits."""
+        keep = np.ones(len(corpus), dtype=bool)
+        if self.max_src_tokens is not None:
+            keep &= corpus.src.lengths <= self.max_src_tokens
+        if self.max_tgt_tokens is not None:
+            keep &= corpus.tgt.lengths <= self.max_tgt_tokens
+        return keep
+
+    def corpus_of(self, epoch: int) -> ParallelArrays:
+        return self.sampled(epoch) if self.sampled is not None else self.corpus
 
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "position": self.position}
@@ -214,20 +226,21 @@ class BatchIterator:
         return len(self.epoch_plan(epoch))
 
     def epoch_plan(self, epoch: int) -> list[np.ndarray]:
+        corpus = self.corpus_of(epoch)
         batches = make_batches(
-            self.corpus.src.lengths, self.corpus.tgt.lengths,
+            corpus.src.lengths, corpus.tgt.lengths,
             batch_tokens=self.batch_tokens, batch_size=self.batch_size,
-            seed=self.seed, epoch=epoch, keep=self.keep,
+            seed=self.seed, epoch=epoch, keep=self.keep if corpus is self.corpus else self._keep(corpus),
         )
         return shard(batches, rank=self.rank, world_size=self.world_size)
 
     def __iter__(self) -> Iterator[Batch]:
         """The rest of the current epoch; afterwards the iterator stands at the next epoch's start."""
-        plan = self.epoch_plan(self.epoch)
+        corpus, plan = self.corpus_of(self.epoch), self.epoch_plan(self.epoch)
         while self.position < len(plan):
             indices = plan[self.position]
             # Count the batch as consumed before it is used: a checkpoint taken after the
             # update then resumes with the next batch.
             self.position += 1
-            yield collate([self.corpus.src[i] for i in indices], [self.corpus.tgt[i] for i in indices], indices)
+            yield collate([corpus.src[i] for i in indices], [corpus.tgt[i] for i in indices], indices)
         self.epoch, self.position = self.epoch + 1, 0

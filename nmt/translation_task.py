@@ -13,6 +13,7 @@ from nmt.config import Config
 from nmt.distributed import Cluster
 from nmt.errors import NmtError
 from nmt.models import build_model
+from nmt.sampling import SampledEpochs
 from nmt.tasks import ExtrasSink, Metric, Validation
 from nmt.tokenizer import Tokenizer
 from nmt.validate import Validator, token_loss
@@ -35,10 +36,13 @@ class TranslationTask:
         self.tokenizer = Tokenizer.load(exp_dir)
         self.model = build_model(cfg.model, self.tokenizer.src_vocab_size, self.tokenizer.tgt_vocab_size).to(device)
         train = cfg.train
+        self.sampled = (SampledEpochs(exp_dir / "data", self.tokenizer, alpha=train.sampling_alpha,
+                                      nbest=train.sampling_nbest, seed=train.seed, rank=cluster.rank)
+                        if train.sampling_alpha > 0 else None)
         self.iterator = BatchIterator(
             ParallelArrays(exp_dir / "data", "train"), batch_tokens=train.batch_tokens, batch_size=train.batch_size,
             seed=train.seed, max_src_tokens=train.max_src_tokens, max_tgt_tokens=train.max_tgt_tokens,
-            rank=cluster.rank, world_size=cluster.world_size,
+            rank=cluster.rank, world_size=cluster.world_size, sampled=self.sampled,
         )
         if self.iterator.keep.sum() == 0:
             raise NmtError(f"train: every training pair is longer than train.max_src_tokens={train.max_src_tokens} "
@@ -71,8 +75,11 @@ class TranslationTask:
         return {"variant": self.cfg.model.variant, "cell": self.cfg.model.cell}
 
     def summary(self) -> str:
+        train = self.cfg.train
+        sampling = (f"; subword sampling alpha {train.sampling_alpha:g}, nbest {train.sampling_nbest}"
+                    if self.sampled is not None else "")
         return (f"{self.cfg.model.variant} ({self.cfg.model.cell}), {len(self.iterator.corpus):,} training pairs "
-                f"({self.iterator.n_left_out:,} over the length limits)")
+                f"({self.iterator.n_left_out:,} over the length limits){sampling}")
 
     def state_dict(self) -> dict:
         return {}

@@ -1,0 +1,111 @@
+"""Subword regularisation: the training text segmented anew every epoch.
+
+Kudo 2018 ("Subword Regularization"): each training sentence's segmentation x is drawn from the
+l best segmentations of the unigram model with probability P(x)^alpha / sum P(x')^alpha (l =
+train.sampling_nbest, alpha = train.sampling_alpha; small alpha: nearly uniform). Dev, test and
+translation always use the single best segmentation.
+
+SentencePiece's own sampler (`enable_sampling`) cannot be seeded across processes (the same seed
+gives other samples in another process), so exact resume would break; here SentencePiece lists
+the l best segmentations, which is deterministic, and numpy draws among them, seeded by (seed,
+epoch, side). A resumed run re-creates its epoch exactly; every process under data parallelism
+samples the same arrays into a folder of its own. While epoch e trains, a background thread
+writes epoch e + 1.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import sentencepiece as spm
+
+from nmt.batching import ParallelArrays, write_token_array
+from nmt.data import read_lines
+from nmt.tokenizer import Tokenizer
+
+CHUNK = 2_000  # lines encoded in one call
+
+
+def piece_scores(processor: spm.SentencePieceProcessor) -> np.ndarray:
+    """log p of every piece of a unigram model, by id."""
+    return np.array([processor.get_score(i) for i in range(processor.get_piece_size())], dtype=np.float64)
+
+
+class SampledEpochs:
+    """`epochs(e)`: the training split as sampled for epoch e (ParallelArrays), the next one on its way."""
+
+    def __init__(self, data_dir: str | Path, tokenizer: Tokenizer, *, alpha: float, nbest: int, seed: int,
+                 rank: int = 0):
+        self.data_dir = Path(data_dir)
+        self.dir = self.data_dir / "sampled" / f"rank{rank}"
+        self.tokenizer, self.alpha, self.nbest, self.seed = tokenizer, alpha, nbest, seed
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="subword-sampling")
+        self._pending: dict[int, Future] = {}
+        self._reset_if_changed()
+
+    def _reset_if_changed(self) -> None:
+        """Arrays sampled under other settings (or another SentencePiece model) are thrown away."""
+        models = sorted(str(p.stat().st_size) + p.name for p in self.data_dir.parent.glob("spm*.model"))
+        key = {"alpha": self.alpha, "nbest": self.nbest, "seed": self.seed, "models": models,
+               "text": [(self.data_dir / f"train.{side}").stat().st_mtime_ns for side in ("src", "tgt")]}
+        record = self.dir / "settings.json"
+        if record.exists() and json.loads(record.read_text()) == key:
+            return
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir.mkdir(parents=True)
+        record.write_text(json.dumps(key))
+
+    def __call__(self, epoch: int) -> ParallelArrays:
+        arrays = self._arrays(epoch)
+        self._ahead(epoch + 1)
+        for old in self.dir.glob("train.e*.*"):  # keep this epoch's and the next one's
+            if int(old.name.split(".")[1][1:]) not in (epoch, epoch + 1):
+                old.unlink(missing_ok=True)
+        return arrays
+
+    def _prefix(self, epoch: int) -> str:
+        return f"train.e{epoch}"
+
+    def _arrays(self, epoch: int) -> ParallelArrays:
+        if not (self.dir / f"{self._prefix(epoch)}.tgt.bin").exists():
+            self._ahead(epoch).result()  # not encoded ahead (the first epoch, or a resume): wait for it
+        self._pending.pop(epoch, None)
+        return ParallelArrays(self.dir, self._prefix(epoch))
+
+    def _ahead(self, epoch: int) -> Future:
+        if epoch not in self._pending:
+            self._pending[epoch] = self._worker.submit(self._encode, epoch)
+        return self._pending[epoch]
+
+    def _encode(self, epoch: int) -> None:
+        """Both sides of the training text, sampled with the seed of (seed, epoch); .bin written last."""
+        if (self.dir / f"{self._prefix(epoch)}.tgt.bin").exists():
+            return
+        sides = ((self.tokenizer.src, "src", self.tokenizer.src_vocab_size),
+                 (self.tokenizer.tgt, "tgt", self.tokenizer.tgt_vocab_size))
+        for number, (processor, side, vocab_size) in enumerate(sides):  # the target file marks a finished epoch
+            rng = np.random.default_rng([self.seed, epoch, number])
+            write_token_array(self._sample(processor, self.data_dir / f"train.{side}", rng),
+                              self.dir / f"{self._prefix(epoch)}.{side}", vocab_size=vocab_size)
+
+    def _sample(self, processor: spm.SentencePieceProcessor, text: Path,
+                rng: np.random.Generator) -> Iterator[list[int]]:
+        """One segmentation of every line, drawn among its l best with probability P^alpha / sum P^alpha."""
+        scores, lines = piece_scores(processor), read_lines(text)
+        while chunk := list(itertools.islice(lines, CHUNK)):
+            for candidates in processor.nbest_encode(chunk, out_type=int, nbest_size=self.nbest):
+                if len(candidates) < 2:
+                    yield candidates[0] if candidates else []
+                    continue
+                log_p = np.array([scores[ids].sum() for ids in candidates])  # log P(x) = sum of log p(piece)
+                weights = np.exp(self.alpha * (log_p - log_p.max()))
+                yield candidates[rng.choice(len(candidates), p=weights / weights.sum())]
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=True, cancel_futures=True)

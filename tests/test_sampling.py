@@ -1,0 +1,126 @@
+"""Subword regularisation: a new segmentation of the training text every epoch, the same one again on a
+resume, the next epoch encoded ahead, dev and translation untouched, exact resume through nmt-train."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import config_text, make_pairs, run_cli, write_plain
+
+from nmt.batching import BatchIterator, ParallelArrays
+from nmt.checkpoint import load_checkpoint
+from nmt.config import load_config
+from nmt.errors import ConfigError
+from nmt.prepare import Preparer
+from nmt.sampling import SampledEpochs
+from nmt.tokenizer import Tokenizer
+
+TINY = """
+model: {variant: rnnsearch, embed_size: 16, encoder_hidden: 16, decoder_hidden: 32, attention_size: 16, dropout: 0.0}
+train: {batch_tokens: 1000, validate_every: 6, max_epochs: 50, patience: 50, sampling_alpha: 0.2}
+decode: {beam_size: 2}
+"""
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("sampling")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for split, n, seed in (("train", 300, 1), ("dev", 20, 2), ("test", 20, 3)):
+        write_plain(corpus, split, make_pairs(n, seed))
+    (root / "run.yaml").write_text(config_text(corpus, root / "run", vocab_size=50, extra=TINY), encoding="utf-8")
+    Preparer(load_config(root / "run.yaml"), log=lambda line: None).run()
+    return root / "run"
+
+
+def epochs(exp_dir: Path, *, seed: int = 1, rank: int = 0) -> SampledEpochs:
+    return SampledEpochs(exp_dir / "data", Tokenizer.load(exp_dir), alpha=0.2, nbest=16, seed=seed, rank=rank)
+
+
+def sentences(arrays: ParallelArrays) -> list[tuple[int, ...]]:
+    return [tuple(arrays.src[i]) for i in range(len(arrays))]
+
+
+def test_each_epoch_segments_anew_and_the_same_epoch_is_the_same_again(prepared):
+    first = epochs(prepared)
+    one, two = sentences(first(1)), sentences(first(2))
+    plain = ParallelArrays(prepared / "data", "train")
+    assert len(one) == len(two) == len(plain)
+    assert one != two and one != sentences(plain)  # another segmentation every epoch ...
+    tokenizer = Tokenizer.load(prepared)
+    assert tokenizer.decode_src([list(s) for s in one[:50]]) == tokenizer.decode_src([list(plain.src[i]) for i in range(50)])
+    first.close()
+    again = epochs(prepared, rank=1)  # ... another process (or a resumed run) samples the same epoch
+    assert sentences(again(2)) == two and sentences(again(1)) == one
+    assert sentences(epochs(prepared, seed=2, rank=2)(1)) != one
+    again.close()
+
+
+def test_the_next_epoch_is_encoded_ahead_and_old_ones_go(prepared):
+    sampler = epochs(prepared, rank=3)
+    sampler(1)
+    sampler._pending[2].result(timeout=60)
+    folder = prepared / "data" / "sampled" / "rank3"
+    assert (folder / "train.e2.tgt.bin").exists()
+    sampler(3)
+    assert not list(folder.glob("train.e1.*")) and (folder / "train.e3.tgt.bin").exists()
+    sampler.close()
+
+
+def test_batches_follow_each_epochs_own_lengths(prepared):
+    sampler = epochs(prepared, rank=4)
+    iterator = BatchIterator(ParallelArrays(prepared / "data", "train"), batch_tokens=400, batch_size=None, seed=1,
+                             max_src_tokens=12, max_tgt_tokens=12, sampled=sampler)
+    for epoch in (1, 2):
+        corpus = sampler(epoch)
+        batches = list(iterator)
+        for batch in batches:
+            for row, index in enumerate(batch.indices.tolist()):
+                length = int(batch.src_lengths[row]) - 1  # EOS
+                assert length == len(corpus.src[index]) <= 12
+        assert iterator.epoch == epoch + 1
+    sampler.close()
+
+
+def test_nmt_train_with_sampling_resumes_exactly(tmp_path, prepared):
+    straight, split = tmp_path / "straight.yaml", tmp_path / "split.yaml"
+    base = (prepared.parent / "run.yaml").read_text()
+    for config, name in ((straight, "straight"), (split, "split")):
+        config.write_text(base.replace(str(prepared), str(tmp_path / name)), encoding="utf-8")
+    first = run_cli("nmt.cli.train", "--config", str(straight), "--quiet", "--set", "train.max_steps=10")
+    assert first.returncode == 0, first.stderr
+    assert run_cli("nmt.cli.train", "--config", str(split), "--quiet", "--set", "train.max_steps=5").returncode == 0
+    resumed = run_cli("nmt.cli.train", "--config", str(split), "--quiet", "--resume", "--set", "train.max_steps=10")
+    assert resumed.returncode == 0, resumed.stderr
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
+    b = load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt")
+    assert a["iterator"] == b["iterator"] and a["iterator"]["epoch"] > 1  # across an epoch boundary
+    assert all(np.array_equal(a["model"][k].numpy(), b["model"][k].numpy()) for k in a["model"])
+    log = (tmp_path / "straight" / "train.log").read_text()
+    assert "subword sampling alpha 0.2, nbest 16" in log
+
+
+def test_sampling_settings_that_cannot_work_are_one_line(prepared):
+    with pytest.raises(ConfigError, match=r"train.sampling_nbest = 1 is out of range: expected at least 2"):
+        load_config(prepared.parent / "run.yaml", ["train.sampling_nbest=1"])
+    with pytest.raises(ConfigError, match="sampling_alpha .* needs tokenizer.model_type 'unigram'; this config's is 'bpe'"):
+        load_config(prepared.parent / "run.yaml", ["tokenizer.model_type=bpe"])
+
+
+def test_a_sample_follows_the_models_probabilities(prepared, tmp_path):
+    """Among the l best, a more probable segmentation is drawn more often, the more so the larger alpha."""
+    tokenizer = Tokenizer.load(prepared)
+    text = tmp_path / "line.txt"
+    text.write_text("haus katze hund .\n", encoding="utf-8")
+    candidates = [tuple(c) for c in tokenizer.src.nbest_encode("haus katze hund .", out_type=int, nbest_size=4)]
+    shares = {}
+    for alpha in (0.01, 1.0):
+        sampler = SampledEpochs(prepared / "data", tokenizer, alpha=alpha, nbest=4, seed=0, rank=9)
+        draws = [tuple(next(sampler._sample(tokenizer.src, text, np.random.default_rng(i)))) for i in range(400)]
+        sampler.close()
+        assert set(draws) <= set(candidates)
+        shares[alpha] = draws.count(candidates[0]) / len(draws)
+    assert abs(shares[0.01] - 1 / len(candidates)) < 0.1 < shares[1.0] - shares[0.01]  # near uniform, then peaked
