@@ -97,6 +97,7 @@ class SampledEpochs:
     def _sample(self, processor: spm.SentencePieceProcessor, text: Path,
                 rng: np.random.Generator) -> Iterator[list[int]]:
         """One segmentation of every line, drawn among its l best with probability P^alpha / sum P^alpha."""
+        spm.set_min_log_level(2)  # its n-best search warns on every long sentence it shortens; errors only
         scores, lines = piece_scores(processor), read_lines(text)
         while chunk := list(itertools.islice(lines, CHUNK)):
             for candidates in processor.nbest_encode(chunk, out_type=int, nbest_size=self.nbest):
