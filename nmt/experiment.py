@@ -121,7 +121,7 @@ def resuming(cfg, *, resume: bool) -> bool:
 
 
 def train_experiment(spec: TaskSpec, cfg, *, resume: bool = False, init_from: str | None = None,
-                     quiet: bool = False) -> tuple[dict | None, str]:
+                     quiet: bool = False, on_validation=None) -> tuple[dict | None, str]:
     """A training run of `cfg` in its exp_dir, as nmt-train starts it (under torchrun too): prepare the
     data (the main process), build the task, train. Returns the main process's results and a line
     with the best dev metrics (the other processes get None)."""
@@ -146,7 +146,7 @@ def train_experiment(spec: TaskSpec, cfg, *, resume: bool = False, init_from: st
         hparams = {f"{section}.{key}": value for section in ("model", "train")
                    for key, value in config_to_dict(cfg)[section].items()}
         results = Trainer(task, cfg.train, exp_dir=cfg.exp_dir, device=device, cluster=cluster, resume=resume,
-                          quiet=quiet, hparams=hparams).run()
+                          quiet=quiet, hparams=hparams, on_validation=on_validation).run()
     finally:
         cluster.close()
     if not cluster.is_main:

@@ -22,6 +22,7 @@ import math
 import signal
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -45,12 +46,16 @@ class Trainer:
     loop settings `loop`, writing checkpoints, logs and TensorBoard events into `exp_dir`.
 
     `hparams` (flat "section.key" -> value) goes to TensorBoard's HParams dashboard with the final metrics.
+    `on_validation(step, metrics)` hears every validation and may end the run by returning a reason
+    (a sweep's pruner does: tools/sweep.py).
     """
 
     def __init__(self, task: Task, loop: LoopConfig, *, exp_dir: str | Path, device: torch.device,
                  cluster: Cluster | None = None, resume: bool = False, quiet: bool = False,
-                 hparams: dict | None = None):
+                 hparams: dict | None = None, on_validation: Callable[[int, dict], str | None] | None = None):
         self.task, self.train_cfg, self.device = task, loop, device
+        self.on_validation = on_validation
+        self.stop_requested: str | None = None  # a reason from on_validation
         self.cluster = cluster or Cluster()
         self.exp_dir = Path(exp_dir)
         self.ckpt_dir = self.exp_dir / "checkpoints"
@@ -218,6 +223,8 @@ class Trainer:
         progress.validations += 1
         progress.validation_seconds += time.time() - started
         self._save_checkpoints(value, improved)
+        if self.on_validation is not None:
+            self.stop_requested = self.on_validation(self.step, metrics) or self.stop_requested
         return metrics
 
     def _save_checkpoints(self, value: float, improved: bool) -> None:
@@ -248,6 +255,8 @@ class Trainer:
         cfg, progress = self.train_cfg, self.progress
         if self.interrupted:
             return "interrupted"
+        if self.stop_requested:
+            return self.stop_requested
         if cfg.max_steps is not None and self.step >= cfg.max_steps:
             return f"reached max_steps {cfg.max_steps}"
         if self.out_of_time:  # agreed by all processes (their clocks differ)

@@ -36,27 +36,34 @@ def shell_lines(page: Path) -> list[str]:
 
 
 def invocations() -> list[tuple[Path, str, str, list[str]]]:
-    """(page, command line, program, the flags the line gives it) for nmt-*, tools and recipe scripts."""
+    """(page, command line, program, the flags the line gives it) for nmt-*, tools and recipe scripts;
+    a program's path is made absolute, following a block's `cd DIR` (relative to the repository)."""
     found = []
     for page in PAGES:
+        cwd = None
         for line in shell_lines(page):
             for part in re.split(r"\s*(?:\||&&|;)\s*", line):
                 words = part.replace("[", " ").replace("]", " ").split()
                 if not words:
                     continue
-                if words[0] in ("python", "python3") and len(words) > 1 or words[0] == "bash" and len(words) > 1:
+                if words[0] == "cd" and len(words) > 1:
+                    cwd = REPO / words[1]
+                    continue
+                if words[0] in ("python", "python3", "bash") and len(words) > 1:
                     words = words[1:]
                 program = words[0]
+                if program.endswith((".py", ".sh")):
+                    program = str(resolve(page, program, cwd))
                 if program.startswith("nmt-") or program.endswith((".py", ".sh")):
                     found.append((page, line, program, FLAG.findall(" ".join(words[1:]))))
     return found
 
 
-def resolve(page: Path, program: str) -> Path:
-    """A tool or recipe script named on `page`: relative to the repository, the page, or the recipe."""
-    for base in (REPO, page.parent):
-        if (base / program).exists():
-            return base / program
+def resolve(page: Path, program: str, cwd: Path | None = None) -> Path:
+    """A tool or recipe script named on `page`: relative to the block's `cd`, the repository or the page."""
+    for base in (cwd, REPO, page.parent):
+        if base is not None and (base / program).exists():
+            return (base / program).resolve()
     return REPO / program
 
 
@@ -79,23 +86,19 @@ def test_the_readme_stays_short():
 def test_every_command_the_pages_show_exists_and_takes_the_flags_they_give_it():
     calls = invocations()
     assert len(calls) > 40  # the pages do show commands (a broken parser would find none)
-    python_programs = set()
     for page, line, program, _ in calls:
         if program.startswith("nmt-"):
             assert program in SCRIPTS, f"{page.name}: `{line}` names no console script {program}"
         else:
-            assert resolve(page, program).is_file(), f"{page.name}: `{line}` names a missing file {program}"
-            if program.endswith(".py"):
-                python_programs.add(str(resolve(page, program)))
-    programs = sorted({p for _, _, p, _ in calls if p.startswith("nmt-")} | python_programs)
+            assert Path(program).is_file(), f"{page.name}: `{line}` names a missing file {program}"
+    programs = sorted({p for _, _, p, _ in calls if not p.endswith(".sh")})
     with ThreadPoolExecutor(max_workers=4) as pool:
         helps = dict(zip(programs, pool.map(help_text, programs)))
     for page, line, program, flags in calls:
         if program.endswith(".sh"):
-            script = resolve(page, program)
-            text = script.read_text(encoding="utf-8") + (REPO / "recipes/lib/stages.sh").read_text(encoding="utf-8")
+            text = Path(program).read_text(encoding="utf-8") + (REPO / "recipes/lib/stages.sh").read_text(encoding="utf-8")
         else:
-            text = helps[program if program.startswith("nmt-") else str(resolve(page, program))]
+            text = helps[program]
         for flag in flags:
             assert flag in text, f"{page.name}: `{line}`: {program} has no option {flag}"
 

@@ -1,0 +1,82 @@
+"""tools/sweep.py end to end on the toy recipe: tiny trials, one pruned, one interrupted by Ctrl-C and
+resumed when the sweep starts again; the table, importance plot and best config it leaves."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import yaml
+from conftest import REPO
+
+SWEEP = """
+config: {recipe}/conf/rnnsearch.yaml
+metric: loss
+trials: 4
+pruner: {{startup_trials: 2, warmup_validations: 0}}
+set:
+  model.embed_size: 16
+  model.encoder_hidden: 16
+  model.decoder_hidden: 32
+  model.attention_size: 16
+  train.batch_tokens: 300
+  train.max_steps: 8
+  train.validate_every: 2
+  train.validation_beam: 1
+space:
+  train.lr: {{low: 0.0, high: 0.02}}
+  model.dropout: [0.0, 0.1]
+"""
+
+
+def test_a_sweep_prunes_a_trial_that_falls_behind_and_continues_after_ctrl_c(tmp_path):
+    import optuna
+
+    recipe = tmp_path / "toy"
+    (recipe / "conf").mkdir(parents=True)
+    (recipe / "conf" / "rnnsearch.yaml").write_text((REPO / "recipes/toy-reverse/conf/rnnsearch.yaml").read_text()
+                                                    .replace("data/", f"{recipe}/data/"))
+    made = subprocess.run([sys.executable, str(REPO / "recipes/toy-reverse/local/make_data.py"), str(recipe / "data")],
+                          capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    for split, keep in (("train", 2000), ("dev", 30)):  # smaller: each trial prepares and validates on them
+        for side in ("src", "tgt"):
+            path = recipe / "data" / f"{split}.{side}"
+            path.write_text("".join(path.read_text().splitlines(keepends=True)[:keep]))
+    sweep_file, out = tmp_path / "sweep.yaml", tmp_path / "out"
+    sweep_file.write_text(SWEEP.format(recipe=recipe), encoding="utf-8")
+    # The first three trials are fixed, so the third (lr 0: it never learns) is the one behind the median.
+    out.mkdir()
+    study = optuna.create_study(study_name="sweep", storage=f"sqlite:///{out / 'study.db'}", direction="minimize")
+    for lr, dropout in ((0.02, 0.0), (0.015, 0.1), (0.0, 0.0)):
+        study.enqueue_trial({"train.lr": lr, "model.dropout": dropout})
+    command = [sys.executable, str(REPO / "tools/sweep.py"), str(sweep_file), "--out", str(out)]
+
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 180
+    while not any("validation at step 2:" in log.read_text() for log in out.glob("trials/*/train.log")):
+        assert time.time() < deadline and first.poll() is None, "the first trial never validated"
+        time.sleep(0.05)
+    first.send_signal(signal.SIGINT)  # Ctrl-C in the middle of the first trial
+    _, stderr = first.communicate(timeout=120)
+    assert first.returncode == 130 and "start it again to continue" in stderr, stderr[-2000:]
+
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    states = [t.state.name for t in optuna.load_study(study_name="sweep", storage=f"sqlite:///{out / 'study.db'}").trials]
+    assert states.count("FAIL") == 1 and states.count("PRUNED") == 1 and states.count("COMPLETE") == 3
+    interrupted = [log for log in out.glob("trials/*/train.log") if "interrupted at step" in log.read_text()]
+    assert len(interrupted) == 1 and "resuming at step" in interrupted[0].read_text()  # the same run went on
+    table = (out / "table.md").read_text()
+    assert table.count("| pruned |") == 1 and table.count("| complete |") == 3
+    assert (out / "importance.png").read_bytes()[:4] == b"\x89PNG"
+    best = yaml.safe_load((out / "best.yaml").read_text())
+    assert best["base"] == os.path.relpath(recipe / "conf" / "rnnsearch.yaml", out)
+    assert best["train"]["max_steps"] == 8 and best["train"]["lr"] > 0
+    from nmt.tasks import load_task_config
+
+    _, cfg = load_task_config(out / "best.yaml")  # ready for run.sh --conf
+    assert cfg.train.lr == best["train"]["lr"] and cfg.model.variant == "rnnsearch"

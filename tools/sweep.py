@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""Search a recipe's settings with Optuna: each trial trains the recipe's config with other values of
+the keys in a search space, reports its dev metric at every validation (a median pruner stops
+trials that fall behind), and the study lives in SQLite so an interrupted sweep continues.
+
+    python tools/sweep.py SWEEP.yaml [--out DIR] [--trials N] [--minutes M]
+
+SWEEP.yaml (paths relative to it):
+
+    config: conf/rnnsearch.yaml          # the config every trial starts from
+    metric: bleu                         # a dev metric of the task (its direction comes with it)
+    trials: 20                           # trials in all (finished or pruned), over every session
+    minutes: 240                         # optional: stop starting trials after this long
+    pruner: {startup_trials: 5, warmup_validations: 2}
+    set: {train.max_steps: 2000}         # fixed for every trial
+    space:
+      model.dropout: {low: 0.1, high: 0.6}
+      train.lr: {low: 0.0005, high: 0.005, log: true}
+      model.word_dropout_src: {low: 0.0, high: 0.3, step: 0.05}
+      tokenizer.vocab_size: [2000, 4000, 8000]   # a list: one of these
+
+Writes into DIR (default: exp/<sweep name> beside the config's recipe): study.db, trials/<id>/ (an
+experiment directory each), table.md, importance.png and best.yaml, a config for `run.sh --conf`.
+A trial stopped by Ctrl-C resumes from its last.pt when the sweep is started again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from nmt.errors import NmtError  # noqa: E402
+from nmt.tasks import TASKS, _import, load_task_config  # noqa: E402
+
+
+def read_sweep(path: Path) -> dict:
+    sweep = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    unknown = set(sweep) - {"config", "metric", "trials", "minutes", "pruner", "set", "space"}
+    if unknown or "config" not in sweep or not sweep.get("space"):
+        raise NmtError(f"sweep: {path}: needs config and space (and may have metric, trials, minutes, pruner, set)"
+                       + (f"; unknown: {', '.join(sorted(unknown))}" if unknown else ""))
+    return sweep
+
+
+def suggest(trial, space: dict) -> dict:
+    """One value for every key of the space."""
+    values = {}
+    for key, choice in space.items():
+        if isinstance(choice, list):
+            values[key] = trial.suggest_categorical(key, choice)
+        elif isinstance(choice.get("low"), int) and isinstance(choice.get("high"), int):
+            values[key] = trial.suggest_int(key, choice["low"], choice["high"], log=choice.get("log", False))
+        else:
+            values[key] = trial.suggest_float(key, float(choice["low"]), float(choice["high"]),
+                                              log=choice.get("log", False), step=choice.get("step"))
+    return values
+
+
+def trial_dir(out: Path, params: dict) -> Path:
+    """A trial's experiment directory is named by its values: the same values resume the same run."""
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
+    return out / "trials" / digest
+
+
+def overrides(fixed: dict, params: dict) -> list[str]:
+    return [f"{key}={json.dumps(value)}" for key, value in {**fixed, **params}.items()]
+
+
+def objective_for(sweep: dict, config: Path, out: Path, metric: str, higher_is_better: bool):
+    import optuna
+
+    from nmt.experiment import train_experiment
+
+    def objective(trial: optuna.Trial) -> float:
+        params = suggest(trial, sweep["space"])
+        exp_dir = trial_dir(out, params)
+        trial.set_user_attr("exp_dir", str(exp_dir.relative_to(out)))
+        spec, cfg = load_task_config(config, overrides(sweep.get("set", {}), params) + [f"exp_dir={exp_dir}"])
+        resume = (exp_dir / "checkpoints" / "last.pt").exists()
+        best: list[float] = []
+
+        def report(step: int, metrics: dict) -> str | None:
+            value = float(metrics[metric])
+            best.append(value)
+            trial.report(value, step)
+            return "pruned: behind the median of earlier trials" if trial.should_prune() else None
+
+        results, _ = train_experiment(spec, cfg, resume=resume, quiet=True, on_validation=report)
+        assert results is not None
+        if results["stop_reason"].startswith("pruned"):
+            raise optuna.TrialPruned()
+        return max(best) if higher_is_better else min(best)
+
+    return objective
+
+
+def retry_interrupted(study, sweep: dict) -> None:
+    """Trials that a Ctrl-C or a crash left unfinished run again with their values (and resume)."""
+    from optuna.trial import TrialState
+
+    retried = {t.user_attrs.get("retry_of") for t in study.trials}
+    for trial in study.get_trials(states=(TrialState.RUNNING, TrialState.FAIL)):
+        if trial.number not in retried and set(trial.params) == set(sweep["space"]):
+            if trial.state == TrialState.RUNNING:  # its process is gone
+                study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+
+
+def report(study, out: Path, metric: str, config_path: Path, sweep: dict) -> None:
+    """table.md, importance.png and best.yaml."""
+    from optuna.trial import TrialState
+
+    rows = ["| trial | state | dev " + metric + " | " + " | ".join(sweep["space"]) + " | directory |",
+            "| --- | --- | ---: |" + " --- |" * len(sweep["space"]) + " --- |"]
+    for t in study.trials:
+        value = f"{t.value:.2f}" if t.value is not None else (
+            f"({max(t.intermediate_values.values()):.2f})" if t.intermediate_values else "-")
+        cells = " | ".join(str(t.params.get(key, "")) for key in sweep["space"])
+        rows.append(f"| {t.number} | {t.state.name.lower()} | {value} | {cells} | {t.user_attrs.get('exp_dir', '')} |")
+    (out / "table.md").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    complete = study.get_trials(states=(TrialState.COMPLETE,))
+    if not complete:
+        return
+    best = study.best_trial
+    nested: dict = {}
+    for key, value in {**sweep.get("set", {}), **best.params}.items():
+        section, name = key.split(".", 1)
+        nested.setdefault(section, {})[name] = value
+    base = os.path.relpath(config_path, out)
+    text = (f"# The best of {len(complete)} finished trials of {out.name} (trial {best.number}, dev {metric} "
+            f"{best.value:.2f}), chosen on the dev set.\n" + yaml.safe_dump({"base": base, **nested}, sort_keys=False))
+    (out / "best.yaml").write_text(text, encoding="utf-8")
+    if len(complete) >= 2 and len(sweep["space"]) >= 2:
+        _importance_plot(study, out / "importance.png", metric)
+
+
+def _importance_plot(study, path: Path, metric: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from optuna.importance import get_param_importances
+
+    importances = get_param_importances(study)
+    fig, ax = plt.subplots(figsize=(6, 0.5 * len(importances) + 1.2))
+    ax.barh(list(importances)[::-1], list(importances.values())[::-1], color="#4477aa")
+    ax.set_xlabel(f"importance for dev {metric} (fANOVA)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sweep", type=Path, help="the sweep's YAML file")
+    parser.add_argument("--out", type=Path, default=None, help="default: exp/<sweep name> in the current directory")
+    parser.add_argument("--trials", type=int, default=None, help="trials in all (overrides the file)")
+    parser.add_argument("--minutes", type=float, default=None, help="stop starting trials after this long")
+    args = parser.parse_args()
+    import optuna
+
+    sweep = read_sweep(args.sweep)
+    config = (args.sweep.parent / sweep["config"]).resolve()
+    spec, cfg = load_task_config(config, overrides(sweep.get("set", {}), {}))  # a bad key fails here, once
+    metrics = _import(TASKS[spec.name].task).metrics
+    metric = sweep.get("metric", cfg.train.stop_metric)
+    if metric not in metrics:
+        raise NmtError(f"sweep: metric {metric!r}: the task measures {', '.join(metrics)}")
+    out = (args.out or Path("exp") / args.sweep.stem).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    pruning = sweep.get("pruner", {})
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        study_name=args.sweep.stem, storage=f"sqlite:///{out / 'study.db'}", load_if_exists=True,
+        direction="maximize" if metrics[metric].higher_is_better else "minimize",
+        sampler=optuna.samplers.TPESampler(seed=cfg.train.seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=pruning.get("startup_trials", 5),
+                                           n_warmup_steps=pruning.get("warmup_validations", 2) * cfg.train.validate_every))
+    retry_interrupted(study, sweep)
+    objective = objective_for(sweep, config, out, metric, metrics[metric].higher_is_better)
+    total, minutes = args.trials or sweep.get("trials", 20), args.minutes or sweep.get("minutes")
+    started = time.time()
+    try:
+        while sum(t.state.is_finished() and t.state.name != "FAIL" for t in study.trials) < total:
+            if minutes is not None and time.time() - started > minutes * 60:
+                print(f"sweep: {minutes:g} minutes spent; {out / 'table.md'}", file=sys.stderr)
+                break
+            study.optimize(objective, n_trials=1, catch=())
+            last = study.trials[-1]
+            print(f"trial {last.number}: {last.state.name.lower()}"
+                  + (f", dev {metric} {last.value:.2f}" if last.value is not None else ""), file=sys.stderr)
+    finally:
+        report(study, out, metric, config, sweep)
+    print(f"{len(study.trials)} trials; table in {out / 'table.md'}"
+          + (f", best in {out / 'best.yaml'}" if (out / "best.yaml").exists() else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except NmtError as err:
+        print(f"sweep: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("sweep: interrupted; start it again to continue (the interrupted trial resumes)", file=sys.stderr)
+        sys.exit(130)
