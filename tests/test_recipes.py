@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 
+import yaml
 from conftest import REPO
 
 
@@ -135,6 +136,13 @@ def test_every_recipe_config_is_valid_and_builds_its_model():
             continue
         model = build_model(cfg.model, 100, 100)  # a small vocabulary: only the structure matters here
         assert model.reverse_source == cfg.model.reverse_source, path
+    sweeps = sorted((REPO / "recipes").glob("*/sweeps/*.yaml"))  # each names a config and keys that exist
+    assert sweeps
+    for path in sweeps:
+        sweep = yaml.safe_load(path.read_text(encoding="utf-8"))
+        first = {key: choice[0] if isinstance(choice, list) else choice["low"] for key, choice in sweep["space"].items()}
+        values = {**sweep.get("set", {}), **first}
+        load_task_config(path.parent / sweep["config"], [f"{key}={json.dumps(value)}" for key, value in values.items()])
     _, reversed_cfg = load_task_config(REPO / "recipes" / "ding-de-en" / "conf" / "seq2seq_reversed.yaml")
     assert reversed_cfg.model.reverse_source and reversed_cfg.model.variant == "seq2seq"
     assert reversed_cfg.exp_dir.endswith("seq2seq_reversed")
