@@ -72,6 +72,11 @@ def trial_dir(out: Path, params: dict) -> Path:
     return out / "trials" / digest
 
 
+def tidy(value):
+    """A float without the noise of a stepped range (0.30000000000000004 -> 0.3)."""
+    return float(f"{value:.10g}") if isinstance(value, float) else value
+
+
 def overrides(fixed: dict, params: dict) -> list[str]:
     return [f"{key}={json.dumps(value)}" for key, value in {**fixed, **params}.items()]
 
@@ -125,7 +130,7 @@ def report(study, out: Path, metric: str, config_path: Path, sweep: dict) -> Non
     for t in study.trials:
         value = f"{t.value:.2f}" if t.value is not None else (
             f"({max(t.intermediate_values.values()):.2f})" if t.intermediate_values else "-")
-        cells = " | ".join(str(t.params.get(key, "")) for key in sweep["space"])
+        cells = " | ".join(str(tidy(t.params.get(key, ""))) for key in sweep["space"])
         rows.append(f"| {t.number} | {t.state.name.lower()} | {value} | {cells} | {t.user_attrs.get('exp_dir', '')} |")
     (out / "table.md").write_text("\n".join(rows) + "\n", encoding="utf-8")
     complete = study.get_trials(states=(TrialState.COMPLETE,))
@@ -135,7 +140,7 @@ def report(study, out: Path, metric: str, config_path: Path, sweep: dict) -> Non
     nested: dict = {}
     for key, value in {**sweep.get("set", {}), **best.params}.items():
         section, name = key.split(".", 1)
-        nested.setdefault(section, {})[name] = value
+        nested.setdefault(section, {})[name] = tidy(value)
     base = os.path.relpath(config_path, out)
     text = (f"# The best of {len(complete)} finished trials of {out.name} (trial {best.number}, dev {metric} "
             f"{best.value:.2f}), chosen on the dev set.\n" + yaml.safe_dump({"base": base, **nested}, sort_keys=False))
