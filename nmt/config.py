@@ -129,9 +129,10 @@ class TrainConfig(LoopConfig):
     max_tgt_tokens: int = field(default=100, metadata=_range(1))
     validation_beam: int = field(default=1, metadata=_range(1))  # 1: greedy
     stop_metric: Literal["bleu", "chrf", "loss", "ppl"] = "bleu"
-    # Subword regularisation (nmt/sampling.py, unigram models): each epoch draws a new segmentation of
-    # every training sentence among its sampling_nbest best, with probability P^alpha; 0: off.
-    sampling_alpha: float = field(default=0.0, metadata=_range(0.0, 1.0))  # Kudo 2018 used 0.1 - 0.5
+    # Subword regularisation (nmt/sampling.py): each epoch segments the training text anew. Unigram:
+    # among each sentence's sampling_nbest best, with probability P^alpha; bpe: merges dropped with
+    # probability alpha (BPE-dropout). 0: off.
+    sampling_alpha: float = field(default=0.0, metadata=_range(0.0, 1.0))  # Kudo 0.1-0.5; BPE-dropout 0.1
     sampling_nbest: int = field(default=16, metadata=_range(2))
 
 
@@ -246,9 +247,6 @@ def _check_consistency(cfg: Config) -> None:
             raise ConfigError(f"config: {key}.src_column and {key}.tgt_column must be set together")
     if cfg.model.share_embeddings and not cfg.tokenizer.joint:
         raise ConfigError("config: model.share_embeddings needs tokenizer.joint: true (one vocabulary)")
-    if cfg.train.sampling_alpha > 0 and cfg.tokenizer.model_type != "unigram":
-        raise ConfigError("config: train.sampling_alpha (subword sampling) needs tokenizer.model_type 'unigram'; "
-                          f"this config's is {cfg.tokenizer.model_type!r}")
     _check_model(cfg.model)
     _check_decode(cfg.decode)
 

@@ -1,14 +1,16 @@
 """Subword regularisation: the training text segmented anew every epoch.
 
-Kudo 2018 ("Subword Regularization"): each training sentence's segmentation x is drawn from the
-l best segmentations of the unigram model with probability P(x)^alpha / sum P(x')^alpha (l =
-train.sampling_nbest, alpha = train.sampling_alpha; small alpha: nearly uniform). Dev, test and
-translation always use the single best segmentation.
+Unigram models, Kudo 2018 ("Subword Regularization"): each training sentence's segmentation x is
+drawn from the l best segmentations with probability P(x)^alpha / sum P(x')^alpha (l =
+train.sampling_nbest, alpha = train.sampling_alpha; small alpha: nearly uniform). BPE models,
+Provilkov et al. 2020 (BPE-dropout): each word is merged in the model's merge order, every merge
+possible at a step skipped with probability alpha (with alpha 0 this is SentencePiece's own BPE
+segmentation, token for token). Dev, test and translation always use the single best segmentation.
 
 SentencePiece's own sampler (`enable_sampling`) cannot be seeded across processes (the same seed
 gives other samples in another process), so exact resume would break; here SentencePiece lists
-the l best segmentations, which is deterministic, and numpy draws among them, seeded by (seed,
-epoch, side). A resumed run re-creates its epoch exactly; every process under data parallelism
+the l best segmentations (deterministic) or gives the normalized text to merge, and numpy draws,
+seeded by (seed, epoch, side). A resumed run re-creates its epoch exactly; every process under data parallelism
 samples the same arrays into a folder of its own. While epoch e trains, a background thread
 writes epoch e + 1.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -41,10 +44,11 @@ class SampledEpochs:
     """`epochs(e)`: the training split as sampled for epoch e (ParallelArrays), the next one on its way."""
 
     def __init__(self, data_dir: str | Path, tokenizer: Tokenizer, *, alpha: float, nbest: int, seed: int,
-                 rank: int = 0):
+                 rank: int = 0, model_type: str = "unigram"):
         self.data_dir = Path(data_dir)
         self.dir = self.data_dir / "sampled" / f"rank{rank}"
         self.tokenizer, self.alpha, self.nbest, self.seed = tokenizer, alpha, nbest, seed
+        self.model_type = model_type
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="subword-sampling")
         self._pending: dict[int, Future] = {}
         self._reset_if_changed()
@@ -52,7 +56,7 @@ class SampledEpochs:
     def _reset_if_changed(self) -> None:
         """Arrays sampled under other settings (or another SentencePiece model) are thrown away."""
         models = sorted(str(p.stat().st_size) + p.name for p in self.data_dir.parent.glob("spm*.model"))
-        key = {"alpha": self.alpha, "nbest": self.nbest, "seed": self.seed, "models": models,
+        key = {"alpha": self.alpha, "nbest": self.nbest, "seed": self.seed, "type": self.model_type, "models": models,
                "text": [(self.data_dir / f"train.{side}").stat().st_mtime_ns for side in ("src", "tgt")]}
         record = self.dir / "settings.json"
         if record.exists() and json.loads(record.read_text()) == key:
@@ -91,8 +95,17 @@ class SampledEpochs:
                  (self.tokenizer.tgt, "tgt", self.tokenizer.tgt_vocab_size))
         for number, (processor, side, vocab_size) in enumerate(sides):  # the target file marks a finished epoch
             rng = np.random.default_rng([self.seed, epoch, number])
-            write_token_array(self._sample(processor, self.data_dir / f"train.{side}", rng),
+            sample = self._sample if self.model_type == "unigram" else self._bpe_dropout
+            write_token_array(sample(processor, self.data_dir / f"train.{side}", rng),
                               self.dir / f"{self._prefix(epoch)}.{side}", vocab_size=vocab_size)
+
+    def _bpe_dropout(self, processor: spm.SentencePieceProcessor, text: Path,
+                     rng: np.random.Generator) -> Iterator[list[int]]:
+        """Every line's words merged in the model's order (higher score first), each merge possible at a
+        step skipped with probability alpha; when all are skipped the word stays as it is."""
+        merges = BpeMerges(processor)
+        for line in read_lines(text):
+            yield merges.encode(line, rng, self.alpha)
 
     def _sample(self, processor: spm.SentencePieceProcessor, text: Path,
                 rng: np.random.Generator) -> Iterator[list[int]]:
@@ -110,3 +123,32 @@ class SampledEpochs:
 
     def close(self) -> None:
         self._worker.shutdown(wait=True, cancel_futures=True)
+
+
+class BpeMerges:
+    """A SentencePiece BPE model's merges: a piece's score orders them (a higher score merges first)."""
+
+    def __init__(self, processor: spm.SentencePieceProcessor):
+        self.processor = processor
+        pieces = (i for i in range(processor.get_piece_size())
+                  if not (processor.is_control(i) or processor.is_unknown(i)))
+        self.ids = {processor.id_to_piece(i): i for i in pieces}
+        self.scores = {piece: processor.get_score(i) for piece, i in self.ids.items()}
+
+    def encode(self, line: str, rng: np.random.Generator, dropout: float) -> list[int]:
+        normalized = "".join(self.processor.encode(line, out_type=str))  # "▁word▁word": SentencePiece's text
+        ids: list[int] = []
+        for word in re.split("(?=\u2581)", normalized):
+            symbols = list(word)
+            while len(symbols) > 1:
+                best = None  # (score, position) of the first best merge not dropped
+                for i in range(len(symbols) - 1):
+                    score = self.scores.get(symbols[i] + symbols[i + 1])
+                    if score is not None and (best is None or score > best[0]) and rng.random() >= dropout:
+                        best = (score, i)
+                if best is None:
+                    break
+                i = best[1]
+                symbols[i:i + 2] = [symbols[i] + symbols[i + 1]]
+            ids.extend(self.ids.get(symbol, self.processor.unk_id()) for symbol in symbols)
+        return ids

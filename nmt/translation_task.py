@@ -37,7 +37,8 @@ class TranslationTask:
         self.model = build_model(cfg.model, self.tokenizer.src_vocab_size, self.tokenizer.tgt_vocab_size).to(device)
         train = cfg.train
         self.sampled = (SampledEpochs(exp_dir / "data", self.tokenizer, alpha=train.sampling_alpha,
-                                      nbest=train.sampling_nbest, seed=train.seed, rank=cluster.rank)
+                                      nbest=train.sampling_nbest, seed=train.seed, rank=cluster.rank,
+                                      model_type=cfg.tokenizer.model_type)
                         if train.sampling_alpha > 0 else None)
         self.iterator = BatchIterator(
             ParallelArrays(exp_dir / "data", "train"), batch_tokens=train.batch_tokens, batch_size=train.batch_size,
@@ -76,7 +77,8 @@ class TranslationTask:
 
     def summary(self) -> str:
         train = self.cfg.train
-        sampling = (f"; subword sampling alpha {train.sampling_alpha:g}, nbest {train.sampling_nbest}"
+        kind = "BPE-dropout" if self.cfg.tokenizer.model_type == "bpe" else "subword sampling"
+        sampling = (f"; {kind} alpha {train.sampling_alpha:g}" + (f", nbest {train.sampling_nbest}" if kind != "BPE-dropout" else "")
                     if self.sampled is not None else "")
         return (f"{self.cfg.model.variant} ({self.cfg.model.cell}), {len(self.iterator.corpus):,} training pairs "
                 f"({self.iterator.n_left_out:,} over the length limits){sampling}")

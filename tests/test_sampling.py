@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sentencepiece as spm
 from conftest import config_text, make_pairs, run_cli, write_plain
 
 from nmt.batching import BatchIterator, ParallelArrays
@@ -14,8 +15,8 @@ from nmt.checkpoint import load_checkpoint
 from nmt.config import load_config
 from nmt.errors import ConfigError
 from nmt.prepare import Preparer
-from nmt.sampling import SampledEpochs
-from nmt.tokenizer import Tokenizer
+from nmt.sampling import BpeMerges, SampledEpochs
+from nmt.tokenizer import Tokenizer, train_sentencepiece
 
 TINY = """
 model: {variant: rnnsearch, embed_size: 16, encoder_hidden: 16, decoder_hidden: 32, attention_size: 16, dropout: 0.0}
@@ -106,8 +107,32 @@ def test_nmt_train_with_sampling_resumes_exactly(tmp_path, prepared):
 def test_sampling_settings_that_cannot_work_are_one_line(prepared):
     with pytest.raises(ConfigError, match=r"train.sampling_nbest = 1 is out of range: expected at least 2"):
         load_config(prepared.parent / "run.yaml", ["train.sampling_nbest=1"])
-    with pytest.raises(ConfigError, match="sampling_alpha .* needs tokenizer.model_type 'unigram'; this config's is 'bpe'"):
-        load_config(prepared.parent / "run.yaml", ["tokenizer.model_type=bpe"])
+
+
+@pytest.fixture(scope="module")
+def bpe(tmp_path_factory) -> spm.SentencePieceProcessor:
+    root = tmp_path_factory.mktemp("bpe")
+    text = root / "text.txt"
+    write_plain(root, "train", make_pairs(600, 7))
+    text.write_text((root / "train.de").read_text() + (root / "train.en").read_text() + "zürich ünter ©x\n")
+    return spm.SentencePieceProcessor(model_file=str(train_sentencepiece(
+        [text], root / "bpe", model_type="bpe", vocab_size=120, character_coverage=1.0, input_sentence_size=10_000)))
+
+
+def test_bpe_without_dropout_is_sentencepieces_own_segmentation(bpe):
+    merges = BpeMerges(bpe)
+    lines = [a for a, _ in make_pairs(300, 8)] + [b for _, b in make_pairs(300, 9)] + ["zürich  ünter ©x ?"]
+    rng = np.random.default_rng(0)
+    assert [merges.encode(line, rng, 0.0) for line in lines] == [bpe.encode(line) for line in lines]
+
+
+def test_bpe_dropout_splits_more_and_keeps_the_text(bpe):
+    merges, line = BpeMerges(bpe), "haus katze hund baum garten ."
+    best = bpe.encode(line)
+    draws = [merges.encode(line, np.random.default_rng(seed), 0.3) for seed in range(50)]
+    assert all(bpe.decode(ids) == bpe.decode(best) for ids in draws)  # the same text, other pieces
+    assert len({tuple(ids) for ids in draws}) > 5 and np.mean([len(ids) for ids in draws]) > len(best)
+    assert draws[0] == merges.encode(line, np.random.default_rng(0), 0.3)  # seeded: the same again
 
 
 def test_a_sample_follows_the_models_probabilities(prepared, tmp_path):
@@ -124,3 +149,16 @@ def test_a_sample_follows_the_models_probabilities(prepared, tmp_path):
         assert set(draws) <= set(candidates)
         shares[alpha] = draws.count(candidates[0]) / len(draws)
     assert abs(shares[0.01] - 1 / len(candidates)) < 0.1 < shares[1.0] - shares[0.01]  # near uniform, then peaked
+
+
+def test_a_bpe_model_samples_its_epochs_by_dropout(prepared):
+    tokenizer = Tokenizer.load(prepared)
+    make = lambda rank: SampledEpochs(prepared / "data", tokenizer, alpha=0.1, nbest=16, seed=1, rank=rank,  # noqa: E731
+                                      model_type="bpe")
+    first, again = make(20), make(21)
+    one, two = first(1), first(2)
+    assert sentences(one) != sentences(two) and sentences(again(1)) == sentences(one)
+    plain = ParallelArrays(prepared / "data", "train")
+    assert tokenizer.decode_src([list(one.src[i]) for i in range(20)]) == \
+        tokenizer.decode_src([list(plain.src[i]) for i in range(20)])
+    first.close(), again.close()
