@@ -78,12 +78,29 @@ def test_two_processes_resume_exactly(tmp_path, corpus_dir):
     assert "was written by 2 training process(es), this run has 1: resume with 2" in other.stderr
 
 
-def test_a_killed_rank_stops_the_other_with_one_line_and_leaves_last_pt(tmp_path, corpus_dir):
-    config = write_config(tmp_path, corpus_dir, "run", extra=", validate_every: 3, max_steps: 100000, rank_timeout: 20")
+def worker_pids(launcher: subprocess.Popen) -> dict[int, int]:
+    """rank -> pid of torchrun's two workers."""
+    pids = subprocess.run(["pgrep", "-P", str(launcher.pid)], capture_output=True, text=True, timeout=30).stdout.split()
+    ranks = {}
+    for pid in pids:
+        environ = dict(item.split(b"=", 1) for item in open(f"/proc/{pid}/environ", "rb").read().split(b"\0") if b"=" in item)
+        ranks[int(environ[b"RANK"])] = int(pid)
+    return ranks
+
+
+def two_ranks_validating(tmp_path, corpus_dir, *, rank_timeout: int) -> tuple[subprocess.Popen, dict[int, int]]:
+    """A 2-process run (torchrun) that has validated once, and its workers' pids by rank."""
+    config = write_config(tmp_path, corpus_dir, "run",
+                          extra=f", validate_every: 3, max_steps: 100000, rank_timeout: {rank_timeout}")
     launcher = torchrun(config, "--quiet", wait=False)
     wait_for(tmp_path / "run" / "train.log", "validation at step 3:")
     ranks = worker_pids(launcher)
     assert len(ranks) == 2
+    return launcher, ranks
+
+
+def test_a_killed_rank_stops_the_other_with_one_line_and_leaves_last_pt(tmp_path, corpus_dir):
+    launcher, ranks = two_ranks_validating(tmp_path, corpus_dir, rank_timeout=20)
     killed_at = time.time()
     os.kill(ranks[1], signal.SIGKILL)
     _, stderr = launcher.communicate(timeout=120)
@@ -106,22 +123,8 @@ def test_a_patience_stop_ends_both_processes_at_the_same_update(tmp_path, corpus
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == 12
 
 
-def worker_pids(launcher: subprocess.Popen) -> dict[int, int]:
-    """rank -> pid of torchrun's two workers."""
-    pids = subprocess.run(["pgrep", "-P", str(launcher.pid)], capture_output=True, text=True, timeout=30).stdout.split()
-    ranks = {}
-    for pid in pids:
-        environ = dict(item.split(b"=", 1) for item in open(f"/proc/{pid}/environ", "rb").read().split(b"\0") if b"=" in item)
-        ranks[int(environ[b"RANK"])] = int(pid)
-    return ranks
-
-
 def test_a_stalled_rank_stops_the_other_within_rank_timeout_and_none_is_left(tmp_path, corpus_dir):
-    config = write_config(tmp_path, corpus_dir, "run", extra=", validate_every: 3, max_steps: 100000, rank_timeout: 3")
-    launcher = torchrun(config, "--quiet", wait=False)
-    wait_for(tmp_path / "run" / "train.log", "validation at step 3:")
-    ranks = worker_pids(launcher)
-    assert len(ranks) == 2
+    launcher, ranks = two_ranks_validating(tmp_path, corpus_dir, rank_timeout=3)
     os.kill(ranks[1], signal.SIGSTOP)  # alive but silent: only the timeout can tell
     stalled_at = time.time()
     try:
