@@ -23,12 +23,12 @@ quickstart: install
 	echo "Ich habe Hunger." | $(BIN)/nmt-translate --model recipes/ding-de-en/exp/rnnsearch
 
 # The page's browser test drives Debian's chromium: installed here where it is missing and apt-get
-# can (as root, or sudo without a password); elsewhere that one test skips and says why.
+# can (as root, or sudo without a password); elsewhere that one test skips and says why (under CI=true it fails).
 browser:
 	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
 	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo -n"; \
 	  { $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium chromium-driver; } \
-	    || echo "make: could not install chromium; the browser test will skip" >&2; \
+	    || echo "make: could not install chromium; the browser test will skip (fail under CI=true)" >&2; \
 	fi
 
 # The linter and the type checker first (seconds), then the suite.
