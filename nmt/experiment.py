@@ -97,8 +97,7 @@ def adopt_init_from(spec: TaskSpec, cfg: Config, init_from: str, log) -> tuple[P
     """Fine-tuning from `init_from` (EXP_DIR[:best|:last|:avg] or a checkpoint): this config must describe
     the same model (dropout may differ) and takes that run's tokenizer settings, as it takes its
     SentencePiece model. Returns (that experiment directory, the checkpoint)."""
-    if not spec.fine_tuning:
-        raise NmtError(f"train: --init-from fine-tunes translation models; a {spec.name} run starts afresh")
+    spec.check_init_from()
     exp_dir, checkpoint = resolve_init_from(init_from)
     source = load_config(exp_dir / "config.yaml")
     mine, theirs = config_to_dict(cfg)["model"], config_to_dict(source)["model"]

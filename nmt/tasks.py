@@ -129,6 +129,15 @@ class TaskSpec:
     def config_class(self) -> type:
         return _import(self.config)
 
+    def task_class(self) -> Any:
+        """The Task class (its `metrics` and `unit` are readable without building it)."""
+        return _import(self.task)
+
+    def check_init_from(self) -> None:
+        """One line where --init-from cannot start this task from trained weights."""
+        if not self.fine_tuning:
+            raise NmtError(f"train: --init-from fine-tunes translation models; a {self.name} run starts afresh")
+
 
 TASKS: dict[str, TaskSpec] = {
     "translation": TaskSpec(
@@ -206,7 +215,7 @@ def build_task(spec: TaskSpec, cfg: Any, *, device: torch.device, cluster: Clust
     from nmt.distributed import Cluster
 
     torch.manual_seed(cfg.train.seed)
-    task: Task = _import(spec.task)(cfg, device=device, cluster=cluster or Cluster())
+    task: Task = spec.task_class()(cfg, device=device, cluster=cluster or Cluster())
     if init_from is not None:
         load_weights(task.model, init_from, map_location=device,
                      mismatch=f"train: --init-from {init_from} does not fit this config's model")

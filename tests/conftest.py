@@ -66,3 +66,13 @@ def wait_for(log: Path, text: str, seconds: float = 120) -> None:
     while not (log.exists() and text in log.read_text(encoding="utf-8")):
         assert time.time() < deadline, f"{log} never said {text!r}"
         time.sleep(0.1)
+
+
+def run_in_process(monkeypatch, capsys, main, program: str, *args: str) -> tuple[int, str, str]:
+    """A console script's `main` with `args` as its command line, in this process (no second import of
+    torch): its exit status, stdout and stderr."""
+    monkeypatch.setattr(sys, "argv", [program, *args])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    out, err = capsys.readouterr()
+    return exit_.value.code, out, err

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import run_in_process
 
 from nmt.checkpoint import save_checkpoint
 from nmt.cli import sample as sample_cli
@@ -37,11 +37,7 @@ def model_dir(tmp_path_factory) -> Path:
 
 
 def sample(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["nmt-sample", *args])
-    with pytest.raises(SystemExit) as exit_:
-        sample_cli.main()
-    out, err = capsys.readouterr()
-    return exit_.value.code, out, err
+    return run_in_process(monkeypatch, capsys, sample_cli.main, "nmt-sample", *args)
 
 
 def test_a_seed_repeats_a_sample_and_another_seed_changes_it(monkeypatch, capsys, model_dir):

@@ -4,10 +4,10 @@ line and exit 2 before anything listens."""
 from __future__ import annotations
 
 import socket
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_in_process
 
 from nmt.cli import serve as serve_cli
 
@@ -23,12 +23,10 @@ def run(monkeypatch, capsys, *args: str):
     """nmt-serve with `args` as a user starts it; uvicorn.run is replaced by a stub that keeps the app."""
     import uvicorn
 
-    started = {}
+    started: dict = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.update(app=app, **options))
-    monkeypatch.setattr(sys, "argv", ["nmt-serve", *args])
-    with pytest.raises(SystemExit) as exit_:
-        serve_cli.main()
-    return exit_.value.code, capsys.readouterr().err, started
+    code, _, err = run_in_process(monkeypatch, capsys, serve_cli.main, "nmt-serve", *args)
+    return code, err, started
 
 
 def test_the_limit_flags_reach_the_service(monkeypatch, capsys):

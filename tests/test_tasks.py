@@ -8,9 +8,10 @@ from dataclasses import fields
 
 import numpy as np
 import pytest
+from conftest import run_in_process
 
 from nmt.errors import ConfigError, NmtError
-from nmt.tasks import TASKS, _import, load_task_config, require_task, task_of
+from nmt.tasks import TASKS, _import, load_task_config, require_task, task_of  # _import: the entries' strings
 
 
 @pytest.mark.parametrize("name", list(TASKS))
@@ -21,7 +22,7 @@ def test_every_registered_task_names_things_that_exist(name):
     assert config().task == name
     for target in (spec.prepare, spec.format_summary, spec.task):
         assert callable(_import(target)), target
-    task_class = _import(spec.task)
+    task_class = spec.task_class()
     assert "loss" in task_class.metrics and task_class.unit
 
 
@@ -64,3 +65,14 @@ def test_nmt_prepare_prepares_a_char_config(tmp_path):
     assert "dev: 301 characters (1 unknown)" in result.stdout and "vocabulary: 19 characters" in result.stdout
     assert len(np.load(tmp_path / "lm" / "data" / "train.npy")) == len(text)
     assert (tmp_path / "lm" / "vocab.json").is_file() and (tmp_path / "lm" / "config.yaml").is_file()
+
+
+def test_init_from_on_a_task_that_cannot_fine_tune_is_one_line_before_anything_starts(tmp_path, monkeypatch, capsys):
+    from nmt.cli import train as train_cli
+
+    config = tmp_path / "lm.yaml"
+    config.write_text(f"task: char_lm\nexp_dir: {tmp_path / 'lm'}\ndata: {{train: a.txt, dev: b.txt}}\n", encoding="utf-8")
+    code, _, err = run_in_process(monkeypatch, capsys, train_cli.main, "nmt-train", "--config", str(config),
+                                  "--init-from", str(tmp_path), "--nproc", "2")
+    assert code == 2 and "--init-from fine-tunes translation models; a char_lm run starts afresh" in err
+    assert not (tmp_path / "lm").exists()  # refused before torchrun or data preparation

@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from nmt.errors import NmtError  # noqa: E402
-from nmt.tasks import TASKS, _import, load_task_config  # noqa: E402
+from nmt.tasks import load_task_config  # noqa: E402
 
 
 def read_sweep(path: Path) -> dict:
@@ -117,7 +117,7 @@ def retry_interrupted(study, sweep: dict) -> None:
     for trial in study.get_trials(states=(TrialState.RUNNING, TrialState.FAIL)):
         if trial.number not in retried and set(trial.params) == set(sweep["space"]):
             if trial.state == TrialState.RUNNING:  # its process is gone
-                study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+                study.tell(trial.number, state=TrialState.FAIL)
             study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
 
 
@@ -177,7 +177,7 @@ def main() -> int:
     sweep = read_sweep(args.sweep)
     config = (args.sweep.parent / sweep["config"]).resolve()
     spec, cfg = load_task_config(config, overrides(sweep.get("set", {}), {}))  # a bad key fails here, once
-    metrics = _import(TASKS[spec.name].task).metrics
+    metrics = spec.task_class().metrics
     metric = sweep.get("metric", cfg.train.stop_metric)
     if metric not in metrics:
         raise NmtError(f"sweep: metric {metric!r}: the task measures {', '.join(metrics)}")

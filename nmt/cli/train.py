@@ -40,8 +40,8 @@ def _main() -> int:
     parser.add_argument("--quiet", action="store_true", help="log to train.log only")
     args = parser.parse_args()
     spec, cfg = load_task_config(args.config, args.overrides)
-    if args.init_from and not spec.fine_tuning:
-        raise NmtError(f"train: --init-from fine-tunes translation models; a {spec.name} run starts afresh")
+    if args.init_from:
+        spec.check_init_from()  # before torchrun starts processes that would each say so
     if args.nproc is not None:
         if args.nproc < 1:
             raise NmtError(f"train: --nproc {args.nproc}: needs at least 1 process")
