@@ -8,7 +8,7 @@ file in the hub's schema). Nothing here holds a whole corpus in memory.
 from __future__ import annotations
 
 import hashlib
-import unicodedata
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import zip_longest
@@ -203,7 +203,10 @@ def write_pairs(pairs: Iterable[Pair], src_path: Path, tgt_path: Path) -> int:
     return count
 
 
+# Unicode's control characters (category Cc) are exactly these two ranges; a regex finds them in C.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def clean_text(text: str) -> str:
     """Control characters become spaces and white space is squeezed (nmt-translate and nmt-serve alike)."""
-    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
-    return " ".join(text.split())
+    return " ".join(CONTROL.sub(" ", text).split())

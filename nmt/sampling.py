@@ -17,6 +17,7 @@ writes epoch e + 1.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
@@ -30,7 +31,7 @@ import sentencepiece as spm
 
 from nmt.batching import ParallelArrays, write_token_array
 from nmt.data import read_lines
-from nmt.tokenizer import Tokenizer
+from nmt.tokenizer import Tokenizer, vocabulary
 
 CHUNK = 2_000  # lines encoded in one call
 
@@ -51,11 +52,13 @@ class SampledEpochs:
         self.model_type = model_type
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="subword-sampling")
         self._pending: dict[int, Future] = {}
+        self._current: tuple[int, ParallelArrays] | None = None  # asked for at every epoch start, and for estimates
         self._reset_if_changed()
 
     def _reset_if_changed(self) -> None:
         """Arrays sampled under other settings (or another SentencePiece model) are thrown away."""
-        models = sorted(str(p.stat().st_size) + p.name for p in self.data_dir.parent.glob("spm*.model"))
+        pieces = json.dumps([vocabulary(self.tokenizer.src), vocabulary(self.tokenizer.tgt)])
+        models = hashlib.sha256(pieces.encode()).hexdigest()  # the vocabularies by content
         key = {"alpha": self.alpha, "nbest": self.nbest, "seed": self.seed, "type": self.model_type, "models": models,
                "text": [(self.data_dir / f"train.{side}").stat().st_mtime_ns for side in ("src", "tgt")]}
         record = self.dir / "settings.json"
@@ -66,7 +69,10 @@ class SampledEpochs:
         record.write_text(json.dumps(key))
 
     def __call__(self, epoch: int) -> ParallelArrays:
+        if self._current is not None and self._current[0] == epoch:
+            return self._current[1]
         arrays = self._arrays(epoch)
+        self._current = (epoch, arrays)
         self._ahead(epoch + 1)
         for old in self.dir.glob("train.e*.*"):  # keep this epoch's and the next one's
             if int(old.name.split(".")[1][1:]) not in (epoch, epoch + 1):

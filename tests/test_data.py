@@ -131,3 +131,14 @@ def test_hf_hub_connection_error_is_one_line(monkeypatch):
     corpus = CorpusConfig(format="hf", path="wmt/wmt14", name="de-en", split="validation")
     with pytest.raises(DataError, match=r"cannot load Hugging Face dataset 'wmt/wmt14': the Hugging Face hub is unreachable"):
         list(read_corpus(corpus, src_lang="de", tgt_lang="en"))
+
+
+def test_the_control_character_pattern_is_unicodes_category_cc():
+    import sys
+    import unicodedata
+
+    from nmt.data import CONTROL, clean_text
+
+    chars = (chr(i) for i in range(sys.maxunicode + 1))
+    assert {c for c in chars if unicodedata.category(c) == "Cc"} == {chr(i) for i in range(0x110000) if CONTROL.match(chr(i))}
+    assert clean_text("a\x00b\tc\x85d  e\u2028") == "a b c d e"  # U+2028 is white space, not Cc

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 import select
-import unicodedata
 from typing import Iterator
 
-from nmt.data import clean_text
+from nmt.data import CONTROL, clean_text
 
 CHUNK = 1 << 16
 
@@ -55,6 +54,6 @@ def clean_line(raw: bytes) -> tuple[str, list[str]]:
         text, problems = raw.decode("utf-8"), []
     except UnicodeDecodeError:
         text, problems = raw.decode("utf-8", errors="replace"), ["invalid UTF-8 replaced with U+FFFD"]
-    if any(unicodedata.category(c) == "Cc" and not c.isspace() for c in text):
+    if any(not c.isspace() for c in CONTROL.findall(text)):  # only the (rare) control characters, in Python
         problems.append("control characters replaced with spaces")
     return clean_text(text), problems
