@@ -24,7 +24,6 @@ from nmt.errors import DataError
 from nmt.lm.config import CharLMConfig
 from nmt.specials import SPECIAL_PIECES, UNK
 
-SPECIALS = list(SPECIAL_PIECES)  # the toolkit's fixed ids 0-3; characters start at 4
 SPLITS = ("train", "dev", "test")
 
 
@@ -32,7 +31,7 @@ class CharVocab:
     """Characters of the training text, most frequent first, after the four special symbols."""
 
     def __init__(self, chars: list[str]):
-        self.itos = SPECIALS + chars
+        self.itos = [*SPECIAL_PIECES, *chars]  # the toolkit's fixed ids 0-3; characters from 4
         self.stoi = {c: i for i, c in enumerate(self.itos)}
 
     @classmethod
@@ -46,10 +45,10 @@ class CharVocab:
         return np.fromiter((self.stoi.get(c, UNK) for c in text), dtype=np.int32, count=len(text))
 
     def decode(self, ids) -> str:
-        return "".join(self.itos[i] if i >= len(SPECIALS) else ("\ufffd" if i == UNK else "") for i in map(int, ids))
+        return "".join(self.itos[i] if i >= len(SPECIAL_PIECES) else ("\ufffd" if i == UNK else "") for i in map(int, ids))
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps({"chars": self.itos[len(SPECIALS):]}, ensure_ascii=False), encoding="utf-8")
+        path.write_text(json.dumps({"chars": self.itos[len(SPECIAL_PIECES):]}, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, path: Path) -> CharVocab:
@@ -78,7 +77,7 @@ def prepare(cfg: CharLMConfig, *, log: Callable[[str], None] = print, tokenizer_
     vocab = CharVocab.from_text(train)
     vocab.save(Path(cfg.exp_dir) / "vocab.json")
     save_config(cfg, Path(cfg.exp_dir) / "config.yaml")
-    summary: dict = {"exp_dir": cfg.exp_dir, "vocabulary": len(vocab) - len(SPECIALS), "splits": {}}
+    summary: dict = {"exp_dir": cfg.exp_dir, "vocabulary": len(vocab) - len(SPECIAL_PIECES), "splits": {}}
     for split in SPLITS:
         source = getattr(cfg.data, split)
         if source:
