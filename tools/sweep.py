@@ -94,13 +94,13 @@ def objective_for(sweep: dict, config: Path, out: Path, metric: str, higher_is_b
         resume = (exp_dir / "checkpoints" / "last.pt").exists()
         best: list[float] = []
 
-        def report(step: int, metrics: dict) -> str | None:
+        def on_validation(step: int, metrics: dict) -> str | None:
             value = float(metrics[metric])
             best.append(value)
             trial.report(value, step)
             return "pruned: behind the median of earlier trials" if trial.should_prune() else None
 
-        results, _ = train_experiment(spec, cfg, resume=resume, quiet=True, on_validation=report)
+        results, _ = train_experiment(spec, cfg, resume=resume, quiet=True, on_validation=on_validation)
         assert results is not None
         if results["stop_reason"].startswith("pruned"):
             raise optuna.TrialPruned()
