@@ -81,6 +81,9 @@ class ModelConfig:
     embed_dropout: Optional[float] = field(default=None, metadata=_range(0.0, 1.0, below=True))  # unset: dropout
     word_dropout_src: float = field(default=0.0, metadata=_range(0.0, 1.0, below=True))  # whole source tokens
     word_dropout_tgt: float = field(default=0.0, metadata=_range(0.0, 1.0, below=True))  # whole target tokens
+    # Layer normalisation in the decoder's stepped cell (rnnsearch; luong with input feeding). The
+    # encoder stays a fused torch RNN, which has none.
+    decoder_layer_norm: bool = False
     tie_embeddings: bool = False  # output projection shares the target embedding
     share_embeddings: bool = False  # source and target share one embedding (joint vocabulary)
 
@@ -260,6 +263,11 @@ def _check_model(model: ModelConfig) -> None:
         raise ConfigError(f"config: model.bidirectional = {model.bidirectional} contradicts "
                           f"model.variant = '{model.variant}'{hint}")
     directions = 2 if is_bidirectional(model.variant, model.bidirectional) else 1
+    stepped = model.variant == "rnnsearch" or (model.variant == "luong" and model.input_feeding)
+    if model.decoder_layer_norm and not stepped:
+        which = "luong without input feeding" if model.variant == "luong" else f"'{model.variant}'"
+        raise ConfigError(f"config: model.decoder_layer_norm needs a decoder that steps its own cell (rnnsearch, or "
+                          f"luong with input_feeding: true); {which} runs a fused torch RNN")
     if model.variant == "luong" and model.score == "dot" and model.decoder_hidden != model.encoder_hidden * directions:
         raise ConfigError(
             f"config: model.score = 'dot' needs model.decoder_hidden ({model.decoder_hidden}) to equal the encoder's "

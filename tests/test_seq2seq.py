@@ -147,6 +147,9 @@ def test_parameter_count_of_the_sutskever_lstm_matches_the_formula():
         ({"variant": "bidir", "bidirectional": False}, "contradicts model.variant = 'bidir'"),
         ({"variant": "luong", "score": "dot", "encoder_hidden": 256, "decoder_hidden": 512},
          "model.score = 'dot' needs model.decoder_hidden (512)"),
+        ({"variant": "seq2seq", "decoder_layer_norm": True}, "model.decoder_layer_norm needs a decoder that steps"),
+        ({"variant": "luong", "input_feeding": False, "decoder_layer_norm": True},
+         "luong without input feeding runs a fused torch RNN"),
     ],
 )
 def test_inconsistent_model_configs_are_one_line(model, message):

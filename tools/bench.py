@@ -5,6 +5,7 @@
     python tools/bench.py --quick         # a smoke run in seconds (CI may run it)
     python tools/bench.py --bf16          # also bfloat16 autocast (train.precision: bf16)
     python tools/bench.py --compile       # also torch.compile of the decoder step
+    python tools/bench.py --layer-norm    # also the step-loop decoders with model.decoder_layer_norm
     python tools/bench.py --only ddp      # 2 processes x 1 thread (DDP, gloo) against 1 process x 2 threads
     python tools/bench.py --device cuda   # the same tables on a GPU (its name, torch/CUDA versions, peaks)
 
@@ -240,7 +241,8 @@ def isolated(name: str, **kwargs) -> dict:
     return result
 
 
-def train_table(report: dict, updates: int, compile_step: bool, bf16: bool, device: str) -> None:
+def train_table(report: dict, updates: int, compile_step: bool, bf16: bool, device: str,
+                layer_norm: bool = False) -> None:
     """MFU is against the fp32 peak, and for bf16 rows against the bf16 peak as well."""
     print("\n| training | target tok/s | updates/s | MFLOP/token | MFU | peak RSS |\n| --- | ---: | ---: | ---: | ---: | ---: |")
     report["train"] = {}
@@ -249,6 +251,9 @@ def train_table(report: dict, updates: int, compile_step: bool, bf16: bool, devi
         runs += [(f"{name} + torch.compile", VARIANTS[name], True, False) for name in ("rnnsearch", "luong")]
     if bf16:
         runs += [(f"{name} bf16", overrides, False, True) for name, overrides in VARIANTS.items()]
+    if layer_norm:  # its MFLOP/token leave the normalisations out: the MFU is of the same matmuls
+        runs += [(f"{name} + decoder layer norm", {**VARIANTS[name], "decoder_layer_norm": True}, False, False)
+                 for name in ("rnnsearch", "luong")]
     for label, overrides, compiled, low in runs:
         r = report["train"][label] = isolated("train_speed", overrides=overrides, updates=updates,
                                               compile_step=compiled, bf16=low, device=device)
@@ -299,6 +304,8 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true",
                         help="also train the step-loop decoders with torch.compile of their step function")
     parser.add_argument("--bf16", action="store_true", help="also train and translate under bfloat16 autocast")
+    parser.add_argument("--layer-norm", action="store_true",
+                        help="also train the step-loop decoders with model.decoder_layer_norm")
     parser.add_argument("--only", choices=["train", "translate", "scaling", "ddp"], action="append",
                         help="run only this part (repeatable); the matmul peak is always measured")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]: where training and translation run")
@@ -320,7 +327,7 @@ def main() -> None:
         report["matmul_gflops_bf16"] = matmul_peak(0.5 if args.quick else 3.0, torch.bfloat16, device=device)
         print(f"bf16 matmul peak: {report['matmul_gflops_bf16']:.0f} GFLOPS")
     if "train" in parts:
-        train_table(report, updates, args.compile, args.bf16, device)
+        train_table(report, updates, args.compile, args.bf16, device, args.layer_norm)
     if "translate" in parts:
         translate_table(report, sentences, args.bf16, device)
     if "scaling" in parts:

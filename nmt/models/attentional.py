@@ -17,7 +17,7 @@ from torch import nn
 from nmt.config import ModelConfig
 from nmt.models.attention import AdditiveAttention, MultiplicativeAttention
 from nmt.models.cells import Cell, StackedCell
-from nmt.models.decoder import InitialState, Maxout, encoder_shape, rnn_arguments
+from nmt.models.decoder import InitialState, Maxout, encoder_shape, stepped_rnn_arguments
 from nmt.models.encoder import Encoder, EncoderOutput, make_rnn
 from nmt.models.state import DecoderState, Memory, new_state, state_from_memory
 
@@ -30,12 +30,13 @@ class BahdanauDecoder(nn.Module):
     """
 
     def __init__(self, *, cell: Cell, embed_size: int, hidden_size: int, num_layers: int, dropout: float,
-                 encoder_hidden: int, encoder_layers: int, encoder_directions: int, attention_size: int):
+                 encoder_hidden: int, encoder_layers: int, encoder_directions: int, attention_size: int,
+                 layer_norm: bool = False):
         super().__init__()
         context_size = encoder_hidden * encoder_directions
         self.attention = AdditiveAttention(query_size=hidden_size, key_size=context_size, attention_size=attention_size)
-        self.rnn = StackedCell(cell=cell, embed_size=embed_size, extra_size=context_size,
-                               hidden_size=hidden_size, num_layers=num_layers, dropout=dropout)
+        self.rnn = StackedCell(cell=cell, embed_size=embed_size, extra_size=context_size, hidden_size=hidden_size,
+                               num_layers=num_layers, dropout=dropout, layer_norm=layer_norm)
         self.initial = InitialState(cell=cell, encoder_hidden=encoder_hidden, encoder_layers=encoder_layers,
                                     encoder_directions=encoder_directions, hidden_size=hidden_size,
                                     num_layers=num_layers, backward_only=encoder_directions == 2)
@@ -44,7 +45,7 @@ class BahdanauDecoder(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: ModelConfig, encoder: Encoder) -> BahdanauDecoder:
-        return cls(**rnn_arguments(cfg), **encoder_shape(cfg, encoder), attention_size=cfg.attention_size)
+        return cls(**stepped_rnn_arguments(cfg), **encoder_shape(cfg, encoder), attention_size=cfg.attention_size)
 
     def make_memory(self, encoded: EncoderOutput) -> Memory:
         hidden, cell = self.initial(encoded)
@@ -88,14 +89,14 @@ class LuongDecoder(nn.Module):
 
     def __init__(self, *, cell: Cell, embed_size: int, hidden_size: int, num_layers: int, dropout: float,
                  encoder_hidden: int, encoder_layers: int, encoder_directions: int,
-                 score: Literal["dot", "general"], input_feeding: bool):
+                 score: Literal["dot", "general"], input_feeding: bool, layer_norm: bool = False):
         super().__init__()
         context_size = encoder_hidden * encoder_directions
         self.input_feeding, self.hidden_size = input_feeding, hidden_size
         self.rnn: StackedCell | nn.RNNBase
         if input_feeding:
-            self.rnn = StackedCell(cell=cell, embed_size=embed_size, extra_size=hidden_size,
-                                   hidden_size=hidden_size, num_layers=num_layers, dropout=dropout)
+            self.rnn = StackedCell(cell=cell, embed_size=embed_size, extra_size=hidden_size, hidden_size=hidden_size,
+                                   num_layers=num_layers, dropout=dropout, layer_norm=layer_norm)
         else:
             self.rnn = make_rnn(cell, embed_size, hidden_size, num_layers, dropout=dropout)
         self.attention = MultiplicativeAttention(score=score, query_size=hidden_size, key_size=context_size)
@@ -106,7 +107,7 @@ class LuongDecoder(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: ModelConfig, encoder: Encoder) -> LuongDecoder:
-        return cls(**rnn_arguments(cfg), **encoder_shape(cfg, encoder), score=cfg.score,
+        return cls(**stepped_rnn_arguments(cfg), **encoder_shape(cfg, encoder), score=cfg.score,
                    input_feeding=cfg.input_feeding)
 
     def make_memory(self, encoded: EncoderOutput) -> Memory:

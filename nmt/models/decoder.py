@@ -40,6 +40,11 @@ def rnn_arguments(cfg: ModelConfig) -> dict:
                 num_layers=cfg.decoder_layers, dropout=cfg.dropout)
 
 
+def stepped_rnn_arguments(cfg: ModelConfig) -> dict:
+    """rnn_arguments, and what only a decoder that steps a StackedCell can do."""
+    return dict(rnn_arguments(cfg), layer_norm=cfg.decoder_layer_norm)
+
+
 def encoder_shape(cfg: ModelConfig, encoder: Encoder) -> dict:
     """What a decoder that bridges from or attends to the encoder needs to know of its shape."""
     return dict(encoder_hidden=cfg.encoder_hidden, encoder_layers=cfg.encoder_layers,
