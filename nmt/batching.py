@@ -18,6 +18,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
+from nmt.mixture import Mixture
 from nmt.specials import BOS, EOS, PAD
 
 
@@ -193,10 +194,13 @@ class BatchIterator:
         rank: int = 0,
         world_size: int = 1,
         sampled: Callable[[int], ParallelArrays] | None = None,
+        mixture: Mixture | None = None,
     ):
         """`corpus` every epoch, or with `sampled` (subword regularisation: nmt/sampling.py) the
-        arrays it gives for each epoch; `corpus` then only tells how many pairs the limits leave out."""
-        self.corpus, self.sampled = corpus, sampled
+        arrays it gives for each epoch; `corpus` then only tells how many pairs the limits leave out.
+        With `mixture` (several weighted or tagged corpora: nmt/mixture.py) an epoch holds the pairs it
+        draws, and tagged sources start with their tag."""
+        self.corpus, self.sampled, self.mixture = corpus, sampled, mixture
         self.batch_tokens, self.batch_size, self.seed = batch_tokens, batch_size, seed
         self.max_src_tokens, self.max_tgt_tokens = max_src_tokens, max_tgt_tokens
         self.rank, self.world_size = rank, world_size
@@ -226,12 +230,20 @@ class BatchIterator:
         return len(self.epoch_plan(epoch))
 
     def epoch_plan(self, epoch: int) -> list[np.ndarray]:
+        """This process's batches of the epoch, as pair indices."""
         corpus = self.corpus_of(epoch)
-        batches = make_batches(
-            corpus.src.lengths, corpus.tgt.lengths,
-            batch_tokens=self.batch_tokens, batch_size=self.batch_size,
-            seed=self.seed, epoch=epoch, keep=self.keep if corpus is self.corpus else self._keep(corpus),
-        )
+        keep = self.keep if corpus is self.corpus else self._keep(corpus)
+        src_lengths, tgt_lengths = corpus.src.lengths, corpus.tgt.lengths
+        if self.mixture is None:
+            batches = make_batches(src_lengths, tgt_lengths, batch_tokens=self.batch_tokens,
+                                   batch_size=self.batch_size, seed=self.seed, epoch=epoch, keep=keep)
+        else:
+            pairs = self.mixture.draw(self.seed, epoch)
+            pairs = pairs[keep[pairs]]
+            positions = make_batches(src_lengths[pairs] + self.mixture.tag_lengths[pairs], tgt_lengths[pairs],
+                                     batch_tokens=self.batch_tokens, batch_size=self.batch_size,
+                                     seed=self.seed, epoch=epoch)
+            batches = [pairs[batch] for batch in positions]
         return shard(batches, rank=self.rank, world_size=self.world_size)
 
     def __iter__(self) -> Iterator[Batch]:
@@ -242,5 +254,8 @@ class BatchIterator:
             # Count the batch as consumed before it is used: a checkpoint taken after the
             # update then resumes with the next batch.
             self.position += 1
-            yield collate([corpus.src[i] for i in indices], [corpus.tgt[i] for i in indices], indices)
+            sources = [corpus.src[i] for i in indices]
+            if self.mixture is not None:
+                sources = [self.mixture.source(i, tokens) for i, tokens in zip(indices, sources)]
+            yield collate(sources, [corpus.tgt[i] for i in indices], indices)
         self.epoch, self.position = self.epoch + 1, 0

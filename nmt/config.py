@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ import yaml
 
 from nmt.errors import ConfigError
 from nmt.variants import VARIANTS, Cell, VariantName, is_bidirectional
+
+TAG = re.compile(r"<[^<>\s]+>")  # data.train's tags
 
 
 def _range(low: float | None = None, high: float | None = None, *, below: bool = False) -> dict:
@@ -39,13 +42,16 @@ class CorpusConfig:
     split: str = "train"  # hf: which split to read
     src_column: Optional[str] = None  # hf: source column; unset: the 'translation' dict column
     tgt_column: Optional[str] = None  # hf: target column
+    # Training corpora only (data.train may list several: nmt/mixture.py)
+    weight: float = field(default=1.0, metadata=_range(0.0))  # times each pair is seen per epoch, in expectation
+    tag: Optional[str] = None  # a reserved symbol before each source sentence, e.g. '<bt>' for back-translations
 
 
 @dataclass
 class DataConfig:
     src_lang: str = "de"
     tgt_lang: str = "en"
-    train: CorpusConfig = field(default_factory=CorpusConfig)
+    train: list[CorpusConfig] = field(default_factory=lambda: [CorpusConfig()])  # one corpus (a mapping) or a list
     dev: CorpusConfig = field(default_factory=CorpusConfig)
     test: Optional[CorpusConfig] = None
     # Cleaning applies to the training split only: dev and test stay comparable.
@@ -191,6 +197,13 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         return _coerce(value, inner, key)
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, key)
+    if origin is list:  # a list of sections; a single mapping is a list of one
+        (item,) = typing.get_args(tp)
+        if isinstance(value, dict):
+            value = [value]
+        if not isinstance(value, list) or not value:
+            raise ConfigError(f"config: {key} = {value!r} is not valid: expected a mapping or a non-empty list of them")
+        return [_coerce(element, item, f"{key}[{index}]") for index, element in enumerate(value)]
     ok = {
         bool: isinstance(value, bool),
         int: isinstance(value, int) and not isinstance(value, bool),
@@ -237,11 +250,20 @@ def _build(cls: Any, raw: Any, prefix: str) -> Any:
 
 def _check_consistency(cfg: Config) -> None:
     """Rules that involve more than one key."""
-    for split in ("train", "dev", "test"):
-        corpus: CorpusConfig | None = getattr(cfg.data, split)
+    corpora: list[tuple[str, CorpusConfig | None]] = [
+        (f"data.train[{i}]" if len(cfg.data.train) > 1 else "data.train", corpus)
+        for i, corpus in enumerate(cfg.data.train)]
+    corpora += [(f"data.{split}", getattr(cfg.data, split)) for split in ("dev", "test")]
+    for key, corpus in corpora:
         if corpus is None:
             continue
-        key = f"data.{split}"
+        if not key.startswith("data.train") and (corpus.weight != 1.0 or corpus.tag is not None):
+            raise ConfigError(f"config: {key} sets a weight or a tag: only training corpora take them")
+        if corpus.weight == 0.0:
+            raise ConfigError(f"config: {key}.weight = 0 leaves the corpus out: remove it from data.train instead")
+        if corpus.tag is not None and not TAG.fullmatch(corpus.tag):
+            raise ConfigError(f"config: {key}.tag = {corpus.tag!r} is not valid: expected a name in angle brackets, "
+                              "e.g. '<bt>', without white space")
         if corpus.format == "plain" and not (corpus.src and corpus.tgt):
             raise ConfigError(f"config: {key} has format 'plain' and needs both {key}.src and {key}.tgt")
         if corpus.format in ("tsv", "hf") and not corpus.path:
@@ -347,13 +369,22 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
             value = yaml.safe_load(text) if text.strip() else ""
         except yaml.YAMLError:
             value = text
-        *parents, leaf = dotted.strip().split(".")
-        node = raw
-        for part in parents:
-            if not isinstance(node.get(part), dict):
-                node[part] = {}
-            node = node[part]
-        node[leaf] = value
+        parts = dotted.strip().split(".")
+        node: Any = raw
+        for depth, part in enumerate(parts):
+            key: str | int = part
+            if isinstance(node, list):  # data.train listing corpora: data.train.1.weight
+                if not part.isdigit() or int(part) >= len(node):
+                    where, rest = ".".join(parts[:depth]), ".".join(parts[depth + part.isdigit():])
+                    raise ConfigError(f"config: --set {item!r}: {where} is a list of {len(node)}; name one by its "
+                                      f"number, from 0: {where}.0.{rest}")
+                key = int(part)
+            if depth == len(parts) - 1:
+                node[key] = value
+            else:
+                if isinstance(node, dict) and not isinstance(node.get(part), (dict, list)):
+                    node[part] = {}
+                node = node[key]
     return raw
 
 

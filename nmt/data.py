@@ -139,6 +139,14 @@ class CleanStats:
     kept: int = 0
     dropped: Counter = field(default_factory=Counter)
 
+    @classmethod
+    def total(cls, parts: Iterable[CleanStats]) -> CleanStats:
+        total = cls()
+        for part in parts:
+            total.read, total.kept = total.read + part.read, total.kept + part.kept
+            total.dropped.update(part.dropped)
+        return total
+
     def describe(self) -> str:
         reasons = ", ".join(f"{self.dropped[r]} {r.replace('_', ' ')}" for r in DROP_REASONS)
         return f"{self.kept} kept of {self.read} read (dropped: {reasons})"

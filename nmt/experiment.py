@@ -55,6 +55,7 @@ def load_model(exp_dir: str | Path, *, checkpoint: str = "best", device: str | t
     path = checkpoint_path(exp_dir, checkpoint)
     model = build_model(cfg.model, tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)
     load_weights(model, path, mismatch=f"model: {path} does not fit the model in {exp_dir / 'config.yaml'}")
+    model.forbid_outputs(tokenizer.never_output_ids())
     return LoadedModel(cfg, tokenizer, model.to(device).eval(), path)
 
 

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import shutil
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
 from nmt.batching import TokenArray, write_token_array
 from nmt.config import Config, CorpusConfig, save_config
-from nmt.data import CleanStats, clean_pairs, read_corpus, read_lines, write_pairs
+from nmt.data import CleanStats, Pair, clean_pairs, read_corpus, read_lines, write_pairs
 from nmt.errors import DataError
+from nmt.mixture import CORPUS_FILE
 from nmt.tokenizer import Tokenizer, train_sentencepiece
 
 ENCODE_CHUNK = 10_000  # lines encoded per SentencePiece call
@@ -29,8 +31,10 @@ def _fingerprint(*parts) -> str:
 
 
 def _corpus_identity(corpus: CorpusConfig) -> list:
-    """Config plus size and mtime of local inputs, so edited files are noticed."""
-    identity: list = [dataclasses.asdict(corpus)]
+    """Config plus size and mtime of local inputs, so edited files are noticed. The weight and tag
+    change no text: a new weight reuses everything, a new tag retrains SentencePiece only."""
+    config = {key: value for key, value in dataclasses.asdict(corpus).items() if key not in ("weight", "tag")}
+    identity: list = [config]
     for name in (corpus.src, corpus.tgt, corpus.path):
         path = Path(name) if name else None
         if path is not None and path.is_file():
@@ -39,11 +43,17 @@ def _corpus_identity(corpus: CorpusConfig) -> list:
     return identity
 
 
-def _splits(cfg: Config) -> dict[str, CorpusConfig]:
-    splits = {"train": cfg.data.train, "dev": cfg.data.dev}
+def _splits(cfg: Config) -> dict[str, list[CorpusConfig]]:
+    """The corpora of each split: training may list several (nmt/mixture.py), dev and test are one."""
+    splits = {"train": cfg.data.train, "dev": [cfg.data.dev]}
     if cfg.data.test is not None:
-        splits["test"] = cfg.data.test
+        splits["test"] = [cfg.data.test]
     return splits
+
+
+def tags(cfg: Config) -> list[str]:
+    """The training corpora's tags, each once, in order."""
+    return list(dict.fromkeys(corpus.tag for corpus in cfg.data.train if corpus.tag is not None))
 
 
 class Preparer:
@@ -79,33 +89,45 @@ class Preparer:
     def clean_text(self) -> str:
         data = self.cfg.data
         key = _fingerprint(
-            [_corpus_identity(c) for c in _splits(self.cfg).values()],
+            [[_corpus_identity(c) for c in corpora] for corpora in _splits(self.cfg).values()],
             data.src_lang, data.tgt_lang, data.max_words, data.max_ratio, data.dedup,
         )
         outputs = [self.data_dir / f"{s}.{side}" for s in _splits(self.cfg) for side in ("src", "tgt")]
-        if self._fresh("text", key, outputs):
+        if self._fresh("text", key, outputs + [self.data_dir / CORPUS_FILE]):
             self.log(f"reusing cleaned text in {self.data_dir}")
             return key
-        stats = {}
-        for split, corpus in _splits(self.cfg).items():
-            pairs = read_corpus(corpus, src_lang=data.src_lang, tgt_lang=data.tgt_lang)
-            split_stats = CleanStats()
-            # Only training data is filtered by length and ratio: dev and test stay whole.
-            cleaned = (clean_pairs(pairs, split_stats, max_words=data.max_words, max_ratio=data.max_ratio,
-                                   dedup=data.dedup) if split == "train" else clean_pairs(pairs, split_stats))
-            write_pairs(cleaned,
+        stats: dict = {}
+        for split, corpora in _splits(self.cfg).items():
+            each = [CleanStats() for _ in corpora]
+            write_pairs(itertools.chain.from_iterable(self._cleaned(split, c, st) for c, st in zip(corpora, each)),
                         self.data_dir / f"{split}.src", self.data_dir / f"{split}.tgt")
+            split_stats = CleanStats.total(each)
             if split_stats.kept == 0:
                 raise DataError(f"data: the {split} split is empty after cleaning: {split_stats.describe()}")
             stats[split] = split_stats.to_dict()
             self.log(f"{split}: {split_stats.describe()}")
+            if split == "train":  # which corpus each pair came from
+                np.save(self.data_dir / CORPUS_FILE, np.repeat(np.arange(len(each), dtype=np.uint16),
+                                                               [st.kept for st in each]))
+                if len(each) > 1:
+                    stats[split]["corpora"] = [st.to_dict() for st in each]
+                for number, corpus_stats in enumerate(each):
+                    if corpus_stats.kept == 0:
+                        raise DataError(f"data: data.train[{number}] is empty after cleaning: {corpus_stats.describe()}")
         self.record = {"text": {"key": key, "stats": stats}}
         self._save_record()
         return key
 
+    def _cleaned(self, split: str, corpus: CorpusConfig, stats: CleanStats) -> Iterator[Pair]:
+        data = self.cfg.data
+        pairs = read_corpus(corpus, src_lang=data.src_lang, tgt_lang=data.tgt_lang)
+        if split != "train":  # only training data is filtered by length and ratio: dev and test stay whole
+            return clean_pairs(pairs, stats)
+        return clean_pairs(pairs, stats, max_words=data.max_words, max_ratio=data.max_ratio, dedup=data.dedup)
+
     def train_tokenizer(self, text_key: str) -> str:
         tok = self.cfg.tokenizer
-        key = _fingerprint(text_key, dataclasses.asdict(tok))
+        key = _fingerprint(text_key, dataclasses.asdict(tok), tags(self.cfg))
         src_model, tgt_model = Tokenizer.model_paths(self.exp_dir, joint=tok.joint)
         if self.tokenizer_from is not None:
             return self.copy_tokenizer(src_model, tgt_model)
@@ -113,10 +135,13 @@ class Preparer:
             self.log(f"reusing SentencePiece model(s) in {self.exp_dir}")
             return key
         train_src, train_tgt = self.data_dir / "train.src", self.data_dir / "train.tgt"
-        runs = [([train_src, train_tgt], "spm")] if tok.joint else [([train_src], "spm.src"), ([train_tgt], "spm.tgt")]
-        for inputs, prefix in runs:
+        symbols = tags(self.cfg)  # source-side symbols: the target model has them only when joint
+        runs = ([([train_src, train_tgt], "spm", symbols)] if tok.joint
+                else [([train_src], "spm.src", symbols), ([train_tgt], "spm.tgt", [])])
+        for inputs, prefix, control in runs:
             train_sentencepiece(inputs, self.exp_dir / prefix, model_type=tok.model_type, vocab_size=tok.vocab_size,
-                                character_coverage=tok.character_coverage, input_sentence_size=tok.input_sentence_size)
+                                character_coverage=tok.character_coverage, input_sentence_size=tok.input_sentence_size,
+                                control_symbols=control)
         self.log(f"trained {'joint' if tok.joint else 'separate'} SentencePiece {tok.model_type} model(s), vocabulary {tok.vocab_size}")
         self.record["spm"] = {"key": key}
         self.record.pop("arrays", None)
@@ -189,13 +214,17 @@ def _encoded(lines, encode):
 
 def format_summary(summary: dict, cfg: Config) -> str:
     lines = [f"prepared {summary['exp_dir']}"]
-    for split, stats in summary["pairs"].items():
+    def kept(stats: dict) -> str:
         dropped = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in stats["dropped"].items())
+        return f"{stats['kept']:>9,} pairs kept of {stats['read']:,} (dropped: {dropped})"
+
+    for split, stats in summary["pairs"].items():
         src_tokens, tgt_tokens = summary["tokens"][f"{split}.src"], summary["tokens"][f"{split}.tgt"]
-        lines.append(
-            f"  {split:5s} {stats['kept']:>9,} pairs kept of {stats['read']:,} (dropped: {dropped}); "
-            f"tokens {cfg.data.src_lang} {src_tokens:,}, {cfg.data.tgt_lang} {tgt_tokens:,}"
-        )
+        lines.append(f"  {split:5s} {kept(stats)}; tokens {cfg.data.src_lang} {src_tokens:,}, "
+                     f"{cfg.data.tgt_lang} {tgt_tokens:,}")
+        for number, (corpus, corpus_stats) in enumerate(zip(cfg.data.train, stats.get("corpora", []))):
+            mixing = f"weight {corpus.weight:g}" + (f", tag {corpus.tag}" if corpus.tag else "")
+            lines.append(f"    [{number}] {corpus.src or corpus.path} ({mixing}): {kept(corpus_stats).strip()}")
     vocab = summary["vocabulary"]
     kind = f"joint {vocab['src']:,}" if vocab["joint"] else f"{cfg.data.src_lang} {vocab['src']:,}, {cfg.data.tgt_lang} {vocab['tgt']:,}"
     lines.append(f"  vocabulary: {kind} ({cfg.tokenizer.model_type})")

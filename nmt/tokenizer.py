@@ -25,8 +25,12 @@ def train_sentencepiece(
     vocab_size: int,
     character_coverage: float,
     input_sentence_size: int,
+    control_symbols: Sequence[str] = (),
 ) -> Path:
     """Train one model on the given text files; returns the path of the `.model` file.
+
+    `control_symbols` (the training corpora's tags) get ids of their own that no text is split
+    into and decoding leaves out.
 
     SentencePiece's own log goes to `<model_prefix>.log`, not the console.
     """
@@ -44,6 +48,7 @@ def train_sentencepiece(
                 shuffle_input_sentence=True,
                 num_threads=os.cpu_count() or 1,
                 unk_id=UNK, pad_id=PAD, bos_id=BOS, eos_id=EOS,
+                control_symbols=list(control_symbols),
             )
         except RuntimeError as err:
             raise DataError(
@@ -114,6 +119,18 @@ class Tokenizer:
 
     def encode_tgt(self, texts: list[str]) -> list[list[int]]:
         return self.tgt.encode(texts, out_type=int, num_threads=os.cpu_count() or 1)
+
+    def tag_id(self, tag: str) -> int:
+        """The source id of a training corpus's tag (a control symbol of the SentencePiece model)."""
+        found = self.src.piece_to_id(tag)
+        if found == UNK or not self.src.is_control(found):
+            raise DataError(f"tokenizer: the SentencePiece model has no symbol for the tag {tag!r}: it was trained "
+                            "without it (prepare again; a fine-tuned model keeps its parent's symbols)")
+        return found
+
+    def never_output_ids(self) -> list[int]:
+        """Target ids a translation must not contain: the tags (control symbols other than the four specials)."""
+        return [i for i in range(len(SPECIAL_IDS), self.tgt_vocab_size) if self.tgt.is_control(i)]
 
     def decode_tgt(self, ids: list[list[int]]) -> list[str]:
         """Detokenize target ids; pad, bos and eos are control symbols and vanish."""

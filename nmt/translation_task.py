@@ -11,7 +11,8 @@ from torch import nn
 from nmt.batching import Batch, BatchIterator, ParallelArrays
 from nmt.config import Config
 from nmt.distributed import Cluster
-from nmt.errors import NmtError
+from nmt.errors import DataError, NmtError
+from nmt.mixture import CORPUS_FILE, Mixture
 from nmt.models import build_model
 from nmt.sampling import SampledEpochs
 from nmt.tasks import ExtrasSink, Metric, Validation
@@ -35,7 +36,9 @@ class TranslationTask:
         exp_dir = Path(cfg.exp_dir)
         self.tokenizer = Tokenizer.load(exp_dir)
         self.model = build_model(cfg.model, self.tokenizer.src_vocab_size, self.tokenizer.tgt_vocab_size).to(device)
+        self.model.forbid_outputs(self.tokenizer.never_output_ids())  # the dev translations never hold a tag
         train = cfg.train
+        self.mixture = _mixture(cfg, self.tokenizer, exp_dir / "data")
         self.sampled = (SampledEpochs(exp_dir / "data", self.tokenizer, alpha=train.sampling_alpha,
                                       nbest=train.sampling_nbest, seed=train.seed, rank=cluster.rank,
                                       model_type=cfg.tokenizer.model_type)
@@ -43,7 +46,7 @@ class TranslationTask:
         self.iterator = BatchIterator(
             ParallelArrays(exp_dir / "data", "train"), batch_tokens=train.batch_tokens, batch_size=train.batch_size,
             seed=train.seed, max_src_tokens=train.max_src_tokens, max_tgt_tokens=train.max_tgt_tokens,
-            rank=cluster.rank, world_size=cluster.world_size, sampled=self.sampled,
+            rank=cluster.rank, world_size=cluster.world_size, sampled=self.sampled, mixture=self.mixture,
         )
         if self.iterator.keep.sum() == 0:
             raise NmtError(f"train: every training pair is longer than train.max_src_tokens={train.max_src_tokens} "
@@ -80,14 +83,30 @@ class TranslationTask:
         kind = "BPE-dropout" if self.cfg.tokenizer.model_type == "bpe" else "subword sampling"
         sampling = (f"; {kind} alpha {train.sampling_alpha:g}" + (f", nbest {train.sampling_nbest}" if kind != "BPE-dropout" else "")
                     if self.sampled is not None else "")
-        return (f"{self.cfg.model.variant} ({self.cfg.model.cell}), {len(self.iterator.corpus):,} training pairs "
-                f"({self.iterator.n_left_out:,} over the length limits){sampling}")
+        corpora = ""
+        if self.mixture is not None:
+            corpora = " from " + " + ".join(
+                f"{size:,}" + (f" x{corpus.weight:g}" if corpus.weight != 1 else "") + (f" {corpus.tag}" if corpus.tag else "")
+                for size, corpus in zip(self.mixture.sizes(), self.cfg.data.train))
+        return (f"{self.cfg.model.variant} ({self.cfg.model.cell}), {len(self.iterator.corpus):,} training pairs"
+                f"{corpora} ({self.iterator.n_left_out:,} over the length limits){sampling}")
 
     def state_dict(self) -> dict:
         return {}
 
     def load_state_dict(self, state: dict) -> None:
         pass
+
+
+def _mixture(cfg: Config, tokenizer: Tokenizer, data_dir: Path) -> Mixture | None:
+    """The training corpora's weights and tags (nmt/mixture.py); None for one plain corpus."""
+    corpora = cfg.data.train
+    if len(corpora) == 1 and corpora[0].weight == 1.0 and corpora[0].tag is None:
+        return None
+    if not (data_dir / CORPUS_FILE).exists():
+        raise DataError(f"data: {data_dir / CORPUS_FILE} is missing: prepare the data again (nmt-prepare)")
+    tags = [tokenizer.tag_id(corpus.tag) if corpus.tag else None for corpus in corpora]
+    return Mixture.load(data_dir, [corpus.weight for corpus in corpora], tags)  # nmt-train prepared it for this config
 
 
 def _markdown_table(rows: list[tuple[str, str, str]]) -> str:

@@ -19,7 +19,7 @@ def test_defaults_build_and_values_are_typed():
     cfg = config_from_dict({"data": PLAIN, "model": {"dropout": 0}})
     assert isinstance(cfg, Config)
     assert cfg.model.dropout == 0.0 and isinstance(cfg.model.dropout, float)
-    assert cfg.data.train.format == "plain" and cfg.data.test is None
+    assert cfg.data.train[0].format == "plain" and cfg.data.test is None
 
 
 def test_unknown_key_names_it_and_the_closest_valid_key():
@@ -96,7 +96,7 @@ def test_base_file_is_merged_under_the_config_relative_to_it(tmp_path):
     path = write(tmp_path / "conf" / "small.yaml", "base: base.yaml\nmodel: {dropout: 0.1}\n")
     cfg = load_config(path, ["model.embed_size=32"])
     assert (cfg.model.cell, cfg.model.dropout, cfg.model.embed_size) == ("gru", 0.1, 32)
-    assert cfg.data.train.src == "a"
+    assert cfg.data.train[0].src == "a"
     assert cfg.exp_dir == str(Path("exp") / "small")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from test_seq2seq import CELLS, make, mixed_batch, step_loop
 
 from nmt.specials import PAD

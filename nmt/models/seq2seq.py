@@ -43,6 +43,13 @@ class Seq2Seq(nn.Module):
         self.embed_dropout = nn.Dropout(dropout if embed_dropout is None else embed_dropout)
         self.dropout = nn.Dropout(dropout)
         self.reverse_source = reverse_source  # Sutskever 2014: the encoder reads each sentence backwards
+        # Target ids that step() never proposes (the training corpora's tags); set by forbid_outputs.
+        self.never_output: torch.Tensor
+        self.register_buffer("never_output", torch.zeros(0, dtype=torch.long), persistent=False)
+
+    def forbid_outputs(self, ids: list[int]) -> None:
+        """Give these target ids probability 0 at every step of search (the weights stay as they are)."""
+        self.never_output = torch.tensor(sorted(ids), dtype=torch.long, device=self.never_output.device)
 
     def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> Memory:
         """src (B, S) ids ending in EOS, then PAD; src_lengths (B,) -> Memory."""
@@ -63,7 +70,10 @@ class Seq2Seq(nn.Module):
         logits = self.output(self.dropout(features))
         if attention is not None and memory.source_positions is not None:
             attention = attention.gather(1, memory.source_positions)  # (B, S) in the source's order
-        return torch.log_softmax(logits.float(), dim=-1), state, attention
+        log_probs = torch.log_softmax(logits.float(), dim=-1)
+        if self.never_output.numel():
+            log_probs[:, self.never_output] = float("-inf")
+        return log_probs, state, attention
 
     def reorder(self, state: DecoderState, memory: Memory | None,
                 index: torch.Tensor) -> tuple[DecoderState, Memory | None]:
