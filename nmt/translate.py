@@ -40,6 +40,14 @@ class Translator:
         self.device, self.keep_attention = torch.device(device), keep_attention
         self.generator = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
 
+    def sampling_state(self) -> bytes | None:
+        """The sampling generator's state (None without a seed), to continue an interrupted run with."""
+        return bytes(self.generator.get_state().tolist()) if self.generator is not None else None
+
+    def restore_sampling_state(self, state: bytes) -> None:
+        if self.generator is not None:
+            self.generator.set_state(torch.frombuffer(bytearray(state), dtype=torch.uint8))
+
     def translate_ids(self, sources: Sequence[Sequence[int] | np.ndarray]) -> list[list[Hypothesis]]:
         """Token-id sentences (no EOS) -> n-best hypotheses each, in input order."""
         lengths = np.array([len(s) for s in sources], dtype=np.int64)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import random
+import re
 import subprocess
 import sys
 
@@ -64,3 +65,59 @@ def test_too_few_pairs_is_one_line(tmp_path):
     result = subprocess.run([sys.executable, str(SCRIPT), str(dictionary), str(tmp_path / "data")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "only 5 pairs" in result.stderr and "Traceback" not in result.stderr
+
+
+WORDNET = """\
+  1 This software and database is being provided to you, the LICENSEE, by "Princeton"
+00001740 03 n 01 entity 0 003 ~ 00001930 n 0000 | that which is perceived
+00002137 03 v 01 run 0 001 @ 00001740 n 0000 | move fast; "he ran home"; "run!"; "she  ran   to the store"
+00002452 03 a 01 big 0 001 @ 00001740 n 0000 | large; "the house is old"; "He ran home."
+00002453 03 a 01 odd 0 001 @ 00001740 n 0000 | odd; "an odd man out?"
+"""
+
+
+def test_wordnet_examples_become_normalised_new_sentences(tmp_path):
+    (tmp_path / "wn").mkdir()
+    (tmp_path / "wn" / "data.verb").write_text(WORDNET, encoding="latin-1")
+    (tmp_path / "test.en").write_text("The house is old.\n", encoding="utf-8")
+    script = REPO / "recipes" / "ding-de-en" / "local" / "extract_wordnet.py"
+    result = subprocess.run([sys.executable, str(script), str(tmp_path / "wn"), str(tmp_path / "mono.en"),
+                             "--exclude", str(tmp_path / "test.en")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    kept = (tmp_path / "mono.en").read_text(encoding="utf-8").splitlines()
+    # capitalised, a full stop added, spaces squeezed; "run!" is too short, the second "He ran home."
+    # a duplicate, "the house is old" a test sentence; the licence header is no gloss
+    assert sorted(kept) == ["An odd man out?", "He ran home.", "She ran to the store."]
+    assert "3 English sentences of 6 WordNet examples (dropped: 1 short, 1 duplicate, 1 dev/test)" in result.stdout
+
+
+TINY_REGULARISED = """
+base: rnnsearch.yaml
+tokenizer: {vocab_size: 50}
+model: {embed_size: 16, encoder_hidden: 16, decoder_hidden: 32, attention_size: 16}
+train: {max_epochs: null, max_steps: 6, validate_every: 6, batch_tokens: 2000}
+"""
+
+
+def test_a_back_translation_config_makes_its_synthetic_corpus_in_stage_0(tmp_path):
+    """run.sh --conf conf/rnnsearch_bt.yaml: the reverse model trained, the English translated, tagged pairs prepared
+    (tiny settings put in place of rnnsearch_regularised.yaml, which the three configs build on)."""
+    from conftest import make_pairs, write_plain
+    from test_recipes import _copy_recipe, _env
+
+    recipe = _copy_recipe(tmp_path, "ding-de-en")
+    (recipe / "data").mkdir()
+    for split, n, seed in (("train", 300, 1), ("dev", 20, 2), ("test", 20, 3)):
+        write_plain(recipe / "data", split, make_pairs(n, seed))
+    (recipe / "data" / "mono.en").write_text("".join(en + "\n" for _, en in make_pairs(150, 9)), encoding="utf-8")
+    (recipe / "conf" / "rnnsearch_regularised.yaml").write_text(TINY_REGULARISED, encoding="utf-8")
+    result = subprocess.run(["bash", str(recipe / "run.sh"), "--conf", "conf/rnnsearch_bt.yaml", "--stop-stage", "1"],
+                            capture_output=True, text=True, env=_env(), timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    reverse = recipe / "exp" / "rnnsearch_reverse"
+    assert (reverse / "checkpoints" / "best.pt").exists() and "src_lang: en" in (reverse / "config.yaml").read_text()
+    synthetic = (recipe / "data" / "mono.bt.de").read_text(encoding="utf-8").splitlines()
+    assert len(synthetic) == 150 and not (recipe / "data" / "mono.bt.de.part").exists()
+    assert "150 lines in" in result.stderr  # nmt-translate's last progress line
+    # stage 1 prepared the mixture (the tiny reverse model's output loses a few pairs to the length ratio)
+    assert re.search(r"\[1\] data/mono.bt.de \(weight 1, tag <bt>\): \d+ pairs kept of 150", result.stdout)

@@ -6,6 +6,7 @@ import json
 import random
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -192,3 +193,38 @@ def test_score_cli(tmp_path):
     assert plain.stdout.startswith("BLEU = ") and "signature: nrefs:1" in plain.stdout
     short = run_cli("nmt.cli.score", "-r", str(ref), stdin="only one line\n")
     assert short.returncode == 2 and short.stderr.strip() == f"nmt-score: error: score: stdin has 1 lines but reference {ref} has 2"
+
+
+def test_a_killed_file_to_file_run_continues_to_the_same_output(model_dir, tmp_path):
+    """Bulk translation (back-translation's thousands of lines): progress on stderr, and after a kill
+    the same command continues after the last complete batch, sampling what it would have sampled."""
+    source = tmp_path / "mono.txt"
+    rng = random.Random(4)
+    source.write_text("".join(a + "\n" for a, _ in make_pairs(4000, 11)) + "\n" + "baum ." * rng.randint(1, 3),
+                      encoding="utf-8")  # an empty line, and no newline at the end
+    args = ("--sample", "--seed", "5", "-i", str(source))
+    straight = translate(model_dir, *args, "-o", str(tmp_path / "straight.txt"))
+    assert straight.returncode == 0, straight.stderr.decode()
+    assert b"4,002 lines in" in straight.stderr and not (tmp_path / "straight.txt.partial.json").exists()
+    output, sidecar = tmp_path / "out.txt", tmp_path / "out.txt.partial.json"
+    process = subprocess.Popen([sys.executable, "-m", "nmt.cli.translate", "--model", str(model_dir), *args,
+                                "-o", str(output)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while not (sidecar.exists() and json.loads(sidecar.read_text() or "{}").get("lines", 0) >= 512):
+            assert process.poll() is None and time.time() < deadline, "the run ended before it could be killed"
+            time.sleep(0.01)
+    finally:
+        process.kill()
+        process.wait(timeout=60)
+    done = json.loads(sidecar.read_text())["lines"]
+    assert 512 <= done < 4002
+    with output.open("ab") as handle:
+        handle.write(b"half a batch that was being writ")  # what a kill mid-write leaves
+    resumed = translate(model_dir, *args, "-o", str(output))
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    assert f"(continued after line {done:,})".encode() in resumed.stderr
+    assert output.read_bytes() == (tmp_path / "straight.txt").read_bytes() and not sidecar.exists()
+    other_seed = translate(model_dir, "--sample", "--seed", "6", "-i", str(source), "-o", str(output), "--quiet")
+    assert other_seed.returncode == 0 and b" lines" not in other_seed.stderr  # written anew; --quiet: no progress
+    assert output.read_text(encoding="utf-8").count("\n") == 4002

@@ -6,13 +6,18 @@ Output has exactly one line per input line, in input order, whatever the input h
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
+from pathlib import Path
 
+from nmt.cli.bulk import Progress, ResumableOutput, StreamOutput, count_lines, file_identity
 from nmt.cli.common import limit_threads, run_main
 from nmt.cli.stream import clean_line, line_batches
 from nmt.config import Config, apply_overrides, config_from_dict, config_to_dict
 from nmt.errors import ConfigError, NmtError
+
+CHUNK_LINES = 512  # lines read (and sorted by length into batches) at a time from a file; 64 from a stream
 
 
 def _arguments() -> argparse.Namespace:
@@ -36,7 +41,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="decode.KEY=VALUE",
                         help="override a decode setting of the model's config, e.g. --set decode.length_penalty=0.6")
     parser.add_argument("-i", "--input", default=None, help="input file (default stdin)")
-    parser.add_argument("-o", "--output", default=None, help="output file (default stdout)")
+    parser.add_argument("-o", "--output", default=None,
+                        help="output file (default stdout); with -i, an interrupted run continues it (nmt/cli/bulk.py)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr (shown with -i)")
     return parser.parse_args()
 
 
@@ -61,7 +68,7 @@ def _load(args: argparse.Namespace):
         warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*deprecated", category=UserWarning)
         models = [torch.ao.quantization.quantize_dynamic(m, {torch.nn.Linear, torch.nn.LSTM, torch.nn.GRU}, dtype=torch.qint8)
                   for m in models]
-    return loaded[0], models[0] if len(models) == 1 else Ensemble(models)
+    return loaded, models[0] if len(models) == 1 else Ensemble(models)
 
 
 OPTION_KEYS = {"--beam": "beam_size", "--nbest": "nbest", "--temperature": "temperature", "--top-k": "top_k",
@@ -110,42 +117,78 @@ def _main() -> int:
     from nmt.device import pick_device
 
     args.device = str(pick_device(args.device, setting="translate: --device"))
-    first, model = _load(args)
+    loaded, model = _load(args)
+    first = loaded[0]
     cfg = _decode_config(first.cfg, args)
     if args.batch_tokens:
         cfg.decode.batch_tokens = args.batch_tokens
     translator = Translator(model, first.tokenizer, decode=cfg.decode, device=args.device, seed=args.seed,
                             keep_attention=args.alignments)
-    source = open(args.input, "rb") if args.input else sys.stdin.buffer
-    sink = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
-    warned: set[str] = set()  # each kind of problem is reported once, at its first line
-    line_number = 0
+    source = _open_input(args.input) if args.input else sys.stdin.buffer
+    skip = 0
+    output: ResumableOutput | StreamOutput
+    if args.input and args.output:  # a file-to-file run: continued where an identical one stopped
+        asked = {"input": file_identity(args.input), "models": [file_identity(item.checkpoint) for item in loaded],
+                 "decode": dataclasses.asdict(cfg.decode), "seed": args.seed, "quantize": args.quantize,
+                 "format": {"json": args.json, "alignments": args.alignments}}
+        output = ResumableOutput(args.output, asked)
+        skip, state = output.open()
+        if state is not None:
+            translator.restore_sampling_state(state)
+    else:
+        output = StreamOutput(args.output)
+    progress = Progress(count_lines(Path(args.input)), done=skip) if args.input and not args.quiet else None
+    complete = False
     try:
-        for raw_lines in line_batches(source.fileno(), max_lines=64):
-            texts = []
-            for raw in raw_lines:
-                line_number += 1
-                text, problems = clean_line(raw)
-                for problem in (p for p in problems if p not in warned):
-                    print(f"nmt-translate: warning: input line {line_number} (and maybe later ones): {problem}",
-                          file=sys.stderr)
-                    warned.add(problem)
-                texts.append(text)
-            first_number = line_number - len(texts) + 1
-
-            def warn_truncated(offset: int, first_number: int = first_number) -> None:
-                print(f"nmt-translate: warning: input line {first_number + offset} is longer than "
-                      f"{cfg.decode.max_src_tokens} tokens; translating its beginning only", file=sys.stderr)
-
-            for result in translator.translate(texts, on_truncated=warn_truncated):
-                sink.write(_format(result, args, cfg.decode.nbest).replace("\n", " ") + "\n")
-            sink.flush()
+        _translate_lines(translator, source, output, progress, skip=skip, args=args, cfg=cfg)
+        complete = True
     finally:
         if args.input:
             source.close()
-        if args.output:
-            sink.close()
+        output.close(complete=complete)
+    if progress is not None:
+        progress.finish()
     return 0
+
+
+def _translate_lines(translator, source, output, progress: Progress | None, *, skip: int,
+                     args: argparse.Namespace, cfg: Config) -> None:
+    """Every input line to one output line, a batch at a time, after the first `skip` lines."""
+    warned: set[str] = set()  # each kind of problem is reported once, at its first line
+    line_number = 0
+    for raw_lines in line_batches(source.fileno(), max_lines=CHUNK_LINES if args.input else 64):
+        if skip:  # written by the interrupted run
+            taken = min(skip, len(raw_lines))
+            skip, line_number, raw_lines = skip - taken, line_number + taken, raw_lines[taken:]
+            if not raw_lines:
+                continue
+        texts = []
+        for raw in raw_lines:
+            line_number += 1
+            text, problems = clean_line(raw)
+            for problem in (p for p in problems if p not in warned):
+                print(f"nmt-translate: warning: input line {line_number} (and maybe later ones): {problem}",
+                      file=sys.stderr)
+                warned.add(problem)
+            texts.append(text)
+        first_number = line_number - len(texts) + 1
+
+        def warn_truncated(offset: int, first_number: int = first_number) -> None:
+            print(f"nmt-translate: warning: input line {first_number + offset} is longer than "
+                  f"{cfg.decode.max_src_tokens} tokens; translating its beginning only", file=sys.stderr)
+
+        results = translator.translate(texts, on_truncated=warn_truncated)
+        text = "".join(_format(result, args, cfg.decode.nbest).replace("\n", " ") + "\n" for result in results)
+        output.write(text, len(texts), translator.sampling_state())
+        if progress is not None:
+            progress.advance(len(texts))
+
+
+def _open_input(path: str):
+    try:
+        return open(path, "rb")
+    except OSError as err:
+        raise NmtError(f"translate: cannot read {path}: {err.strerror}") from None
 
 
 def main() -> None:
