@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import subprocess
 import sys
 
 from conftest import REPO
@@ -10,7 +11,7 @@ from conftest import REPO
 sys.path.insert(0, str(REPO / "recipes" / "debian-de-en" / "local"))
 
 from build_corpus import assemble, split_of  # noqa: E402
-from sources import description_pairs, libreoffice_help_pairs, read_mo, ui_pairs  # noqa: E402
+from sources import description_english, description_pairs, libreoffice_help_pairs, read_mo, ui_pairs  # noqa: E402
 
 PAGE = """<html><body><div id="DisplayArea">
 <h1 id="hd_1" dir="auto">{title}</h1>
@@ -58,7 +59,13 @@ Description-en: another tool
 
 Package: lonely
 Description-md5: ccc
-Description-en: no German
+Description-en: no German here
+ A paragraph nobody translated.
+ .
+ Features:
+   * preformatted
+ .
+ a fine tool
 """
 TRANSLATION_DE = """Package: tool
 Description-md5: aaa
@@ -89,6 +96,26 @@ def test_descriptions_pair_short_and_matching_paragraphs(tmp_path):
         ("Der letzte Absatz.", "The last paragraph."),  # the preformatted list is left out
         ("ein anderes Werkzeug", "another tool"),  # 1 paragraph against 2: the short description only
     ]
+
+
+def test_monolingual_english_is_the_untranslated_descriptions_less_the_parallel_text(tmp_path):
+    (tmp_path / "en").write_text(TRANSLATION_EN)
+    (tmp_path / "de").write_text(TRANSLATION_DE)
+    assert list(description_english(tmp_path / "en", tmp_path / "de")) == [
+        "no German here", "A paragraph nobody translated.", "a fine tool"]  # no preformatted paragraph
+    lists, data = tmp_path / "lists", tmp_path / "data"
+    lists.mkdir(), data.mkdir()
+    (lists / "deb_main_i18n_Translation-en").write_text(TRANSLATION_EN)
+    (lists / "deb_main_i18n_Translation-de").write_text(TRANSLATION_DE)
+    for split in ("train", "dev", "test"):
+        (data / f"{split}.en").write_text("a fine tool\n" if split == "test" else "x\n")
+    script = REPO / "recipes" / "debian-de-en" / "local" / "monolingual.py"
+    result = subprocess.run([sys.executable, str(script), str(lists), str(data), str(data / "mono.en")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    # "a fine tool" is a test sentence; "no German here" has three words and stays
+    assert sorted((data / "mono.en").read_text().splitlines()) == ["A paragraph nobody translated.", "no German here"]
+    assert "2 English lines of 3 untranslated package descriptions" in result.stdout
 
 
 def write_mo(path, entries: list[tuple[str, str]]) -> None:

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Debian German->English (~100k pairs from Debian bookworm), in stages (Kaldi/ESPnet style):
-#   0 data: Ding sentences, LibreOffice help and UI, package descriptions   (local/data.sh)
+#   0 data: Ding sentences, LibreOffice help and UI, package descriptions   (local/data.sh); for a
+#     config that trains on back-translations (data/mono.bt*.de) also the untranslated package
+#     descriptions (local/monolingual.sh), the reverse model and its translation of them
 #   1 prepare: clean, train SentencePiece (joint unigram 16k), cache arrays  (nmt-prepare)
 #   2 train                                                                  (nmt-train)
 #   3 translate the test set with beam 5                                     (nmt-translate)
@@ -13,4 +15,8 @@ length_edges=10,20,30,40,50  # source words, as Bahdanau et al. 2014, Fig. 2
 source ../lib/stages.sh
 
 run_stage 0 data local/data.sh data
+if grep -q "data/mono\.bt" "$conf"; then  # a config that trains on back-translations makes them first
+  source ../lib/backtranslation.sh
+  run_stage 0 back-translation back_translation de en conf/rnnsearch_reverse.yaml
+fi
 model_stages de en  # 1 prepare, 2 train, 3 translate (beam 5), 4 score

@@ -142,6 +142,14 @@ def description_pairs(translation_en: Path, translation_de: Path) -> Iterator[Pa
                 yield squeeze(de), squeeze(en)
 
 
+def description_english(translation_en: Path, translation_de: Path) -> Iterator[str]:
+    """Short descriptions and plain paragraphs of the packages whose description has no German translation."""
+    german = _translation_entries(translation_de, "de")
+    for md5, paragraphs in _translation_entries(translation_en, "en").items():
+        if md5 not in german:
+            yield from (squeeze(paragraph) for paragraph in paragraphs if paragraph)
+
+
 # -- LibreOffice user interface ----------------------------------------------------------
 
 def read_mo(path: Path) -> Iterator[tuple[str, str]]:
