@@ -137,3 +137,17 @@ def test_nmt_train_on_a_mixture_resumes_exactly_and_its_model_never_outputs_the_
 def test_mixture_mistakes_are_one_line(prepared, overrides, message):
     with pytest.raises(ConfigError, match=message):
         load_config(prepared.parent / "run.yaml", overrides)
+
+
+def test_under_data_parallelism_each_process_takes_its_share_of_the_same_mixed_epoch(prepared):
+    corpus = ParallelArrays(prepared / "data", "train")
+
+    def plan(rank: int, world_size: int) -> list[tuple[int, ...]]:
+        iterator = BatchIterator(corpus, batch_tokens=400, batch_size=None, seed=1, rank=rank,
+                                 world_size=world_size, mixture=mixture(prepared))
+        return [tuple(batch) for batch in iterator.epoch_plan(2)]
+
+    whole, first, second = plan(0, 1), plan(0, 2), plan(1, 2)
+    assert len(first) == len(second) == len(whole) // 2
+    assert first + second == [b for i, b in enumerate(whole[:2 * len(first)]) if i % 2 == 0] + \
+        [b for i, b in enumerate(whole[:2 * len(first)]) if i % 2 == 1]

@@ -40,13 +40,14 @@ def test_toy_ablation_trains_both_variants_and_compares_them(tmp_path):
         assert sum(row["sentences"] for row in buckets) == 200
     table = (recipe / "exp" / "ablation" / "table.md").read_text()
     assert "| seq2seq | seq2seq (lstm) |" in table and "| rnnsearch | rnnsearch (lstm) |" in table
+    assert "## Settings that differ from seq2seq" in table and "- rnnsearch: `model.variant` 'rnnsearch'" in table
     # The ensemble stage: both runs decode together and get a row of their own.
     ensemble = json.loads((recipe / "exp" / "seq2seq+rnnsearch" / "results.json").read_text())
     assert ensemble["ensemble"]["members"] == ["seq2seq", "rnnsearch"]
     assert sum(row["sentences"] for row in ensemble["test"]["by_length"]) == 200
     assert "| seq2seq+rnnsearch | ensemble of seq2seq + rnnsearch |" in table
     assert f"| {results['rnnsearch']['test']['bleu']:.2f} |" in table
-    for plot in ("bleu_by_length.png", "dev_bleu_vs_time.png"):
+    for plot in ("bleu_by_length.png", "dev_bleu_vs_time.png", "dev_bleu_vs_updates.png"):
         assert (recipe / "exp" / "ablation" / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert list((recipe / "exp" / "ablation" / "tb" / "rnnsearch").glob("**/events.out.tfevents.*"))
     # A finished recipe re-runs without training again.

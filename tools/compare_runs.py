@@ -5,9 +5,11 @@
 Reads each run's results.json (written by nmt-train and the recipes' score stage; for an
 ensemble of runs, by the ablation's ensemble stage) and writes
 into --out (default: a `compare` folder next to the runs):
-  table.md              test BLEU/chrF, dev ppl, parameters, training time, speed; BLEU by length
+  table.md              test BLEU/chrF, dev ppl, parameters, training time, speed; BLEU by length;
+                        the settings (config.yaml) in which each run differs from the first
   bleu_by_length.png    test BLEU per source-length bucket, one line per run (Bahdanau 2014, Fig. 2)
   dev_bleu_vs_time.png  dev BLEU at each validation against minutes of training
+  dev_bleu_vs_updates.png   the same against updates: runs that shared the CPU compare here
   tb/<run>/             one HParams record per run: `tensorboard --logdir DIR/tb`
 """
 
@@ -17,6 +19,35 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+import yaml
+
+
+def _flat(tree: dict, prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def settings_differences(runs: list[dict]) -> str:
+    """A list: for each run after the first, the config keys whose values differ from the first run's."""
+    configs = [run.get("config") for run in runs]
+    if len(runs) < 2 or configs[0] is None:
+        return ""
+    first = _flat(configs[0])
+    lines = []
+    for run, config in zip(runs[1:], configs[1:]):
+        if config is None:
+            continue
+        flat = _flat(config)
+        changed = [f"`{key}` {flat.get(key)!r}" for key in sorted(first.keys() | flat.keys())
+                   if key != "exp_dir" and first.get(key) != flat.get(key)]
+        lines.append(f"- {run['name']}: " + (", ".join(changed) if changed else "nothing"))
+    return "\n".join(lines)
 
 
 def load_runs(paths: list[Path]) -> list[dict]:
@@ -35,7 +66,9 @@ def load_runs(paths: list[Path]) -> list[dict]:
         if "train" not in results and "ensemble" not in results:
             print(f"compare_runs: {results_file} has no training record: left out", file=sys.stderr)
             continue
-        runs.append({"name": path.name, **results})
+        config = path / "config.yaml"
+        settings = yaml.safe_load(config.read_text(encoding="utf-8")) if config.is_file() else None
+        runs.append({"name": path.name, **results, "config": settings})
     return runs
 
 
@@ -140,6 +173,15 @@ def plot_dev_bleu_vs_time(runs: list[dict], path: Path) -> bool:
     return bool(series)
 
 
+def plot_dev_bleu_vs_updates(runs: list[dict], path: Path) -> bool:
+    series = {run["name"]: ([0] + [row["step"] for row in run["train"]["history"]],
+                            [0.0] + [row["bleu"] for row in run["train"]["history"]])
+              for run in runs if run.get("train", {}).get("history")}
+    if series:
+        _line_plot(series, path, xlabel="updates", ylabel="dev BLEU (greedy)", title="Dev BLEU during training")
+    return bool(series)
+
+
 def write_hparams(runs: list[dict], tb_dir: Path) -> None:
     """One HParams record per run, so TensorBoard shows them in one dashboard with their test scores."""
     from torch.utils.tensorboard import SummaryWriter
@@ -179,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     by_length = length_table(runs)
     if by_length:
         sections += ["", "## Test BLEU by source length", "", by_length]
+    differences = settings_differences(runs)
+    if differences:
+        sections += ["", f"## Settings that differ from {runs[0]['name']}", "", differences]
     text = "\n".join(sections) + "\n"
     (out / "table.md").write_text(text)
     print(text)
@@ -187,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         written.append("bleu_by_length.png")
     if plot_dev_bleu_vs_time(runs, out / "dev_bleu_vs_time.png"):
         written.append("dev_bleu_vs_time.png")
+    if plot_dev_bleu_vs_updates(runs, out / "dev_bleu_vs_updates.png"):
+        written.append("dev_bleu_vs_updates.png")
     write_hparams(runs, out / "tb")
     written.append("tb/")
     print(f"wrote {', '.join(written)} in {out}", file=sys.stderr)

@@ -1,15 +1,16 @@
 # Shared by the recipes' ablation.sh: trains each variant through run.sh (so every run gets the
 # same data, budget and seed from the recipe's base config), then compares them with
-# tools/compare_runs.py into exp/ablation. A recipe sets `variants`, and for ensembles of its
-# runs (A+B decodes with A and B together) `ensembles`, `test_src` and `test_ref`; then it
-# sources this file.
+# tools/compare_runs.py into exp/ablation (or exp/NAME with --out NAME). A recipe sets
+# `variants`, and for ensembles of its runs (A+B decodes with A and B together) `ensembles`,
+# `test_src` and `test_ref`; then it sources this file.
 
-ensembles=${ensembles:-}
+ensembles=${ensembles:-} out=ablation
 while [ $# -gt 0 ]; do
   case "$1" in
     --variants) variants=$2; shift 2 ;;
     --ensembles) ensembles=$2; shift 2 ;;
-    *) echo "ablation.sh: unknown option '$1' (expected --variants \"NAME ...\" or --ensembles \"A+B ...\")" >&2; exit 2 ;;
+    --out) out=$2; shift 2 ;;
+    *) echo "ablation.sh: unknown option '$1' (expected --variants \"NAME ...\", --ensembles \"A+B ...\" or --out NAME)" >&2; exit 2 ;;
   esac
 done
 for variant in $variants; do
@@ -40,5 +41,5 @@ for ensemble in $ensembles; do
   ensemble_run "$ensemble" "$test_src" "$test_ref" || { echo "ablation.sh: ensemble $ensemble failed" >&2; exit 1; }
   runs+=("exp/$ensemble")
 done
-python3 ../../tools/compare_runs.py "${runs[@]}" --out exp/ablation
-echo "=== ablation: ${#runs[@]} runs in $(( ($(date +%s) - started) / 60 )) min; table and plots in exp/ablation"
+python3 ../../tools/compare_runs.py "${runs[@]}" --out "exp/$out"
+echo "=== ablation: ${#runs[@]} runs in $(( ($(date +%s) - started) / 60 )) min; table and plots in exp/$out"
