@@ -2,7 +2,7 @@
 # The seed's ablation on the Debian corpus: every variant with the budget and seed of
 # conf/base.yaml, then exp/ablation/{table.md,bleu_by_length.png,dev_bleu_vs_time.png,tb/}.
 # Each run is hours on a 2-core CPU (well under one on a GPU): run it in the background.
-# Usage: ablation.sh [--variants "seq2seq rnnsearch"] [--ensembles "A+B ..."]   (finished runs are kept, not retrained)
+# Usage: ablation.sh [--variants "seq2seq rnnsearch"] [--ensembles "A+B ..."] [--out NAME]   (finished runs are kept)
 set -euo pipefail
 cd "$(dirname "$0")"
 variants="seq2seq seq2seq_reversed context_gru bidir rnnsearch luong"

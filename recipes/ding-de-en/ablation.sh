@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The seed's ablation on Ding: every variant with the budget and seed of conf/base.yaml, then
 # exp/ablation/{table.md,bleu_by_length.png,dev_bleu_vs_time.png,tb/}. About 65 min on 2 CPU cores.
-# Usage: ablation.sh [--variants "seq2seq rnnsearch"] [--ensembles "A+B ..."]   (finished runs are kept, not retrained)
+# Usage: ablation.sh [--variants "seq2seq rnnsearch"] [--ensembles "A+B ..."] [--out NAME]   (finished runs are kept)
 set -euo pipefail
 cd "$(dirname "$0")"
 variants="seq2seq seq2seq_reversed context_gru bidir rnnsearch luong"
