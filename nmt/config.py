@@ -105,8 +105,9 @@ class LoopConfig:
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
     lr: float = field(default=1e-3, metadata=_range(0.0))
     weight_decay: float = field(default=0.0, metadata=_range(0.0))
-    schedule: Literal["constant", "plateau", "inverse_sqrt"] = "constant"
-    warmup_steps: int = field(default=0, metadata=_range(0))  # inverse_sqrt: linear warm-up
+    # cosine: from lr down to 0 at max_steps along half a cosine, a fixed budget's usual schedule
+    schedule: Literal["constant", "plateau", "inverse_sqrt", "cosine"] = "constant"
+    warmup_steps: int = field(default=0, metadata=_range(0))  # inverse_sqrt, cosine: linear warm-up
     plateau_factor: float = field(default=0.5, metadata=_range(0.0, 1.0, below=True))
     plateau_patience: int = field(default=2, metadata=_range(0))  # validations without improvement
     label_smoothing: float = field(default=0.0, metadata=_range(0.0, 1.0, below=True))
@@ -126,6 +127,12 @@ class LoopConfig:
     # Under torchrun: how long a process waits for the others in a collective before it stops,
     # naming the lost process (a rank that died or stalls). Longer than the slowest checkpoint write.
     rank_timeout: float = field(default=60.0, metadata=_range(1.0))  # seconds
+
+    def check(self) -> None:
+        """Rules between the loop's own keys; every task's config check calls this."""
+        if self.schedule == "cosine" and (self.max_steps is None or self.max_steps <= self.warmup_steps):
+            raise ConfigError(f"config: train.schedule = 'cosine' needs train.max_steps (the update its rate reaches 0 "
+                              f"at) above train.warmup_steps ({self.warmup_steps}); train.max_steps = {self.max_steps}")
 
 
 @dataclass
@@ -274,6 +281,7 @@ def _check_consistency(cfg: Config) -> None:
         raise ConfigError("config: model.share_embeddings needs tokenizer.joint: true (one vocabulary)")
     _check_model(cfg.model)
     _check_decode(cfg.decode)
+    cfg.train.check()
 
 
 def _check_model(model: ModelConfig) -> None:

@@ -26,8 +26,16 @@ def inverse_sqrt_factor(step: int, warmup_steps: int) -> float:
     return math.sqrt(max(warmup_steps, 1) / step)
 
 
+def cosine_factor(step: int, warmup_steps: int, max_steps: int) -> float:
+    """Linear warm-up, then half a cosine from 1 down to 0 at max_steps (and 0 after it)."""
+    if warmup_steps and step < warmup_steps:
+        return step / warmup_steps
+    progress = min(1.0, (step - warmup_steps) / max(1, max_steps - warmup_steps))
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
 class Schedule:
-    """One interface for the three schedules: after each update, and after each validation."""
+    """One interface for the schedules: after each update, and after each validation."""
 
     def __init__(self, optimizer: torch.optim.Optimizer, cfg: LoopConfig, *, higher_is_better: bool):
         self.optimizer = optimizer
@@ -36,6 +44,11 @@ class Schedule:
         if cfg.schedule == "inverse_sqrt":
             self.per_update = torch.optim.lr_scheduler.LambdaLR(
                 optimizer, lambda step: inverse_sqrt_factor(step + 1, cfg.warmup_steps))
+        elif cfg.schedule == "cosine":
+            assert cfg.max_steps is not None  # LoopConfig.check
+            max_steps = cfg.max_steps
+            self.per_update = torch.optim.lr_scheduler.LambdaLR(
+                optimizer, lambda step: cosine_factor(step + 1, cfg.warmup_steps, max_steps))
         elif cfg.schedule == "plateau":
             self.per_validation = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 optimizer, mode="max" if higher_is_better else "min",

@@ -13,8 +13,8 @@ import torch
 from conftest import config_text, make_pairs, run_cli, wait_for, write_plain
 
 from nmt.checkpoint import load_checkpoint
-from nmt.config import load_config
-from nmt.errors import NmtError
+from nmt.config import config_from_dict, load_config
+from nmt.errors import ConfigError, NmtError
 
 TINY = """
 model: {variant: rnnsearch, embed_size: 16, encoder_hidden: 16, decoder_hidden: 32, attention_size: 16, dropout: 0.3}
@@ -185,6 +185,19 @@ def test_schedules_change_the_learning_rate_as_described():
         warm_optimizer.step()
         warm.after_update()
     assert rates[:4] == [0.25, 0.5, 0.75, 1.0] and math.isclose(rates[7], math.sqrt(4 / 8))
+    cosine_optimizer = torch.optim.SGD([param], lr=1.0)
+    cosine = Schedule(cosine_optimizer, TrainConfig(lr=1.0, schedule="cosine", warmup_steps=2, max_steps=10),
+                      higher_is_better=True)
+    rates = []
+    for _ in range(10):
+        rates.append(cosine.lr)
+        cosine_optimizer.step()
+        cosine.after_update()
+    assert rates[:2] == [0.5, 1.0] and math.isclose(rates[5], 0.5)  # update 6: half-way from 2 to 10
+    assert all(a > b for a, b in zip(rates[1:], rates[2:])) and rates[-1] < 0.04 and math.isclose(cosine.lr, 0.0)
+    with pytest.raises(ConfigError, match=r"train.schedule = 'cosine' needs train.max_steps .* train.max_steps = None"):
+        config_from_dict({"data": {"train": {"src": "a", "tgt": "b"}, "dev": {"src": "c", "tgt": "d"}},
+                          "train": {"schedule": "cosine"}})
 
 
 def test_gradient_accumulation_equals_one_merged_batch(tmp_path, corpus_dir):

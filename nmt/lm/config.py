@@ -46,3 +46,4 @@ class CharLMConfig:
     def check(self) -> None:
         if not (self.data.train and self.data.dev):
             raise ConfigError("config: a char_lm config needs data.train and data.dev (plain text files)")
+        self.train.check()
