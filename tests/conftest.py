@@ -76,3 +76,28 @@ def run_in_process(monkeypatch, capsys, main, program: str, *args: str) -> tuple
         main()
     out, err = capsys.readouterr()
     return exit_.value.code, out, err
+
+
+def train_straight_and_resumed(tmp_path: Path, config: Path, exp_dir: Path, *, steps: int, stop_at: int) -> Path:
+    """Runs nmt-train on `config` (whose exp_dir is `exp_dir`) straight to `steps` updates, and again
+    stopped at `stop_at` and resumed to `steps`; asserts both end in the same place, across an epoch
+    boundary, with identical weights. Returns the straight run's directory."""
+    import numpy as np
+
+    from nmt.checkpoint import load_checkpoint
+
+    runs = {}
+    for name in ("straight", "split"):
+        runs[name] = tmp_path / name
+        (tmp_path / f"{name}.yaml").write_text(
+            config.read_text(encoding="utf-8").replace(str(exp_dir), str(runs[name])), encoding="utf-8")
+    train = lambda name, *args: run_cli("nmt.cli.train", "--config", str(tmp_path / f"{name}.yaml"),  # noqa: E731
+                                        "--quiet", *args)
+    for result in (train("straight", "--set", f"train.max_steps={steps}"),
+                   train("split", "--set", f"train.max_steps={stop_at}"),
+                   train("split", "--resume", "--set", f"train.max_steps={steps}")):
+        assert result.returncode == 0, result.stderr
+    a, b = (load_checkpoint(runs[name] / "checkpoints" / "last.pt") for name in ("straight", "split"))
+    assert a["iterator"] == b["iterator"] and a["iterator"]["epoch"] > 1  # across an epoch boundary
+    assert all(np.array_equal(a["model"][k].numpy(), b["model"][k].numpy()) for k in a["model"])
+    return runs["straight"]

@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import make_pairs, run_cli, write_plain
+from conftest import make_pairs, train_straight_and_resumed, write_plain
 
 from nmt.batching import BatchIterator, ParallelArrays
-from nmt.checkpoint import load_checkpoint
 from nmt.config import DecodeConfig, ModelConfig, load_config
 from nmt.errors import ConfigError
 from nmt.experiment import load_model
@@ -109,22 +108,10 @@ def test_search_never_proposes_a_forbidden_id_even_the_most_probable():
 
 
 def test_nmt_train_on_a_mixture_resumes_exactly_and_its_model_never_outputs_the_tag(tmp_path, prepared):
-    base = (prepared.parent / "run.yaml").read_text(encoding="utf-8")
-    straight, split = tmp_path / "straight.yaml", tmp_path / "split.yaml"
-    for config, name in ((straight, "straight"), (split, "split")):
-        config.write_text(base.replace(str(prepared), str(tmp_path / name)), encoding="utf-8")
-    first = run_cli("nmt.cli.train", "--config", str(straight), "--quiet", "--set", "train.max_steps=8")
-    assert first.returncode == 0, first.stderr
-    assert run_cli("nmt.cli.train", "--config", str(split), "--quiet", "--set", "train.max_steps=3").returncode == 0
-    resumed = run_cli("nmt.cli.train", "--config", str(split), "--quiet", "--resume", "--set", "train.max_steps=8")
-    assert resumed.returncode == 0, resumed.stderr
-    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
-    b = load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt")
-    assert a["iterator"] == b["iterator"] and a["iterator"]["epoch"] > 1  # across an epoch boundary
-    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
-    log = (tmp_path / "straight" / "train.log").read_text(encoding="utf-8")
+    straight = train_straight_and_resumed(tmp_path, prepared.parent / "run.yaml", prepared, steps=8, stop_at=3)
+    log = (straight / "train.log").read_text(encoding="utf-8")
     assert "300 training pairs from 200 x2 + 100 x0.5 <bt>" in log
-    loaded = load_model(tmp_path / "straight")  # as nmt-translate and nmt-serve load it: the tag forbidden
+    loaded = load_model(straight)  # as nmt-translate and nmt-serve load it: the tag forbidden
     assert loaded.model.never_output.tolist() == [loaded.tokenizer.tag_id("<bt>")]
 
 

@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sentencepiece as spm
-from conftest import config_text, make_pairs, run_cli, write_plain
+from conftest import config_text, make_pairs, train_straight_and_resumed, write_plain
 
 from nmt.batching import BatchIterator, ParallelArrays
-from nmt.checkpoint import load_checkpoint
 from nmt.config import load_config
 from nmt.errors import ConfigError
 from nmt.prepare import Preparer
@@ -87,20 +86,8 @@ def test_batches_follow_each_epochs_own_lengths(prepared):
 
 
 def test_nmt_train_with_sampling_resumes_exactly(tmp_path, prepared):
-    straight, split = tmp_path / "straight.yaml", tmp_path / "split.yaml"
-    base = (prepared.parent / "run.yaml").read_text()
-    for config, name in ((straight, "straight"), (split, "split")):
-        config.write_text(base.replace(str(prepared), str(tmp_path / name)), encoding="utf-8")
-    first = run_cli("nmt.cli.train", "--config", str(straight), "--quiet", "--set", "train.max_steps=10")
-    assert first.returncode == 0, first.stderr
-    assert run_cli("nmt.cli.train", "--config", str(split), "--quiet", "--set", "train.max_steps=5").returncode == 0
-    resumed = run_cli("nmt.cli.train", "--config", str(split), "--quiet", "--resume", "--set", "train.max_steps=10")
-    assert resumed.returncode == 0, resumed.stderr
-    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
-    b = load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt")
-    assert a["iterator"] == b["iterator"] and a["iterator"]["epoch"] > 1  # across an epoch boundary
-    assert all(np.array_equal(a["model"][k].numpy(), b["model"][k].numpy()) for k in a["model"])
-    log = (tmp_path / "straight" / "train.log").read_text()
+    straight = train_straight_and_resumed(tmp_path, prepared.parent / "run.yaml", prepared, steps=10, stop_at=5)
+    log = (straight / "train.log").read_text()
     assert "subword sampling alpha 0.2, nbest 16" in log
 
 
