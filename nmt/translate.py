@@ -42,7 +42,7 @@ class Translator:
 
     def sampling_state(self) -> bytes | None:
         """The sampling generator's state (None without a seed), to continue an interrupted run with."""
-        return bytes(self.generator.get_state().tolist()) if self.generator is not None else None
+        return self.generator.get_state().numpy().tobytes() if self.generator is not None else None
 
     def restore_sampling_state(self, state: bytes) -> None:
         if self.generator is not None:
