@@ -1,4 +1,4 @@
-"""sacreBLEU scores with their signatures, overall and by source-length bucket."""
+"""sacreBLEU scores with their signatures, overall, by source-length bucket and by group (a corpus's origin)."""
 
 from __future__ import annotations
 
@@ -46,4 +46,20 @@ def scores_by_length(hypotheses: Sequence[str], references: Sequence[str], sourc
         score = BLEU().corpus_score([hypotheses[i] for i in members], [[references[i] for i in members]])
         label = f"{low}-{high - 1}" if high is not None else f"{low}+"
         rows.append({"bucket": label, "sentences": len(members), "bleu": round(score.score, 2)})
+    return rows
+
+
+def scores_by_group(hypotheses: Sequence[str], references: Sequence[str], groups: Sequence[str]) -> list[dict]:
+    """BLEU and chrF of each group of lines (groups[i] names line i's group, e.g. the corpus it came
+    from), in the order the groups first appear."""
+    _check_lengths(hypotheses, [references, groups])
+    members: dict[str, list[int]] = {}
+    for i, group in enumerate(groups):
+        members.setdefault(group.strip(), []).append(i)
+    rows = []
+    for group, lines in members.items():
+        hyps, refs = [hypotheses[i] for i in lines], [[references[i] for i in lines]]
+        rows.append({"group": group, "sentences": len(lines),
+                     "bleu": round(BLEU().corpus_score(hyps, refs).score, 2),
+                     "chrf": round(CHRF().corpus_score(hyps, refs).score, 2)})
     return rows

@@ -101,7 +101,7 @@ train: {max_epochs: null, max_steps: 6, validate_every: 6, batch_tokens: 2000}
 
 def test_a_back_translation_config_makes_its_synthetic_corpus_in_stage_0(tmp_path):
     """run.sh --conf conf/rnnsearch_bt.yaml: the reverse model trained, the English translated, tagged pairs prepared
-    (tiny settings put in place of rnnsearch_regularised.yaml, which the three configs build on)."""
+    (tiny settings put in place of rnnsearch_regularised_8k.yaml, which the three configs build on)."""
     from conftest import make_pairs, write_plain
     from test_recipes import _copy_recipe, _env
 
@@ -110,7 +110,7 @@ def test_a_back_translation_config_makes_its_synthetic_corpus_in_stage_0(tmp_pat
     for split, n, seed in (("train", 300, 1), ("dev", 20, 2), ("test", 20, 3)):
         write_plain(recipe / "data", split, make_pairs(n, seed))
     (recipe / "data" / "mono.en").write_text("".join(en + "\n" for _, en in make_pairs(150, 9)), encoding="utf-8")
-    (recipe / "conf" / "rnnsearch_regularised.yaml").write_text(TINY_REGULARISED, encoding="utf-8")
+    (recipe / "conf" / "rnnsearch_regularised_8k.yaml").write_text(TINY_REGULARISED, encoding="utf-8")
     result = subprocess.run(["bash", str(recipe / "run.sh"), "--conf", "conf/rnnsearch_bt.yaml", "--stop-stage", "1"],
                             capture_output=True, text=True, env=_env(), timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]

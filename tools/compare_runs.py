@@ -5,7 +5,8 @@
 Reads each run's results.json (written by nmt-train and the recipes' score stage; for an
 ensemble of runs, by the ablation's ensemble stage) and writes
 into --out (default: a `compare` folder next to the runs):
-  table.md              test BLEU/chrF, dev ppl, parameters, training time, speed; BLEU by length;
+  table.md              test BLEU/chrF, dev ppl, parameters, training time, speed; BLEU by length
+                        (and by origin, where the recipe's test set names it: nmt-score --groups);
                         the settings (config.yaml) in which each run differs from the first
   bleu_by_length.png    test BLEU per source-length bucket, one line per run (Bahdanau 2014, Fig. 2)
   dev_bleu_vs_time.png  dev BLEU at each validation against minutes of training
@@ -116,23 +117,23 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def length_table(runs: list[dict]) -> str:
-    """Test BLEU per source-length bucket: rows are buckets, columns are runs."""
-    with_buckets = [run for run in runs if run.get("test", {}).get("by_length")]
-    if not with_buckets:
+def breakdown_table(runs: list[dict], key: str = "by_length", label: str = "bucket", heading: str = "source words") -> str:
+    """Test BLEU per part of the test set (length bucket, or origin group): rows are parts, columns are runs."""
+    with_parts = [run for run in runs if run.get("test", {}).get(key)]
+    if not with_parts:
         return ""
-    buckets: dict[str, int] = {}
-    for run in with_buckets:
-        for row in run["test"]["by_length"]:
-            buckets.setdefault(row["bucket"], row["sentences"])
-    lines = ["| source words | sentences | " + " | ".join(run["name"] for run in with_buckets) + " |",
-             "| --- | ---: " + "| ---: " * len(with_buckets) + "|"]
-    for bucket, sentences in buckets.items():
+    parts: dict[str, int] = {}
+    for run in with_parts:
+        for row in run["test"][key]:
+            parts.setdefault(row[label], row["sentences"])
+    lines = [f"| {heading} | sentences | " + " | ".join(run["name"] for run in with_parts) + " |",
+             "| --- | ---: " + "| ---: " * len(with_parts) + "|"]
+    for part, sentences in parts.items():
         scores = []
-        for run in with_buckets:
-            found = [row["bleu"] for row in run["test"]["by_length"] if row["bucket"] == bucket]
+        for run in with_parts:
+            found = [row["bleu"] for row in run["test"][key] if row[label] == part]
             scores.append(_number(found[0]) if found else "-")
-        lines.append(f"| {bucket} | {sentences:,} | " + " | ".join(scores) + " |")
+        lines.append(f"| {part} | {sentences:,} | " + " | ".join(scores) + " |")
     return "\n".join(lines)
 
 
@@ -218,9 +219,12 @@ def main(argv: list[str] | None = None) -> int:
 
     matplotlib.use("Agg")
     sections = ["## Runs", "", markdown_table(summary_rows(runs))]
-    by_length = length_table(runs)
+    by_length = breakdown_table(runs)
     if by_length:
         sections += ["", "## Test BLEU by source length", "", by_length]
+    by_group = breakdown_table(runs, "by_group", "group", "origin")
+    if by_group:
+        sections += ["", "## Test BLEU by origin", "", by_group]
     differences = settings_differences(runs)
     if differences:
         sections += ["", f"## Settings that differ from {runs[0]['name']}", "", differences]

@@ -19,9 +19,11 @@ def _main() -> int:
     parser.add_argument("--source", default=None, help="source file: adds BLEU by source-length bucket")
     parser.add_argument("--length-edges", default="10,20,30,40,50",
                         help="bucket edges in source words, comma-separated (default 10,20,30,40,50)")
+    parser.add_argument("--groups", default=None,
+                        help="a file naming each line's group (e.g. data/test.origin): adds BLEU and chrF by group")
     args = parser.parse_args()
 
-    from nmt.metrics import corpus_scores, scores_by_length
+    from nmt.metrics import corpus_scores, scores_by_group, scores_by_length
 
     try:
         edges = sorted({int(edge) for edge in args.length_edges.split(",") if edge.strip()})
@@ -47,6 +49,11 @@ def _main() -> int:
         if len(sources) != len(hypotheses):
             raise NmtError(f"score: source {args.source} has {len(sources)} lines but there are {len(hypotheses)} hypotheses")
         scores["by_length"] = scores_by_length(hypotheses, references[0], sources, edges)
+    if args.groups:
+        groups = list(read_lines(args.groups))
+        if len(groups) != len(hypotheses):
+            raise NmtError(f"score: groups {args.groups} has {len(groups)} lines but there are {len(hypotheses)} hypotheses")
+        scores["by_group"] = scores_by_group(hypotheses, references[0], groups)
     if args.json:
         print(json.dumps({k: v for k, v in scores.items() if k != "bleu_details"}, indent=2))
         return 0
@@ -55,6 +62,8 @@ def _main() -> int:
     print(f"signature: {scores['bleu_signature']}")
     for row in scores.get("by_length", []):
         print(f"source {row['bucket']:>6} words: {row['sentences']:5d} sentences, BLEU {row['bleu']:6.2f}")
+    for row in scores.get("by_group", []):
+        print(f"{row['group']:>20}: {row['sentences']:5d} sentences, BLEU {row['bleu']:6.2f}, chrF {row['chrf']:6.2f}")
     return 0
 
 

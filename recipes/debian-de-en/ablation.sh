@@ -8,4 +8,5 @@ cd "$(dirname "$0")"
 variants="seq2seq seq2seq_reversed context_gru bidir rnnsearch luong"
 # Sutskever's forward + backward ensemble: the two seq2seq runs decoding together.
 ensembles="seq2seq+seq2seq_reversed" test_src=data/test.de test_ref=data/test.en length_edges=10,20,30,40,50
+test_groups=data/test.origin  # scores by the corpus each test pair came from too
 source ../lib/ablation.sh

@@ -6,12 +6,13 @@
 #   1 prepare: clean, train SentencePiece (joint unigram 16k), cache arrays  (nmt-prepare)
 #   2 train                                                                  (nmt-train)
 #   3 translate the test set with beam 5                                     (nmt-translate)
-#   4 score with sacreBLEU (also by source length) into exp/<variant>/results.json
+#   4 score with sacreBLEU (also by source length and by origin) into exp/<variant>/results.json
 # Usage: run.sh [--stage N] [--stop-stage M] [--conf conf/rnnsearch.yaml]
 set -euo pipefail
 cd "$(dirname "$0")"
 stage=0 stop_stage=4 conf=conf/rnnsearch.yaml
 length_edges=10,20,30,40,50  # source words, as Bahdanau et al. 2014, Fig. 2
+test_groups=data/test.origin  # the corpus each test pair came from: scores by origin too
 source ../lib/stages.sh
 
 run_stage 0 data local/data.sh data

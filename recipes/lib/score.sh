@@ -1,9 +1,11 @@
 # Sourced by stages.sh and ablation.sh: scoring a translated test set into a run's results.json.
 
 score_into() {  # score_into EXP_DIR REF_FILE SRC_FILE: EXP_DIR/test.hyp scored (also by source length) into results.json
-  local dir=$1 ref=$2 src=$3
-  nmt-score -r "$ref" --source "$src" --length-edges "${length_edges:-10,20,30,40,50}" -i "$dir/test.hyp" --json \
-    > "$dir/test.scores.json" &&
+  local dir=$1 ref=$2 src=$3 groups=()
+  # a recipe whose test set mixes corpora names each line's origin in $test_groups: scores by origin too
+  [ -n "${test_groups:-}" ] && [ -f "$test_groups" ] && groups=(--groups "$test_groups")
+  nmt-score -r "$ref" --source "$src" --length-edges "${length_edges:-10,20,30,40,50}" "${groups[@]}" \
+    -i "$dir/test.hyp" --json > "$dir/test.scores.json" &&
   python3 - "$dir" <<'PY'
 import json, sys
 from pathlib import Path
