@@ -96,6 +96,8 @@ def test_compare_runs_sets_runs_side_by_side_by_origin(tmp_path):
         test = {"bleu": 15.0, "chrf": 45.0, "bleu_signature": "nrefs:1", "by_group": by_group}
         train = {"variant": "rnnsearch", "cell": "lstm", "steps": 100, "best": {"bleu": 9.0}, "history": []}
         (tmp_path / name / "results.json").write_text(json.dumps({"train": train, "test": test}))
+        corpora = [{"src": "train.de", "weight": 1.0}] + ([{"src": "mono.bt.de", "tag": "<bt>"}] if name == "bt" else [])
+        (tmp_path / name / "config.yaml").write_text(json.dumps({"data": {"train": corpora}}))  # JSON is YAML
     result = subprocess.run([sys.executable, str(REPO / "tools" / "compare_runs.py"), str(tmp_path / "plain"),
                              str(tmp_path / "bt"), "--out", str(tmp_path / "compare")],
                             capture_output=True, text=True, timeout=120)
@@ -103,6 +105,7 @@ def test_compare_runs_sets_runs_side_by_side_by_origin(tmp_path):
     table = (tmp_path / "compare" / "table.md").read_text()
     assert "## Test BLEU by origin" in table and "by source length" not in table
     assert "| ding | 30 | 10.00 | 12.50 |" in table and "| help | 70 | 20.00 | 19.00 |" in table
+    assert "- bt: `data.train.1.src` 'mono.bt.de', `data.train.1.tag` '<bt>'" in table  # each corpus's keys, as --set names them
 
 
 def test_the_recipes_score_stage_adds_scores_by_origin_when_the_recipe_names_them(tmp_path):

@@ -29,6 +29,9 @@ def _flat(tree: dict, prefix: str = "") -> dict[str, object]:
     for key, value in tree.items():
         if isinstance(value, dict):
             flat.update(_flat(value, f"{prefix}{key}."))
+        elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            # several training corpora: data.train.1.tag, as --set names them
+            flat.update(_flat({str(i): item for i, item in enumerate(value)}, f"{prefix}{key}."))
         else:
             flat[f"{prefix}{key}"] = value
     return flat
