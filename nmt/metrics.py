@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from typing import Sequence
 
 from sacrebleu.metrics import BLEU, CHRF
@@ -30,23 +31,30 @@ def corpus_scores(hypotheses: Sequence[str], references: Sequence[Sequence[str]]
     }
 
 
+def _scores_of_parts(hypotheses: Sequence[str], references: Sequence[str], parts: dict[str, list[int]],
+                     label: str) -> list[dict]:
+    """BLEU and chrF of each part of the test set (parts maps a part's name to its line numbers)."""
+    rows = []
+    for name, lines in parts.items():
+        hyps, refs = [hypotheses[i] for i in lines], [[references[i] for i in lines]]
+        rows.append({label: name, "sentences": len(lines),
+                     "bleu": round(BLEU().corpus_score(hyps, refs).score, 2),
+                     "chrf": round(CHRF().corpus_score(hyps, refs).score, 2)})
+    return rows
+
+
 def scores_by_length(hypotheses: Sequence[str], references: Sequence[str], sources: Sequence[str],
                      edges: Sequence[int] = (10, 20, 30, 40, 50)) -> list[dict]:
-    """BLEU per bucket of source length in words (as Bahdanau et al. 2014, Fig. 2).
+    """BLEU and chrF per bucket of source length in words (as Bahdanau et al. 2014, Fig. 2).
 
     Buckets are [0, e1), [e1, e2), ..., [e_last, inf); empty buckets are left out.
     """
     _check_lengths(hypotheses, [references, sources])
-    lows, highs = [0, *edges], [*edges, None]
-    rows = []
-    for low, high in zip(lows, highs):
-        members = [i for i, s in enumerate(sources) if len(s.split()) >= low and (high is None or len(s.split()) < high)]
-        if not members:
-            continue
-        score = BLEU().corpus_score([hypotheses[i] for i in members], [[references[i] for i in members]])
-        label = f"{low}-{high - 1}" if high is not None else f"{low}+"
-        rows.append({"bucket": label, "sentences": len(members), "bleu": round(score.score, 2)})
-    return rows
+    labels = [f"{low}-{high - 1}" for low, high in zip([0, *edges], edges)] + [f"{edges[-1]}+"]
+    members: dict[str, list[int]] = {label: [] for label in labels}
+    for i, source in enumerate(sources):
+        members[labels[bisect.bisect_right(edges, len(source.split()))]].append(i)
+    return _scores_of_parts(hypotheses, references, {label: lines for label, lines in members.items() if lines}, "bucket")
 
 
 def scores_by_group(hypotheses: Sequence[str], references: Sequence[str], groups: Sequence[str]) -> list[dict]:
@@ -56,10 +64,4 @@ def scores_by_group(hypotheses: Sequence[str], references: Sequence[str], groups
     members: dict[str, list[int]] = {}
     for i, group in enumerate(groups):
         members.setdefault(group.strip(), []).append(i)
-    rows = []
-    for group, lines in members.items():
-        hyps, refs = [hypotheses[i] for i in lines], [[references[i] for i in lines]]
-        rows.append({"group": group, "sentences": len(lines),
-                     "bleu": round(BLEU().corpus_score(hyps, refs).score, 2),
-                     "chrf": round(CHRF().corpus_score(hyps, refs).score, 2)})
-    return rows
+    return _scores_of_parts(hypotheses, references, members, "group")

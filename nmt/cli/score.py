@@ -11,6 +11,14 @@ from nmt.data import read_lines
 from nmt.errors import NmtError
 
 
+def _lines_beside(path: str, what: str, count: int) -> list[str]:
+    """A file with a line for each hypothesis (its source, its group), or one line saying it has not."""
+    lines = list(read_lines(path))
+    if len(lines) != count:
+        raise NmtError(f"score: {what} {path} has {len(lines)} lines but there are {count} hypotheses")
+    return lines
+
+
 def _main() -> int:
     parser = argparse.ArgumentParser(prog="nmt-score", description=__doc__.splitlines()[0])
     parser.add_argument("-r", "--reference", action="append", required=True, help="reference file (repeatable)")
@@ -45,14 +53,10 @@ def _main() -> int:
             raise NmtError(f"score: {where} has {len(hypotheses)} lines but reference {path} has {len(ref)}")
     scores = corpus_scores(hypotheses, references)
     if args.source:
-        sources = list(read_lines(args.source))
-        if len(sources) != len(hypotheses):
-            raise NmtError(f"score: source {args.source} has {len(sources)} lines but there are {len(hypotheses)} hypotheses")
+        sources = _lines_beside(args.source, "source", len(hypotheses))
         scores["by_length"] = scores_by_length(hypotheses, references[0], sources, edges)
     if args.groups:
-        groups = list(read_lines(args.groups))
-        if len(groups) != len(hypotheses):
-            raise NmtError(f"score: groups {args.groups} has {len(groups)} lines but there are {len(hypotheses)} hypotheses")
+        groups = _lines_beside(args.groups, "groups", len(hypotheses))
         scores["by_group"] = scores_by_group(hypotheses, references[0], groups)
     if args.json:
         print(json.dumps({k: v for k, v in scores.items() if k != "bleu_details"}, indent=2))
