@@ -120,7 +120,7 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def breakdown_table(runs: list[dict], key: str = "by_length", label: str = "bucket", heading: str = "source words") -> str:
+def breakdown_table(runs: list[dict], key: str, label: str, heading: str) -> str:
     """Test BLEU per part of the test set (length bucket, or origin group): rows are parts, columns are runs."""
     with_parts = [run for run in runs if run.get("test", {}).get(key)]
     if not with_parts:
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
 
     matplotlib.use("Agg")
     sections = ["## Runs", "", markdown_table(summary_rows(runs))]
-    by_length = breakdown_table(runs)
+    by_length = breakdown_table(runs, "by_length", "bucket", "source words")
     if by_length:
         sections += ["", "## Test BLEU by source length", "", by_length]
     by_group = breakdown_table(runs, "by_group", "group", "origin")
