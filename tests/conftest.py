@@ -14,8 +14,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 # A worker of `pytest -n` has one core of its own: torch in it, and every command a test starts, keep
-# to one thread (set before anything imports torch). Workers of two threads each on two cores run
-# the suite slower than one process does.
+# to one thread (set before anything imports torch), as two-thread jobs side by side on two cores
+# slow each other several-fold.
 if "PYTEST_XDIST_WORKER" in os.environ:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
