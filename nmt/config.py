@@ -41,6 +41,7 @@ class CorpusConfig:
     # Training corpora only (data.train may list several: nmt/mixture.py)
     weight: float = field(default=1.0, metadata=_range(0.0))  # times each pair is seen per epoch, in expectation
     tag: Optional[str] = None  # a reserved symbol before each source sentence, e.g. '<bt>' for back-translations
+    vocabulary: bool = True  # false: SentencePiece learns its pieces without this corpus (synthetic text)
 
 
 @dataclass
@@ -190,8 +191,8 @@ def _check_consistency(cfg: Config) -> None:
     for key, corpus in corpora:
         if corpus is None:
             continue
-        if not key.startswith("data.train") and (corpus.weight != 1.0 or corpus.tag is not None):
-            raise ConfigError(f"config: {key} sets a weight or a tag: only training corpora take them")
+        if not key.startswith("data.train") and (corpus.weight != 1.0 or corpus.tag is not None or not corpus.vocabulary):
+            raise ConfigError(f"config: {key} sets a weight, a tag or vocabulary: only training corpora take them")
         if corpus.weight == 0.0:
             raise ConfigError(f"config: {key}.weight = 0 leaves the corpus out: remove it from data.train instead")
         if corpus.tag is not None and not TAG.fullmatch(corpus.tag):
@@ -203,6 +204,8 @@ def _check_consistency(cfg: Config) -> None:
             raise ConfigError(f"config: {key} has format '{corpus.format}' and needs {key}.path")
         if (corpus.src_column is None) != (corpus.tgt_column is None):
             raise ConfigError(f"config: {key}.src_column and {key}.tgt_column must be set together")
+    if not any(corpus.vocabulary for corpus in cfg.data.train):
+        raise ConfigError("config: every data.train corpus sets vocabulary: false: SentencePiece needs one to learn from")
     if cfg.model.share_embeddings and not cfg.tokenizer.joint:
         raise ConfigError("config: model.share_embeddings needs tokenizer.joint: true (one vocabulary)")
     _check_model(cfg.model)

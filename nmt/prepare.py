@@ -31,9 +31,10 @@ def _fingerprint(*parts) -> str:
 
 
 def _corpus_identity(corpus: CorpusConfig) -> list:
-    """Config plus size and mtime of local inputs, so edited files are noticed. The weight and tag
-    change no text: a new weight reuses everything, a new tag retrains SentencePiece only."""
-    config = {key: value for key, value in dataclasses.asdict(corpus).items() if key not in ("weight", "tag")}
+    """Config plus size and mtime of local inputs, so edited files are noticed. The weight, tag and
+    vocabulary flag change no text: a new weight reuses everything, the others retrain SentencePiece."""
+    config = {key: value for key, value in dataclasses.asdict(corpus).items()
+              if key not in ("weight", "tag", "vocabulary")}
     identity: list = [config]
     for name in (corpus.src, corpus.tgt, corpus.path):
         path = Path(name) if name else None
@@ -127,14 +128,16 @@ class Preparer:
 
     def train_tokenizer(self, text_key: str) -> str:
         tok = self.cfg.tokenizer
-        key = _fingerprint(text_key, dataclasses.asdict(tok), tags(self.cfg))
+        learned_from = [corpus.vocabulary for corpus in self.cfg.data.train]
+        key = _fingerprint(text_key, dataclasses.asdict(tok), tags(self.cfg),
+                           *([learned_from] if not all(learned_from) else []))  # old records stay valid
         src_model, tgt_model = Tokenizer.model_paths(self.exp_dir, joint=tok.joint)
         if self.tokenizer_from is not None:
             return self.copy_tokenizer(src_model, tgt_model)
         if self._fresh("spm", key, [src_model, tgt_model]):
             self.log(f"reusing SentencePiece model(s) in {self.exp_dir}")
             return key
-        train_src, train_tgt = self.data_dir / "train.src", self.data_dir / "train.tgt"
+        train_src, train_tgt = self.vocabulary_text(learned_from)
         symbols = tags(self.cfg)  # source-side symbols: the target model has them only when joint
         runs = ([([train_src, train_tgt], "spm", symbols)] if tok.joint
                 else [([train_src], "spm.src", symbols), ([train_tgt], "spm.tgt", [])])
@@ -147,6 +150,21 @@ class Preparer:
         self.record.pop("arrays", None)
         self._save_record()
         return key
+
+    def vocabulary_text(self, learned_from: list[bool]) -> tuple[Path, Path]:
+        """The training text SentencePiece learns from: all of it, or the pairs of the corpora whose
+        `vocabulary` is true (synthetic text should not decide how real text is split)."""
+        train_src, train_tgt = self.data_dir / "train.src", self.data_dir / "train.tgt"
+        if all(learned_from):
+            return train_src, train_tgt
+        keep = np.asarray(learned_from)[np.load(self.data_dir / CORPUS_FILE)]
+        outputs = self.data_dir / "vocabulary.src", self.data_dir / "vocabulary.tgt"
+        for source, output in zip((train_src, train_tgt), outputs):
+            with open(output, "w", encoding="utf-8") as out:
+                out.writelines(line + "\n" for line, kept in zip(read_lines(source), keep) if kept)
+        self.log(f"SentencePiece learns from {int(keep.sum()):,} of {len(keep):,} training pairs "
+                 f"(the corpora with vocabulary: true)")
+        return outputs
 
     def copy_tokenizer(self, src_model: Path, tgt_model: Path) -> str:
         assert self.tokenizer_from is not None

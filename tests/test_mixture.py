@@ -93,6 +93,25 @@ def test_the_tag_is_one_reserved_symbol_before_tagged_sources_only(prepared):
     assert 400 < rows < 480  # 2 x 200 real pairs and about 50 synthetic ones
 
 
+def test_a_corpus_with_vocabulary_false_leaves_the_sentencepiece_model_as_the_others_alone_make_it(prepared):
+    corpus, root = prepared.parent / "corpus", prepared.parent
+    real_only = MIXED.replace("""    - {{src: {corpus}/synthetic.de, tgt: {corpus}/synthetic.en, weight: 0.5, tag: "<bt>"}}\n""", "")
+    real_only = real_only.replace("weight: 2}}", 'weight: 2, tag: "<bt>"}}')  # the same reserved symbol
+    (root / "real_only.yaml").write_text(real_only.format(exp=root / "real_only", corpus=corpus), encoding="utf-8")
+    Preparer(load_config(root / "real_only.yaml"), log=lambda line: None).run()
+    lines: list[str] = []
+    cfg = load_config(root / "run.yaml", ["exp_dir=" + str(root / "no_synthetic_pieces"), "data.train.1.vocabulary=false"])
+    Preparer(cfg, log=lines.append).run()
+    vocabulary = (root / "no_synthetic_pieces" / "spm.vocab").read_bytes()
+    assert vocabulary == (root / "real_only" / "spm.vocab").read_bytes()
+    assert vocabulary != (prepared / "spm.vocab").read_bytes()  # learned from the synthetic pairs too
+    assert "SentencePiece learns from 200 of 300 training pairs (the corpora with vocabulary: true)" in lines
+    lines.clear()  # the flag changes no text: a second run with it off reuses the text, retrains the pieces
+    Preparer(load_config(root / "run.yaml", ["exp_dir=" + str(root / "no_synthetic_pieces")]), log=lines.append).run()
+    assert lines[0].startswith("reusing cleaned text") and (root / "no_synthetic_pieces" / "spm.vocab").read_bytes() \
+        == (prepared / "spm.vocab").read_bytes()
+
+
 def test_search_never_proposes_a_forbidden_id_even_the_most_probable():
     torch.manual_seed(0)
     model = build_model(ModelConfig(embed_size=8, encoder_hidden=8, decoder_hidden=16, attention_size=8), 30, 30).eval()
@@ -116,7 +135,10 @@ def test_nmt_train_on_a_mixture_resumes_exactly_and_its_model_never_outputs_the_
 
 
 @pytest.mark.parametrize("overrides, message", [
-    (["data.dev.tag=<bt>"], "data.dev sets a weight or a tag: only training corpora take them"),
+    (["data.dev.tag=<bt>"], "data.dev sets a weight, a tag or vocabulary: only training corpora take them"),
+    (["data.test.vocabulary=false"], "data.test sets a weight, a tag or vocabulary: only training corpora take them"),
+    (["data.train.0.vocabulary=false", "data.train.1.vocabulary=false"],
+     "every data.train corpus sets vocabulary: false: SentencePiece needs one to learn from"),
     (["data.train.1.tag=bt"], r"data.train\[1\].tag = 'bt' is not valid: expected a name in angle brackets"),
     (["data.train.1.weight=0"], r"data.train\[1\].weight = 0 leaves the corpus out"),
     (["data.train.weight=3"], "data.train is a list of 2; name one by its number, from 0: data.train.0.weight"),
