@@ -8,6 +8,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+import torch
 from conftest import REPO
 
 SCRIPT = REPO / "recipes" / "ding-de-en" / "local" / "extract_ding.py"
@@ -99,9 +101,15 @@ train: {max_epochs: null, max_steps: 6, validate_every: 6, batch_tokens: 2000}
 """
 
 
-def test_a_back_translation_config_makes_its_synthetic_corpus_in_stage_0(tmp_path):
+@pytest.mark.parametrize("config, synthetic_name, reverse_models", [
+    ("rnnsearch_bt.yaml", "mono.bt.de", ["rnnsearch_reverse"]),
+    ("rnnsearch_bt_ensemble.yaml", "mono.bt-ensemble.de", ["rnnsearch_reverse", "rnnsearch_reverse_seed2"]),
+])
+def test_a_back_translation_config_makes_its_synthetic_corpus_in_stage_0(tmp_path, config, synthetic_name,
+                                                                          reverse_models):
     """run.sh --conf conf/rnnsearch_bt.yaml: the reverse model trained, the English translated, tagged pairs prepared
-    (tiny settings put in place of rnnsearch_regularised_8k.yaml, which the three configs build on)."""
+    (tiny settings put in place of rnnsearch_regularised_8k.yaml, which the configs build on); for the ensemble
+    config two reverse models, trained with different seeds, translate together."""
     from conftest import make_pairs, write_plain
     from test_recipes import _copy_recipe, _env
 
@@ -111,13 +119,27 @@ def test_a_back_translation_config_makes_its_synthetic_corpus_in_stage_0(tmp_pat
         write_plain(recipe / "data", split, make_pairs(n, seed))
     (recipe / "data" / "mono.en").write_text("".join(en + "\n" for _, en in make_pairs(150, 9)), encoding="utf-8")
     (recipe / "conf" / "rnnsearch_regularised_8k.yaml").write_text(TINY_REGULARISED, encoding="utf-8")
-    result = subprocess.run(["bash", str(recipe / "run.sh"), "--conf", "conf/rnnsearch_bt.yaml", "--stop-stage", "1"],
+    result = subprocess.run(["bash", str(recipe / "run.sh"), "--conf", f"conf/{config}", "--stop-stage", "1"],
                             capture_output=True, text=True, env=_env(), timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    reverse = recipe / "exp" / "rnnsearch_reverse"
-    assert (reverse / "checkpoints" / "best.pt").exists() and "src_lang: en" in (reverse / "config.yaml").read_text()
-    synthetic = (recipe / "data" / "mono.bt.de").read_text(encoding="utf-8").splitlines()
-    assert len(synthetic) == 150 and not (recipe / "data" / "mono.bt.de.part").exists()
+    trained = sorted(path.name for path in (recipe / "exp").glob("rnnsearch_reverse*"))
+    assert trained == reverse_models
+    weights = []
+    for name in reverse_models:
+        reverse = recipe / "exp" / name
+        assert "src_lang: en" in (reverse / "config.yaml").read_text()
+        weights.append(torch.load(reverse / "checkpoints" / "best.pt", weights_only=True)["model"])
+    synthetic = (recipe / "data" / synthetic_name).read_text(encoding="utf-8").splitlines()
+    if len(weights) == 2:  # two seeds, two models; the synthetic sources are their ensemble's beam-5 output
+        assert any(not torch.equal(weights[0][key], weights[1][key]) for key in weights[0])
+        models = [arg for name in reverse_models for arg in ("--model", str(recipe / "exp" / name))]
+        ensemble = subprocess.run([sys.executable, "-m", "nmt.cli.translate", *models, "--beam", "5",
+                                   "-i", str(recipe / "data" / "mono.en")],
+                                  capture_output=True, text=True, env=_env(), timeout=300)
+        assert ensemble.returncode == 0, ensemble.stderr[-2000:]
+        assert ensemble.stdout.splitlines() == synthetic
+    assert len(synthetic) == 150 and not (recipe / "data" / f"{synthetic_name}.part").exists()
     assert "150 lines in" in result.stderr  # nmt-translate's last progress line
     # stage 1 prepared the mixture (the tiny reverse model's output loses a few pairs to the length ratio)
-    assert re.search(r"\[1\] data/mono.bt.de \(weight 1, tag <bt>\): \d+ pairs kept of 150", result.stdout)
+    assert re.search(rf"\[1\] data/{re.escape(synthetic_name)} \(weight 1, tag <bt>\): \d+ pairs kept of 150",
+                     result.stdout)

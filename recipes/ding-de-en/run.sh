@@ -2,7 +2,8 @@
 # Ding German->English, in stages (Kaldi/ESPnet style):
 #   0 data: extract the corpus from Debian's trans-de-en   (local/data.sh); for a config that
 #     trains on back-translations (data/mono.bt*.de) also the English of WordNet's examples
-#     (local/monolingual.sh), the reverse model and its translation of them (../lib/backtranslation.sh)
+#     (local/monolingual.sh), the reverse model (two for data/mono.bt-ensemble.de) and its translation
+#     of them (../lib/backtranslation.sh)
 #   1 prepare: clean, train SentencePiece, cache arrays     (nmt-prepare)
 #   2 train                                                 (nmt-train)
 #   3 translate the test set with beam 5                    (nmt-translate)
@@ -17,6 +18,6 @@ source ../lib/stages.sh
 run_stage 0 data local/data.sh data
 if grep -q "data/mono\.bt" "$conf"; then  # a config that trains on back-translations makes them first
   source ../lib/backtranslation.sh
-  run_stage 0 back-translation back_translation de en conf/rnnsearch_reverse.yaml
+  run_stage 0 back-translation back_translation de en conf/rnnsearch_reverse.yaml conf/rnnsearch_reverse_seed2.yaml
 fi
 model_stages de en  # 1 prepare, 2 train, 3 translate (beam 5), 4 score
