@@ -145,6 +145,9 @@ class Preparer:
             train_sentencepiece(inputs, self.exp_dir / prefix, model_type=tok.model_type, vocab_size=tok.vocab_size,
                                 character_coverage=tok.character_coverage, input_sentence_size=tok.input_sentence_size,
                                 control_symbols=control)
+        if not all(learned_from):  # the subset was written for SentencePiece alone
+            train_src.unlink()
+            train_tgt.unlink()
         self.log(f"trained {'joint' if tok.joint else 'separate'} SentencePiece {tok.model_type} model(s), vocabulary {tok.vocab_size}")
         self.record["spm"] = {"key": key}
         self.record.pop("arrays", None)

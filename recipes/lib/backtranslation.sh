@@ -21,13 +21,13 @@ back_translation() {  # back_translation SRC TGT REVERSE_CONF [REVERSE_CONF...]
   local options=(--beam 5)
   case $synthetic in *sample*) options=(--sample --seed 1) ;; esac
   for reverse_conf in "${reverse_confs[@]}"; do
+    local reverse_exp=exp/$(basename "$reverse_conf" .yaml)
     (  # each reverse model through the recipe's own prepare and train steps
-      conf=$reverse_conf variant=$(basename "$reverse_conf" .yaml) init_from="" nproc=""
-      exp=exp/$variant
+      conf=$reverse_conf exp=$reverse_exp variant=$(basename "$reverse_exp") init_from="" nproc=""
       nmt-prepare --config "$conf" --set exp_dir="$exp" || exit 1
       train_model
     ) || return 1
-    options+=(--model "exp/$(basename "$reverse_conf" .yaml)")
+    options+=(--model "$reverse_exp")
   done
   nmt-translate -i "data/mono.$tgt" -o "$synthetic.part" "${options[@]}" || return 1
   mv "$synthetic.part" "$synthetic"
