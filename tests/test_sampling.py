@@ -3,12 +3,14 @@ resume, the next epoch encoded ahead, dev and translation untouched, exact resum
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import sentencepiece as spm
-from conftest import config_text, make_pairs, train_straight_and_resumed, write_plain
+from conftest import REPO, config_text, make_pairs, train_straight_and_resumed, write_plain
 
 from nmt.batching import BatchIterator, ParallelArrays
 from nmt.config import load_config
@@ -16,6 +18,9 @@ from nmt.errors import ConfigError
 from nmt.prepare import Preparer
 from nmt.sampling import BpeMerges, SampledEpochs
 from nmt.tokenizer import Tokenizer, train_sentencepiece
+
+sys.path.insert(0, str(REPO / "tools"))
+import bench_sampling  # noqa: E402
 
 TINY = """
 model: {variant: rnnsearch, embed_size: 16, encoder_hidden: 16, decoder_hidden: 32, attention_size: 16, dropout: 0.0}
@@ -149,3 +154,21 @@ def test_a_bpe_model_samples_its_epochs_by_dropout(prepared):
     assert tokenizer.decode_src([list(one.src[i]) for i in range(20)]) == \
         tokenizer.decode_src([list(plain.src[i]) for i in range(20)])
     first.close(), again.close()
+
+
+def test_the_sampling_benchmark_times_an_epoch_against_the_training_log(prepared, tmp_path):
+    """tools/bench_sampling.py samples epochs of a prepared experiment and reads its train.log."""
+    log = tmp_path / "train.log"
+    lines = []
+    for step in range(50, 650, 50):  # a minute every 50 updates, and a 20-minute validation after update 400
+        minute = step // 50 + (20 if step > 400 else 0)
+        lines.append(f"2026-12-02 11:{minute:02d}:00 step {step} epoch {1 if step <= 300 else 2}: loss 5.0")
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    seconds, updates = bench_sampling.training_epoch_seconds(log)
+    assert updates == 300 and seconds == pytest.approx(300 * 60 / 50)
+
+    run = subprocess.run([sys.executable, str(REPO / "tools" / "bench_sampling.py"), str(prepared), "--epochs", "1"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "300 training pairs, unigram sampling, nbest 16, alpha 0.2" in run.stdout
+    assert "sampling one epoch (both sides)" in run.stdout
