@@ -312,6 +312,8 @@ class Trainer:
                 if len(group) < cfg.accumulate:
                     continue
                 tick = time.time()
+                if self.step == first_step:
+                    progress.startup_seconds += tick - clock_zero - progress.elapsed
                 outcome = self.update(group)
                 group = []
                 progress.step += 1

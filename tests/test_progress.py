@@ -26,3 +26,10 @@ def test_the_estimate_takes_the_nearer_budget_and_counts_validations_once_timed(
     assert progress.seconds_left(total_steps=None, max_minutes=None, validate_every=50) is None
     assert Progress().seconds_left(total_steps=100, max_minutes=None, validate_every=50) is None
     assert format_minutes(45) == "45 s" and format_minutes(35 * 60) == "35 min"
+
+
+def test_the_wait_before_the_first_update_is_not_counted_in_the_pace():
+    # 20 s of planning and segmenting the first epoch, then 20 updates in 10 s: 0.5 s an update, not 1.5
+    progress = Progress(step=20, train_seconds=9.0, elapsed=30.0, startup_seconds=20.0)
+    assert progress.seconds_per_update() == pytest.approx(0.5)
+    assert progress.seconds_left(total_steps=100, max_minutes=None, validate_every=50) == pytest.approx(40.0)
