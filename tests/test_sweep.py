@@ -80,3 +80,20 @@ def test_a_sweep_prunes_a_trial_that_falls_behind_and_continues_after_ctrl_c(tmp
 
     _, cfg = load_task_config(out / "best.yaml")  # ready for run.sh --conf
     assert cfg.train.lr == best["train"]["lr"] and cfg.model.variant == "rnnsearch"
+
+
+def test_a_continued_study_draws_new_values_rather_than_the_first_trials_again(tmp_path):
+    """Each start seeds the sampler anew: with the seed of the first start it would repeat trial 0's values."""
+    sys.path.insert(0, str(REPO / "tools"))
+    import optuna
+    import sweep
+
+    def first_draw() -> float:
+        study = sweep.open_study(tmp_path / "study.db", "s", maximize=True, seed=1234, pruning={}, validate_every=1)
+        trial = study.ask()
+        value = trial.suggest_float("x", 0.0, 1.0)
+        study.tell(trial, value)
+        return value
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    assert first_draw() != first_draw()  # two sessions of one sweep

@@ -104,9 +104,26 @@ def objective_for(sweep: dict, config: Path, out: Path, metric: str, higher_is_b
         assert results is not None
         if results["stop_reason"].startswith("pruned"):
             raise optuna.TrialPruned()
-        return max(best) if higher_is_better else min(best)
+        # The run's whole history: a resumed run validated before its interruption too, and a run that had
+        # finished already (the same values drawn again) validates no more
+        seen = [float(record[metric]) for record in results["history"]] or best
+        return max(seen) if higher_is_better else min(seen)
 
     return objective
+
+
+def open_study(path: Path, name: str, *, maximize: bool, seed: int, pruning: dict, validate_every: int):
+    """The study in SQLite at `path`, new or continued. The sampler's seed moves on with every trial the
+    study holds: seeded alike at each start, it would draw the values of the first trials again."""
+    import optuna
+
+    study = optuna.create_study(
+        study_name=name, storage=f"sqlite:///{path}", load_if_exists=True,
+        direction="maximize" if maximize else "minimize",
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=pruning.get("startup_trials", 5),
+                                           n_warmup_steps=pruning.get("warmup_validations", 2) * validate_every))
+    study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
+    return study
 
 
 def retry_interrupted(study, sweep: dict) -> None:
@@ -183,14 +200,9 @@ def main() -> int:
         raise NmtError(f"sweep: metric {metric!r}: the task measures {', '.join(metrics)}")
     out = (args.out or Path("exp") / args.sweep.stem).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    pruning = sweep.get("pruner", {})
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        study_name=args.sweep.stem, storage=f"sqlite:///{out / 'study.db'}", load_if_exists=True,
-        direction="maximize" if metrics[metric].higher_is_better else "minimize",
-        sampler=optuna.samplers.TPESampler(seed=cfg.train.seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=pruning.get("startup_trials", 5),
-                                           n_warmup_steps=pruning.get("warmup_validations", 2) * cfg.train.validate_every))
+    study = open_study(out / "study.db", args.sweep.stem, maximize=metrics[metric].higher_is_better,
+                       seed=cfg.train.seed, pruning=sweep.get("pruner", {}), validate_every=cfg.train.validate_every)
     retry_interrupted(study, sweep)
     objective = objective_for(sweep, config, out, metric, metrics[metric].higher_is_better)
     total, minutes = args.trials or sweep.get("trials", 20), args.minutes or sweep.get("minutes")
