@@ -90,10 +90,10 @@ class SampledEpochs:
 
     def _ahead(self, epoch: int) -> Future:
         if epoch not in self._pending:
-            self._pending[epoch] = self._worker.submit(self._encode, epoch)
+            self._pending[epoch] = self._worker.submit(self.encode, epoch)
         return self._pending[epoch]
 
-    def _encode(self, epoch: int) -> None:
+    def encode(self, epoch: int) -> None:
         """Both sides of the training text, sampled with the seed of (seed, epoch); .bin written last."""
         if (self.dir / f"{self._prefix(epoch)}.tgt.bin").exists():
             return

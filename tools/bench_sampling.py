@@ -78,7 +78,7 @@ def main() -> int:
                                 model_type=cfg.tokenizer.model_type)
         started = time.perf_counter()
         for epoch in range(1, args.epochs + 1):
-            sampler._encode(epoch)
+            sampler.encode(epoch)  # in this thread: the time of the work itself
         seconds = (time.perf_counter() - started) / args.epochs
         sampler.close()
     kind = "BPE-dropout" if cfg.tokenizer.model_type == "bpe" else f"unigram sampling, nbest {nbest}"
