@@ -304,7 +304,8 @@ class Trainer:
     def _loop(self) -> str:
         cfg, progress = self.train_cfg, self.progress
         group, window_tokens, window_start, window_loss = [], 0, time.time(), []
-        clock_zero = time.time() - progress.elapsed
+        loop_start = time.time()
+        clock_zero = loop_start - progress.elapsed
         first_step = self.step
         while (reason := self._stop_reason()) is None:
             for batch in self.iterator:  # the rest of the current epoch
@@ -313,7 +314,7 @@ class Trainer:
                     continue
                 tick = time.time()
                 if self.step == first_step:
-                    progress.startup_seconds += tick - clock_zero - progress.elapsed
+                    progress.startup_seconds += tick - loop_start
                 outcome = self.update(group)
                 group = []
                 progress.step += 1

@@ -24,6 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from nmt.cli.common import run_main  # noqa: E402
 from nmt.config import load_config  # noqa: E402
 from nmt.data import read_lines  # noqa: E402
 from nmt.errors import NmtError  # noqa: E402
@@ -92,8 +93,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except NmtError as err:
-        print(f"bench_sampling: error: {err}", file=sys.stderr)
-        sys.exit(2)
+    run_main("bench_sampling", main)

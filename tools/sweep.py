@@ -92,12 +92,9 @@ def objective_for(sweep: dict, config: Path, out: Path, metric: str, higher_is_b
         trial.set_user_attr("exp_dir", str(exp_dir.relative_to(out)))
         spec, cfg = load_task_config(config, overrides(sweep.get("set", {}), params) + [f"exp_dir={exp_dir}"])
         resume = (exp_dir / "checkpoints" / "last.pt").exists()
-        best: list[float] = []
 
         def on_validation(step: int, metrics: dict) -> str | None:
-            value = float(metrics[metric])
-            best.append(value)
-            trial.report(value, step)
+            trial.report(float(metrics[metric]), step)
             return "pruned: behind the median of earlier trials" if trial.should_prune() else None
 
         results, _ = train_experiment(spec, cfg, resume=resume, quiet=True, on_validation=on_validation)
@@ -106,7 +103,7 @@ def objective_for(sweep: dict, config: Path, out: Path, metric: str, higher_is_b
             raise optuna.TrialPruned()
         # The run's whole history: a resumed run validated before its interruption too, and a run that had
         # finished already (the same values drawn again) validates no more
-        seen = [float(record[metric]) for record in results["history"]] or best
+        seen = [float(record[metric]) for record in results["history"]]
         return max(seen) if higher_is_better else min(seen)
 
     return objective
