@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 import yaml
 from conftest import REPO
 
@@ -147,3 +148,31 @@ def test_every_recipe_config_is_valid_and_builds_its_model():
     _, reversed_cfg = load_task_config(REPO / "recipes" / "ding-de-en" / "conf" / "seq2seq_reversed.yaml")
     assert reversed_cfg.model.reverse_source and reversed_cfg.model.variant == "seq2seq"
     assert reversed_cfg.exp_dir.endswith("seq2seq_reversed")
+
+
+@pytest.mark.parametrize("synthetic, search", [
+    ("data/mono.bt.de", "--beam 5"),
+    ("data/mono.bt-sample.de", "--sample --seed 1"),
+    ("data/mono.bt-greedy.de", "--beam 1"),
+])
+def test_back_translation_searches_as_the_synthetic_corpus_name_says(tmp_path, synthetic, search):
+    """recipes/lib/backtranslation.sh: the reverse model translates with beam 5, or samples, or searches greedily
+    when the synthetic corpus's file name says so (the toolkit's commands stubbed: only the asking is checked)."""
+    stubs = {"nmt-prepare": "exit 0",
+             "nmt-translate": 'echo "$@" > asked\nwhile [ $# -gt 0 ]; do [ "$1" = -o ] && echo x > "$2"; shift; done',
+             "local/monolingual.sh": "exit 0"}
+    for name, body in stubs.items():
+        stub = tmp_path / ("bin" if name.startswith("nmt") else "") / name
+        stub.parent.mkdir(exist_ok=True)
+        stub.write_text(f"#!/bin/sh\n{body}\n")
+        stub.chmod(0o755)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "bt.yaml").write_text(f"data:\n  train:\n    - {{src: {synthetic}, tgt: data/mono.en}}\n")
+    script = (f"train_model() {{ :; }}; conf=bt.yaml; source {REPO}/recipes/lib/backtranslation.sh; "
+              "back_translation de en conf/reverse.yaml")
+    result = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                            env=_env(PATH=f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"))
+    assert result.returncode == 0, result.stderr
+    asked = (tmp_path / "asked").read_text().strip()
+    assert asked == f"-i data/mono.en -o {synthetic}.part {search} --model exp/reverse"
+    assert (tmp_path / synthetic).read_text() == "x\n"
