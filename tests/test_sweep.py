@@ -1,5 +1,6 @@
 """tools/sweep.py end to end on the toy recipe: tiny trials, one pruned, one interrupted by Ctrl-C and
-resumed when the sweep starts again; the table, importance plot and best config it leaves."""
+resumed when the sweep starts again; the table (after every trial, and on --report), importance plot
+and best config it leaves."""
 
 from __future__ import annotations
 
@@ -57,10 +58,11 @@ def test_a_sweep_prunes_a_trial_that_falls_behind_and_continues_after_ctrl_c(tmp
 
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 180
-    while not any("validation at step 2:" in log.read_text() for log in out.glob("trials/*/train.log")):
-        assert time.time() < deadline and first.poll() is None, "the first trial never validated"
+    while sum("validation at step 2:" in log.read_text() for log in out.glob("trials/*/train.log")) < 2:
+        assert time.time() < deadline and first.poll() is None, "the second trial never validated"
         time.sleep(0.05)
-    first.send_signal(signal.SIGINT)  # Ctrl-C in the middle of the first trial
+    assert "| 0 | complete |" in (out / "table.md").read_text()  # written as each trial ends
+    first.send_signal(signal.SIGINT)  # Ctrl-C in the middle of the second trial
     _, stderr = first.communicate(timeout=120)
     assert first.returncode == 130 and "start it again to continue" in stderr, stderr[-2000:]
 
@@ -80,6 +82,13 @@ def test_a_sweep_prunes_a_trial_that_falls_behind_and_continues_after_ctrl_c(tmp
 
     _, cfg = load_task_config(out / "best.yaml")  # ready for run.sh --conf
     assert cfg.train.lr == best["train"]["lr"] and cfg.model.variant == "rnnsearch"
+
+    (out / "table.md").unlink()
+    (out / "best.yaml").unlink()
+    looked = subprocess.run(command + ["--report"], capture_output=True, text=True, timeout=120)
+    assert looked.returncode == 0, looked.stderr[-2000:]
+    assert (out / "table.md").read_text() == table and (out / "best.yaml").exists()
+    assert len(optuna.load_study(study_name="sweep", storage=f"sqlite:///{out / 'study.db'}").trials) == len(states)
 
 
 def test_a_continued_study_draws_new_values_rather_than_the_first_trials_again(tmp_path):

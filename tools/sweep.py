@@ -3,7 +3,7 @@
 the keys in a search space, reports its dev metric at every validation (a median pruner stops
 trials that fall behind), and the study lives in SQLite so an interrupted sweep continues.
 
-    python tools/sweep.py SWEEP.yaml [--out DIR] [--trials N] [--minutes M]
+    python tools/sweep.py SWEEP.yaml [--out DIR] [--trials N] [--minutes M] [--report]
 
 SWEEP.yaml (paths relative to it):
 
@@ -21,7 +21,9 @@ SWEEP.yaml (paths relative to it):
 
 Writes into DIR (default: exp/<sweep name> beside the config's recipe): study.db, trials/<id>/ (an
 experiment directory each), table.md, importance.png and best.yaml, a config for `run.sh --conf`.
-A trial stopped by Ctrl-C resumes from its last.pt when the sweep is started again.
+table.md and best.yaml are written again after every trial; `--report` writes them from the study
+and exits (a look at a sweep that another process runs). A trial stopped by Ctrl-C resumes from its
+last.pt when the sweep is started again.
 """
 
 from __future__ import annotations
@@ -185,6 +187,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None, help="default: exp/<sweep name> in the current directory")
     parser.add_argument("--trials", type=int, default=None, help="trials in all (overrides the file)")
     parser.add_argument("--minutes", type=float, default=None, help="stop starting trials after this long")
+    parser.add_argument("--report", action="store_true", help="write table.md, best.yaml, importance.png and exit")
     args = parser.parse_args()
     import optuna
 
@@ -200,6 +203,10 @@ def main() -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(out / "study.db", args.sweep.stem, maximize=metrics[metric].higher_is_better,
                        seed=cfg.train.seed, pruning=sweep.get("pruner", {}), validate_every=cfg.train.validate_every)
+    if args.report:
+        report(study, out, metric, config, sweep)
+        print(f"{len(study.trials)} trials; table in {out / 'table.md'}")
+        return 0
     retry_interrupted(study, sweep)
     objective = objective_for(sweep, config, out, metric, metrics[metric].higher_is_better)
     total, minutes = args.trials or sweep.get("trials", 20), args.minutes or sweep.get("minutes")
@@ -213,6 +220,7 @@ def main() -> int:
             last = study.trials[-1]
             print(f"trial {last.number}: {last.state.name.lower()}"
                   + (f", dev {metric} {last.value:.2f}" if last.value is not None else ""), file=sys.stderr)
+            report(study, out, metric, config, sweep)
     finally:
         report(study, out, metric, config, sweep)
     print(f"{len(study.trials)} trials; table in {out / 'table.md'}"
