@@ -171,11 +171,13 @@ def _importance_plot(study, path: Path, metric: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from optuna.importance import get_param_importances
+    from optuna.trial import TrialState
 
     importances = get_param_importances(study)
     fig, ax = plt.subplots(figsize=(6, 0.5 * len(importances) + 1.2))
     ax.barh(list(importances)[::-1], list(importances.values())[::-1], color="#4477aa")
-    ax.set_xlabel(f"importance for dev {metric} (fANOVA)")
+    finished = len(study.get_trials(states=(TrialState.COMPLETE,)))
+    ax.set_xlabel(f"importance for dev {metric} (fANOVA over {finished} finished trials)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
