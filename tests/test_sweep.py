@@ -106,3 +106,11 @@ def test_a_continued_study_draws_new_values_rather_than_the_first_trials_again(t
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     assert first_draw() != first_draw()  # two sessions of one sweep
+
+
+def test_a_report_on_a_sweep_never_started_says_so_in_one_line(tmp_path):
+    sweep_file = REPO / "recipes/toy-reverse/sweeps/reversal.yaml"
+    result = subprocess.run([sys.executable, str(REPO / "tools/sweep.py"), str(sweep_file), "--out", str(tmp_path / "none"),
+                             "--report"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "no study in" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "none").exists()  # nothing made where nothing was asked for

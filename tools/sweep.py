@@ -21,7 +21,7 @@ SWEEP.yaml (paths relative to it):
 
 Writes into DIR (default: exp/<sweep name> beside the config's recipe): study.db, trials/<id>/ (an
 experiment directory each), table.md, importance.png and best.yaml, a config for `run.sh --conf`.
-table.md and best.yaml are written again after every trial; `--report` writes them from the study
+table.md, best.yaml and importance.png are written again after every trial; `--report` writes them from the study
 and exits (a look at a sweep that another process runs). A trial stopped by Ctrl-C resumes from its
 last.pt when the sweep is started again.
 """
@@ -201,6 +201,8 @@ def main() -> int:
     if metric not in metrics:
         raise NmtError(f"sweep: metric {metric!r}: the task measures {', '.join(metrics)}")
     out = (args.out or Path("exp") / args.sweep.stem).resolve()
+    if args.report and not (out / "study.db").exists():
+        raise NmtError(f"sweep: no study in {out} to report on (the sweep has not been started there)")
     out.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(out / "study.db", args.sweep.stem, maximize=metrics[metric].higher_is_better,
