@@ -162,21 +162,19 @@ def report(study, out: Path, metric: str, config_path: Path, sweep: dict) -> Non
             f"{best.value:.2f}), chosen on the dev set.\n" + yaml.safe_dump({"base": base, **nested}, sort_keys=False))
     (out / "best.yaml").write_text(text, encoding="utf-8")
     if len(complete) >= 2 and len(sweep["space"]) >= 2:
-        _importance_plot(study, out / "importance.png", metric)
+        _importance_plot(study, out / "importance.png", metric, finished=len(complete))
 
 
-def _importance_plot(study, path: Path, metric: str) -> None:
+def _importance_plot(study, path: Path, metric: str, finished: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from optuna.importance import get_param_importances
-    from optuna.trial import TrialState
 
     importances = get_param_importances(study)
     fig, ax = plt.subplots(figsize=(6, 0.5 * len(importances) + 1.2))
     ax.barh(list(importances)[::-1], list(importances.values())[::-1], color="#4477aa")
-    finished = len(study.get_trials(states=(TrialState.COMPLETE,)))
     ax.set_xlabel(f"importance for dev {metric} (fANOVA over {finished} finished trials)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -215,18 +213,17 @@ def main() -> int:
     objective = objective_for(sweep, config, out, metric, metrics[metric].higher_is_better)
     total, minutes = args.trials or sweep.get("trials", 20), args.minutes or sweep.get("minutes")
     started = time.time()
-    try:
-        while sum(t.state.is_finished() and t.state.name != "FAIL" for t in study.trials) < total:
-            if minutes is not None and time.time() - started > minutes * 60:
-                print(f"sweep: {minutes:g} minutes spent; {out / 'table.md'}", file=sys.stderr)
-                break
+    while sum(t.state.is_finished() and t.state.name != "FAIL" for t in study.trials) < total:
+        if minutes is not None and time.time() - started > minutes * 60:
+            print(f"sweep: {minutes:g} minutes spent; {out / 'table.md'}", file=sys.stderr)
+            break
+        try:
             study.optimize(objective, n_trials=1, catch=())
-            last = study.trials[-1]
-            print(f"trial {last.number}: {last.state.name.lower()}"
-                  + (f", dev {metric} {last.value:.2f}" if last.value is not None else ""), file=sys.stderr)
+        finally:  # after every trial, and after a Ctrl-C in one
             report(study, out, metric, config, sweep)
-    finally:
-        report(study, out, metric, config, sweep)
+        last = study.trials[-1]
+        print(f"trial {last.number}: {last.state.name.lower()}"
+              + (f", dev {metric} {last.value:.2f}" if last.value is not None else ""), file=sys.stderr)
     print(f"{len(study.trials)} trials; table in {out / 'table.md'}"
           + (f", best in {out / 'best.yaml'}" if (out / "best.yaml").exists() else ""))
     return 0
