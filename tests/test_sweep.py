@@ -1,6 +1,6 @@
-"""tools/sweep.py end to end on the toy recipe: tiny trials, one pruned, one interrupted by Ctrl-C and
-resumed when the sweep starts again; the table (after every trial, and on --report), importance plot
-and best config it leaves."""
+"""tools/sweep.py end to end on the toy recipe: tiny trials (the first three enqueued in the sweep file),
+one pruned, one interrupted by Ctrl-C and resumed when the sweep starts again; the table (after every
+trial, and on --report), importance plot and best config it leaves."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import yaml
 from conftest import REPO
 
@@ -18,6 +19,7 @@ config: {recipe}/conf/rnnsearch.yaml
 metric: loss
 trials: 4
 pruner: {{startup_trials: 2, warmup_validations: 0}}
+sampler: {{startup_trials: 2}}
 set:
   model.embed_size: 16
   model.encoder_hidden: 16
@@ -30,6 +32,11 @@ set:
 space:
   train.lr: {{low: 0.0, high: 0.02}}
   model.dropout: [0.0, 0.1]
+enqueue:  # the fourth (lr 0: it never learns) falls behind the median of the first and third
+  - {{train.lr: 0.02, model.dropout: 0}}
+  - {{train.lr: 0.015, model.dropout: 0.1}}
+  - {{train.lr: 0.01, model.dropout: 0.0}}
+  - {{train.lr: 0, model.dropout: 0.0}}
 """
 
 
@@ -49,11 +56,6 @@ def test_a_sweep_prunes_a_trial_that_falls_behind_and_continues_after_ctrl_c(tmp
             path.write_text("".join(path.read_text().splitlines(keepends=True)[:keep]))
     sweep_file, out = tmp_path / "sweep.yaml", tmp_path / "out"
     sweep_file.write_text(SWEEP.format(recipe=recipe), encoding="utf-8")
-    # The first three trials are fixed, so the third (lr 0: it never learns) is the one behind the median.
-    out.mkdir()
-    study = optuna.create_study(study_name="sweep", storage=f"sqlite:///{out / 'study.db'}", direction="minimize")
-    for lr, dropout in ((0.02, 0.0), (0.015, 0.1), (0.0, 0.0)):
-        study.enqueue_trial({"train.lr": lr, "model.dropout": dropout})
     command = [sys.executable, str(REPO / "tools/sweep.py"), str(sweep_file), "--out", str(out)]
 
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -61,7 +63,7 @@ def test_a_sweep_prunes_a_trial_that_falls_behind_and_continues_after_ctrl_c(tmp
     while sum("validation at step 2:" in log.read_text() for log in out.glob("trials/*/train.log")) < 2:
         assert time.time() < deadline and first.poll() is None, "the second trial never validated"
         time.sleep(0.05)
-    assert "| 0 | complete |" in (out / "table.md").read_text()  # written as each trial ends
+    assert "| 0 | complete, enqueued |" in (out / "table.md").read_text()  # written as each trial ends
     first.send_signal(signal.SIGINT)  # Ctrl-C in the middle of the second trial
     _, stderr = first.communicate(timeout=120)
     assert first.returncode == 130 and "start it again to continue" in stderr, stderr[-2000:]
@@ -70,10 +72,13 @@ def test_a_sweep_prunes_a_trial_that_falls_behind_and_continues_after_ctrl_c(tmp
     assert again.returncode == 0, again.stderr[-3000:]
     states = [t.state.name for t in optuna.load_study(study_name="sweep", storage=f"sqlite:///{out / 'study.db'}").trials]
     assert states.count("FAIL") == 1 and states.count("PRUNED") == 1 and states.count("COMPLETE") == 3
+    assert len(states) == 5  # enqueued again at the second start, the four would wait a second time
     interrupted = [log for log in out.glob("trials/*/train.log") if "interrupted at step" in log.read_text()]
     assert len(interrupted) == 1 and "resuming at step" in interrupted[0].read_text()  # the same run went on
     table = (out / "table.md").read_text()
-    assert table.count("| pruned |") == 1 and table.count("| complete |") == 3
+    assert table.count("| pruned, enqueued |") == 1 and table.count("| complete") == 3
+    assert table.count(", enqueued |") == 5  # the four and the interrupted one's retry
+    assert "| 0.0 | 0.0 |" in table.split("| pruned")[1].splitlines()[0]  # the rate-0 trial is the one
     assert (out / "importance.png").read_bytes()[:4] == b"\x89PNG"
     best = yaml.safe_load((out / "best.yaml").read_text())
     assert best["base"] == os.path.relpath(recipe / "conf" / "rnnsearch.yaml", out)
@@ -114,3 +119,21 @@ def test_a_report_on_a_sweep_never_started_says_so_in_one_line(tmp_path):
                              "--report"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "no study in" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "none").exists()  # nothing made where nothing was asked for
+
+
+def test_an_enqueued_point_off_the_space_is_named_in_one_line(tmp_path):
+    sys.path.insert(0, str(REPO / "tools"))
+    import sweep
+
+    from nmt.errors import NmtError
+
+    space = "space: {model.dropout: {low: 0.1, high: 0.5, step: 0.1}, train.batch_size: [32, 64]}"
+    for point, named in (("{model.dropout: 0.3}", "missing: train.batch_size"),
+                         ("{model.dropout: 0.25, train.batch_size: 64}", "model.dropout: 0.25 is outside"),
+                         ("{model.dropout: 0.3, train.batch_size: 48}", "train.batch_size: 48 is outside")):
+        path = tmp_path / "sweep.yaml"
+        path.write_text(f"config: c.yaml\n{space}\nenqueue: [{point}]\n")
+        with pytest.raises(NmtError, match=named):
+            sweep.read_sweep(path)
+    path.write_text(f"config: c.yaml\n{space}\nenqueue: [{{model.dropout: 0.3, train.batch_size: 64}}]\n")
+    assert sweep.read_sweep(path)["enqueue"] == [{"model.dropout": 0.3, "train.batch_size": 64}]

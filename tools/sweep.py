@@ -12,12 +12,15 @@ SWEEP.yaml (paths relative to it):
     trials: 20                           # trials in all (finished or pruned), over every session
     minutes: 240                         # optional: stop starting trials after this long
     pruner: {startup_trials: 5, warmup_validations: 2}
+    sampler: {startup_trials: 10}        # optional: random draws before TPE models the results (Optuna's 10)
     set: {train.max_steps: 2000}         # fixed for every trial
     space:
       model.dropout: {low: 0.1, high: 0.6}
       train.lr: {low: 0.0005, high: 0.005, log: true}
       model.word_dropout_src: {low: 0.0, high: 0.3, step: 0.05}
       tokenizer.vocab_size: [2000, 4000, 8000]   # a list: one of these
+    enqueue:                             # optional: known settings, tried first (once in a study)
+      - {model.dropout: 0.3, train.lr: 0.002, model.word_dropout_src: 0.1, tokenizer.vocab_size: 4000}
 
 Writes into DIR (default: exp/<sweep name> beside the config's recipe): study.db, trials/<id>/ (an
 experiment directory each), table.md, importance.png and best.yaml, a config for `run.sh --conf`.
@@ -47,11 +50,41 @@ from nmt.tasks import load_task_config  # noqa: E402
 
 def read_sweep(path: Path) -> dict:
     sweep = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    unknown = set(sweep) - {"config", "metric", "trials", "minutes", "pruner", "set", "space"}
+    unknown = set(sweep) - {"config", "metric", "trials", "minutes", "pruner", "sampler", "set", "space", "enqueue"}
     if unknown or "config" not in sweep or not sweep.get("space"):
-        raise NmtError(f"sweep: {path}: needs config and space (and may have metric, trials, minutes, pruner, set)"
-                       + (f"; unknown: {', '.join(sorted(unknown))}" if unknown else ""))
+        raise NmtError(f"sweep: {path}: needs config and space (and may have metric, trials, minutes, pruner, "
+                       "sampler, set, enqueue)" + (f"; unknown: {', '.join(sorted(unknown))}" if unknown else ""))
+    if set(sweep.get("sampler") or {}) - {"startup_trials"}:
+        raise NmtError(f"sweep: {path}: sampler takes startup_trials only")
+    sweep["enqueue"] = [known_point(sweep["space"], point, f"{path}: enqueue[{i}]")
+                        for i, point in enumerate(sweep.get("enqueue") or [])]
     return sweep
+
+
+def known_point(space: dict, point: dict, where: str) -> dict:
+    """A point to enqueue, checked against the space and typed as the sampler types it (Optuna finds an
+    enqueued point again, to skip it at the next start, only when the types match)."""
+    if not isinstance(point, dict) or set(point) != set(space):
+        missing, unknown = set(space) - set(point or {}), set(point or {}) - set(space)
+        raise NmtError(f"sweep: {where}: needs a value for every key of the space"
+                       + (f"; missing: {', '.join(sorted(missing))}" if missing else "")
+                       + (f"; not in the space: {', '.join(sorted(unknown))}" if unknown else ""))
+    typed = {}
+    for key, choice in space.items():
+        value = point[key]
+        if isinstance(choice, list):
+            ok = value in choice
+            value = next((c for c in choice if c == value), value)
+        else:
+            ok = isinstance(value, (int, float)) and choice["low"] <= value <= choice["high"]
+            if ok and choice.get("step"):  # on the grid the sampler draws from
+                ok = abs((value - choice["low"]) / choice["step"] - round((value - choice["low"]) / choice["step"])) < 1e-6
+            integral = isinstance(choice["low"], int) and isinstance(choice["high"], int)
+            value = int(value) if integral and ok else float(value) if ok else value
+        if not ok:
+            raise NmtError(f"sweep: {where}: {key}: {value!r} is outside the space ({choice})")
+        typed[key] = value
+    return typed
 
 
 def suggest(trial, space: dict) -> dict:
@@ -111,7 +144,8 @@ def objective_for(sweep: dict, config: Path, out: Path, metric: str, higher_is_b
     return objective
 
 
-def open_study(path: Path, name: str, *, maximize: bool, seed: int, pruning: dict, validate_every: int):
+def open_study(path: Path, name: str, *, maximize: bool, seed: int, pruning: dict, validate_every: int,
+               startup_trials: int = 10):
     """The study in SQLite at `path`, new or continued. The sampler's seed moves on with every trial the
     study holds: seeded alike at each start, it would draw the values of the first trials again."""
     import optuna
@@ -121,7 +155,7 @@ def open_study(path: Path, name: str, *, maximize: bool, seed: int, pruning: dic
         direction="maximize" if maximize else "minimize",
         pruner=optuna.pruners.MedianPruner(n_startup_trials=pruning.get("startup_trials", 5),
                                            n_warmup_steps=pruning.get("warmup_validations", 2) * validate_every))
-    study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
+    study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials), n_startup_trials=startup_trials)
     return study
 
 
@@ -134,7 +168,13 @@ def retry_interrupted(study, sweep: dict) -> None:
         if trial.number not in retried and set(trial.params) == set(sweep["space"]):
             if trial.state == TrialState.RUNNING:  # its process is gone
                 study.tell(trial.number, state=TrialState.FAIL)
-            study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+            study.enqueue_trial(trial.params, user_attrs={**trial.user_attrs, "retry_of": trial.number})
+
+
+def enqueue_known(study, sweep: dict) -> None:
+    """The sweep file's known settings, each once in the study's life (a later start finds it there)."""
+    for point in sweep["enqueue"]:
+        study.enqueue_trial(point, user_attrs={"enqueued": True}, skip_if_exists=True)
 
 
 def report(study, out: Path, metric: str, config_path: Path, sweep: dict) -> None:
@@ -147,7 +187,8 @@ def report(study, out: Path, metric: str, config_path: Path, sweep: dict) -> Non
         value = f"{t.value:.2f}" if t.value is not None else (
             f"({max(t.intermediate_values.values()):.2f})" if t.intermediate_values else "-")
         cells = " | ".join(str(tidy(t.params.get(key, ""))) for key in sweep["space"])
-        rows.append(f"| {t.number} | {t.state.name.lower()} | {value} | {cells} | {t.user_attrs.get('exp_dir', '')} |")
+        state = t.state.name.lower() + (", enqueued" if t.user_attrs.get("enqueued") else "")
+        rows.append(f"| {t.number} | {state} | {value} | {cells} | {t.user_attrs.get('exp_dir', '')} |")
     (out / "table.md").write_text("\n".join(rows) + "\n", encoding="utf-8")
     complete = study.get_trials(states=(TrialState.COMPLETE,))
     if not complete:
@@ -204,12 +245,14 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(out / "study.db", args.sweep.stem, maximize=metrics[metric].higher_is_better,
-                       seed=cfg.train.seed, pruning=sweep.get("pruner", {}), validate_every=cfg.train.validate_every)
+                       seed=cfg.train.seed, pruning=sweep.get("pruner", {}), validate_every=cfg.train.validate_every,
+                       startup_trials=(sweep.get("sampler") or {}).get("startup_trials", 10))
     if args.report:
         report(study, out, metric, config, sweep)
         print(f"{len(study.trials)} trials; table in {out / 'table.md'}")
         return 0
     retry_interrupted(study, sweep)
+    enqueue_known(study, sweep)
     objective = objective_for(sweep, config, out, metric, metrics[metric].higher_is_better)
     total, minutes = args.trials or sweep.get("trials", 20), args.minutes or sweep.get("minutes")
     started = time.time()
