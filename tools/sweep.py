@@ -77,10 +77,10 @@ def known_point(space: dict, point: dict, where: str) -> dict:
             value = next((c for c in choice if c == value), value)
         else:
             ok = isinstance(value, (int, float)) and choice["low"] <= value <= choice["high"]
-            if ok and choice.get("step"):  # on the grid the sampler draws from
-                ok = abs((value - choice["low"]) / choice["step"] - round((value - choice["low"]) / choice["step"])) < 1e-6
-            integral = isinstance(choice["low"], int) and isinstance(choice["high"], int)
-            value = int(value) if integral and ok else float(value) if ok else value
+            steps = (value - choice["low"]) / choice["step"] if ok and choice.get("step") else 0
+            ok = ok and abs(steps - round(steps)) < 1e-6  # on the grid the sampler draws from
+            if ok:
+                value = int(value) if isinstance(choice["low"], int) and isinstance(choice["high"], int) else float(value)
         if not ok:
             raise NmtError(f"sweep: {where}: {key}: {value!r} is outside the space ({choice})")
         typed[key] = value
