@@ -63,13 +63,15 @@ def test_a_sweep_prunes_a_trial_that_falls_behind_and_continues_after_ctrl_c(tmp
     while sum("validation at step 2:" in log.read_text() for log in out.glob("trials/*/train.log")) < 2:
         assert time.time() < deadline and first.poll() is None, "the second trial never validated"
         time.sleep(0.05)
-    assert "| 0 | complete, enqueued |" in (out / "table.md").read_text()  # written as each trial ends
+    written = (out / "table.md").read_text()  # as each trial ends
+    assert "| 0 | complete, enqueued |" in written and "| 3 | waiting, enqueued | - | 0.0 | 0.0 |" in written
     first.send_signal(signal.SIGINT)  # Ctrl-C in the middle of the second trial
     _, stderr = first.communicate(timeout=120)
     assert first.returncode == 130 and "start it again to continue" in stderr, stderr[-2000:]
 
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
+    assert "trial 2: complete" in again.stderr and "trial 3: pruned" in again.stderr  # not the waiting ones
     states = [t.state.name for t in optuna.load_study(study_name="sweep", storage=f"sqlite:///{out / 'study.db'}").trials]
     assert states.count("FAIL") == 1 and states.count("PRUNED") == 1 and states.count("COMPLETE") == 3
     assert len(states) == 5  # enqueued again at the second start, the four would wait a second time

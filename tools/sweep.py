@@ -186,7 +186,8 @@ def report(study, out: Path, metric: str, config_path: Path, sweep: dict) -> Non
     for t in study.trials:
         value = f"{t.value:.2f}" if t.value is not None else (
             f"({max(t.intermediate_values.values()):.2f})" if t.intermediate_values else "-")
-        cells = " | ".join(str(tidy(t.params.get(key, ""))) for key in sweep["space"])
+        values = t.params or t.system_attrs.get("fixed_params", {})  # a waiting enqueued trial shows its values
+        cells = " | ".join(str(tidy(values.get(key, ""))) for key in sweep["space"])
         state = t.state.name.lower() + (", enqueued" if t.user_attrs.get("enqueued") else "")
         rows.append(f"| {t.number} | {state} | {value} | {cells} | {t.user_attrs.get('exp_dir', '')} |")
     (out / "table.md").write_text("\n".join(rows) + "\n", encoding="utf-8")
@@ -264,7 +265,8 @@ def main() -> int:
             study.optimize(objective, n_trials=1, catch=())
         finally:  # after every trial, and after a Ctrl-C in one
             report(study, out, metric, config, sweep)
-        last = study.trials[-1]
+        # the trial that just ran: not the study's last one when enqueued trials wait behind it
+        last = max((t for t in study.trials if t.datetime_complete), key=lambda t: t.datetime_complete)
         print(f"trial {last.number}: {last.state.name.lower()}"
               + (f", dev {metric} {last.value:.2f}" if last.value is not None else ""), file=sys.stderr)
     print(f"{len(study.trials)} trials; table in {out / 'table.md'}"
