@@ -1,4 +1,4 @@
-"""tools/sweep.py end to end on the toy recipe: tiny trials (the first three enqueued in the sweep file),
+"""tools/sweep.py end to end on the toy recipe: tiny trials (the first four enqueued in the sweep file),
 one pruned, one interrupted by Ctrl-C and resumed when the sweep starts again; the table (after every
 trial, and on --report), importance plot and best config it leaves."""
 
@@ -132,7 +132,8 @@ def test_an_enqueued_point_off_the_space_is_named_in_one_line(tmp_path):
     space = "space: {model.dropout: {low: 0.1, high: 0.5, step: 0.1}, train.batch_size: [32, 64]}"
     for point, named in (("{model.dropout: 0.3}", "missing: train.batch_size"),
                          ("{model.dropout: 0.25, train.batch_size: 64}", "model.dropout: 0.25 is outside"),
-                         ("{model.dropout: 0.3, train.batch_size: 48}", "train.batch_size: 48 is outside")):
+                         ("{model.dropout: 0.3, train.batch_size: 48}", "train.batch_size: 48 is outside"),
+                         ("0.3", "needs a mapping of the space's keys")):
         path = tmp_path / "sweep.yaml"
         path.write_text(f"config: c.yaml\n{space}\nenqueue: [{point}]\n")
         with pytest.raises(NmtError, match=named):

@@ -54,8 +54,9 @@ def read_sweep(path: Path) -> dict:
     if unknown or "config" not in sweep or not sweep.get("space"):
         raise NmtError(f"sweep: {path}: needs config and space (and may have metric, trials, minutes, pruner, "
                        "sampler, set, enqueue)" + (f"; unknown: {', '.join(sorted(unknown))}" if unknown else ""))
-    if set(sweep.get("sampler") or {}) - {"startup_trials"}:
-        raise NmtError(f"sweep: {path}: sampler takes startup_trials only")
+    sampler = sweep.get("sampler") or {}
+    if set(sampler) - {"startup_trials"} or not isinstance(sampler.get("startup_trials", 0), int):
+        raise NmtError(f"sweep: {path}: sampler takes startup_trials only, a whole number of trials")
     sweep["enqueue"] = [known_point(sweep["space"], point, f"{path}: enqueue[{i}]")
                         for i, point in enumerate(sweep.get("enqueue") or [])]
     return sweep
@@ -64,8 +65,10 @@ def read_sweep(path: Path) -> dict:
 def known_point(space: dict, point: dict, where: str) -> dict:
     """A point to enqueue, checked against the space and typed as the sampler types it (Optuna finds an
     enqueued point again, to skip it at the next start, only when the types match)."""
-    if not isinstance(point, dict) or set(point) != set(space):
-        missing, unknown = set(space) - set(point or {}), set(point or {}) - set(space)
+    if not isinstance(point, dict):
+        raise NmtError(f"sweep: {where}: needs a mapping of the space's keys to values, not {point!r}")
+    if set(point) != set(space):
+        missing, unknown = set(space) - set(point), set(point) - set(space)
         raise NmtError(f"sweep: {where}: needs a value for every key of the space"
                        + (f"; missing: {', '.join(sorted(missing))}" if missing else "")
                        + (f"; not in the space: {', '.join(sorted(unknown))}" if unknown else ""))
