@@ -105,7 +105,8 @@ def test_a_continued_study_draws_new_values_rather_than_the_first_trials_again(t
     import sweep
 
     def first_draw() -> float:
-        study = sweep.open_study(tmp_path / "study.db", "s", maximize=True, seed=1234, pruning={}, validate_every=1)
+        study = sweep.open_study(tmp_path / "study.db", "s", maximize=True, seed=1234, pruning={}, validate_every=1,
+                                 startup_trials=10)
         trial = study.ask()
         value = trial.suggest_float("x", 0.0, 1.0)
         study.tell(trial, value)

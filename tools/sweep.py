@@ -57,6 +57,7 @@ def read_sweep(path: Path) -> dict:
     sampler = sweep.get("sampler") or {}
     if set(sampler) - {"startup_trials"} or not isinstance(sampler.get("startup_trials", 0), int):
         raise NmtError(f"sweep: {path}: sampler takes startup_trials only, a whole number of trials")
+    sweep["sampler"] = {"startup_trials": sampler.get("startup_trials", 10)}  # Optuna's default
     sweep["enqueue"] = [known_point(sweep["space"], point, f"{path}: enqueue[{i}]")
                         for i, point in enumerate(sweep.get("enqueue") or [])]
     return sweep
@@ -148,7 +149,7 @@ def objective_for(sweep: dict, config: Path, out: Path, metric: str, higher_is_b
 
 
 def open_study(path: Path, name: str, *, maximize: bool, seed: int, pruning: dict, validate_every: int,
-               startup_trials: int = 10):
+               startup_trials: int):
     """The study in SQLite at `path`, new or continued. The sampler's seed moves on with every trial the
     study holds: seeded alike at each start, it would draw the values of the first trials again."""
     import optuna
@@ -250,7 +251,7 @@ def main() -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(out / "study.db", args.sweep.stem, maximize=metrics[metric].higher_is_better,
                        seed=cfg.train.seed, pruning=sweep.get("pruner", {}), validate_every=cfg.train.validate_every,
-                       startup_trials=(sweep.get("sampler") or {}).get("startup_trials", 10))
+                       startup_trials=sweep["sampler"]["startup_trials"])
     if args.report:
         report(study, out, metric, config, sweep)
         print(f"{len(study.trials)} trials; table in {out / 'table.md'}")
@@ -260,18 +261,19 @@ def main() -> int:
     objective = objective_for(sweep, config, out, metric, metrics[metric].higher_is_better)
     total, minutes = args.trials or sweep.get("trials", 20), args.minutes or sweep.get("minutes")
     started = time.time()
+
+    def say(_, trial) -> None:  # Optuna hands its callbacks the trial that just ran
+        print(f"trial {trial.number}: {trial.state.name.lower()}"
+              + (f", dev {metric} {trial.value:.2f}" if trial.value is not None else ""), file=sys.stderr)
+
     while sum(t.state.is_finished() and t.state.name != "FAIL" for t in study.trials) < total:
         if minutes is not None and time.time() - started > minutes * 60:
             print(f"sweep: {minutes:g} minutes spent; {out / 'table.md'}", file=sys.stderr)
             break
         try:
-            study.optimize(objective, n_trials=1, catch=())
+            study.optimize(objective, n_trials=1, catch=(), callbacks=[say])
         finally:  # after every trial, and after a Ctrl-C in one
             report(study, out, metric, config, sweep)
-        # the trial that just ran: not the study's last one when enqueued trials wait behind it
-        last = max((t for t in study.trials if t.datetime_complete), key=lambda t: t.datetime_complete)
-        print(f"trial {last.number}: {last.state.name.lower()}"
-              + (f", dev {metric} {last.value:.2f}" if last.value is not None else ""), file=sys.stderr)
     print(f"{len(study.trials)} trials; table in {out / 'table.md'}"
           + (f", best in {out / 'best.yaml'}" if (out / "best.yaml").exists() else ""))
     return 0
