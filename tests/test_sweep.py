@@ -1,6 +1,7 @@
 """tools/sweep.py end to end on the toy recipe: tiny trials (the first four enqueued in the sweep file),
 one pruned, one interrupted by Ctrl-C and resumed when the sweep starts again; the table (after every
-trial, and on --report), importance plot and best config it leaves."""
+trial, and on --report), importance plot and best config it leaves; the enqueued points again under
+another seed (--enqueued-only --set), none pruned."""
 
 from __future__ import annotations
 
@@ -97,6 +98,20 @@ def test_a_sweep_prunes_a_trial_that_falls_behind_and_continues_after_ctrl_c(tmp
     assert (out / "table.md").read_text() == table and (out / "best.yaml").exists()
     assert len(optuna.load_study(study_name="sweep", storage=f"sqlite:///{out / 'study.db'}").trials) == len(states)
 
+    # The enqueued points again, as an ablation's second seed: only they run, and none is pruned
+    rows = tmp_path / "seed2"
+    command = [sys.executable, str(REPO / "tools/sweep.py"), str(sweep_file), "--out", str(rows), "--enqueued-only",
+               "--set", "train.seed=2", "--set", "train.max_steps=4"]
+    second = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-3000:]
+    trials = optuna.load_study(study_name="sweep", storage=f"sqlite:///{rows / 'study.db'}").trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 4 and trials[3].params["train.lr"] == 0
+    for trial in trials:
+        config = yaml.safe_load((rows / trial.user_attrs["exp_dir"] / "config.yaml").read_text())
+        assert config["train"]["seed"] == 2 and config["train"]["max_steps"] == 4
+    other = subprocess.run(command[:-4] + ["--set", "train.seed=3"], capture_output=True, text=True, timeout=120)
+    assert other.returncode == 2 and "was run with --set train.seed=2 --set train.max_steps=4" in other.stderr
+
 
 def test_a_continued_study_draws_new_values_rather_than_the_first_trials_again(tmp_path):
     """Each start seeds the sampler anew: with the seed of the first start it would repeat trial 0's values."""
@@ -141,3 +156,7 @@ def test_an_enqueued_point_off_the_space_is_named_in_one_line(tmp_path):
             sweep.read_sweep(path)
     path.write_text(f"config: c.yaml\n{space}\nenqueue: [{{model.dropout: 0.3, train.batch_size: 64}}]\n")
     assert sweep.read_sweep(path)["enqueue"] == [{"model.dropout": 0.3, "train.batch_size": 64}]
+    for assignment, named in (("model.dropout=0.2", "--set model.dropout: a key of the space"),
+                              ("train.seed", "expected KEY=VALUE")):
+        with pytest.raises(NmtError, match=named):
+            sweep.command_line_set(sweep.read_sweep(path), [assignment])

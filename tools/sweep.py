@@ -4,6 +4,7 @@ the keys in a search space, reports its dev metric at every validation (a median
 trials that fall behind), and the study lives in SQLite so an interrupted sweep continues.
 
     python tools/sweep.py SWEEP.yaml [--out DIR] [--trials N] [--minutes M] [--report]
+    python tools/sweep.py SWEEP.yaml --out DIR --enqueued-only --set train.seed=2   # the known points again
 
 SWEEP.yaml (paths relative to it):
 
@@ -27,6 +28,10 @@ experiment directory each), table.md, importance.png and best.yaml, a config for
 table.md, best.yaml and importance.png are written again after every trial; `--report` writes them from the study
 and exits (a look at a sweep that another process runs). A trial stopped by Ctrl-C resumes from its
 last.pt when the sweep is started again.
+
+`--enqueued-only` runs the enqueued points and nothing else, none of them pruned: an ablation's rows
+kept in a sweep file, run again in a study of their own, for instance under another seed (`--set`
+fixes keys on top of the file's `set`).
 """
 
 from __future__ import annotations
@@ -148,17 +153,47 @@ def objective_for(sweep: dict, config: Path, out: Path, metric: str, higher_is_b
     return objective
 
 
-def open_study(path: Path, name: str, *, maximize: bool, seed: int, pruning: dict, validate_every: int,
+def command_line_set(sweep: dict, assignments: list[str]) -> dict:
+    """`--set KEY=VALUE`s on top of the sweep file's fixed keys; a key of the space is the trials' to vary."""
+    given = {}
+    for assignment in assignments:
+        key, equals, value = assignment.partition("=")
+        if not equals or not key:
+            raise NmtError(f"sweep: --set {assignment!r}: expected KEY=VALUE, e.g. train.seed=2")
+        if key in sweep["space"]:
+            raise NmtError(f"sweep: --set {key}: a key of the space, which each trial sets itself")
+        given[key] = yaml.safe_load(value)
+    sweep["set"] = {**(sweep.get("set") or {}), **given}
+    return given
+
+
+def bind_command_line_set(study, given: dict, out: Path, report_only: bool, sweep: dict) -> None:
+    """A study is run under one set of `--set`s: trials are named by their values alone, so a study
+    continued under another seed would find its finished runs and report them as the new ones."""
+    bound = study.user_attrs.get("command_line_set")
+    if bound is None:
+        if not report_only:
+            study.set_user_attr("command_line_set", given)
+    elif report_only and not given:
+        sweep["set"] = {**(sweep.get("set") or {}), **bound}  # --report need not repeat them
+    elif bound != given:
+        said = " ".join(f"--set {key}={value}" for key, value in bound.items()) or "no --set"
+        raise NmtError(f"sweep: the study in {out} was run with {said}; give the same, or another --out")
+
+
+def open_study(path: Path, name: str, *, maximize: bool, seed: int, pruning: dict | None, validate_every: int,
                startup_trials: int):
-    """The study in SQLite at `path`, new or continued. The sampler's seed moves on with every trial the
-    study holds: seeded alike at each start, it would draw the values of the first trials again."""
+    """The study in SQLite at `path`, new or continued (`pruning` None: no trial is pruned). The sampler's
+    seed moves on with every trial the study holds: seeded alike at each start, it would draw the values of
+    the first trials again."""
     import optuna
 
     study = optuna.create_study(
         study_name=name, storage=f"sqlite:///{path}", load_if_exists=True,
         direction="maximize" if maximize else "minimize",
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=pruning.get("startup_trials", 5),
-                                           n_warmup_steps=pruning.get("warmup_validations", 2) * validate_every))
+        pruner=optuna.pruners.NopPruner() if pruning is None else optuna.pruners.MedianPruner(
+            n_startup_trials=pruning.get("startup_trials", 5),
+            n_warmup_steps=pruning.get("warmup_validations", 2) * validate_every))
     study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials), n_startup_trials=startup_trials)
     return study
 
@@ -234,10 +269,17 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=None, help="trials in all (overrides the file)")
     parser.add_argument("--minutes", type=float, default=None, help="stop starting trials after this long")
     parser.add_argument("--report", action="store_true", help="write table.md, best.yaml, importance.png and exit")
+    parser.add_argument("--enqueued-only", action="store_true",
+                        help="run the sweep file's enqueued points and nothing else, none pruned")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="fix a config key for every trial, on top of the sweep file's set (repeatable)")
     args = parser.parse_args()
     import optuna
 
     sweep = read_sweep(args.sweep)
+    given = command_line_set(sweep, args.set)
+    if args.enqueued_only and not sweep["enqueue"]:
+        raise NmtError(f"sweep: --enqueued-only: {args.sweep} enqueues no points")
     config = (args.sweep.parent / sweep["config"]).resolve()
     spec, cfg = load_task_config(config, overrides(sweep.get("set", {}), {}))  # a bad key fails here, once
     metrics = spec.task_class().metrics
@@ -250,8 +292,9 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(out / "study.db", args.sweep.stem, maximize=metrics[metric].higher_is_better,
-                       seed=cfg.train.seed, pruning=sweep.get("pruner", {}), validate_every=cfg.train.validate_every,
-                       startup_trials=sweep["sampler"]["startup_trials"])
+                       seed=cfg.train.seed, pruning=None if args.enqueued_only else sweep.get("pruner", {}),
+                       validate_every=cfg.train.validate_every, startup_trials=sweep["sampler"]["startup_trials"])
+    bind_command_line_set(study, given, out, args.report, sweep)
     if args.report:
         report(study, out, metric, config, sweep)
         print(f"{len(study.trials)} trials; table in {out / 'table.md'}")
@@ -260,6 +303,8 @@ def main() -> int:
     enqueue_known(study, sweep)
     objective = objective_for(sweep, config, out, metric, metrics[metric].higher_is_better)
     total, minutes = args.trials or sweep.get("trials", 20), args.minutes or sweep.get("minutes")
+    if args.enqueued_only:
+        total = len(sweep["enqueue"])
     started = time.time()
 
     def say(_, trial) -> None:  # Optuna hands its callbacks the trial that just ran
