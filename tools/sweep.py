@@ -290,7 +290,7 @@ def main() -> int:
     if args.report and not (out / "study.db").exists():
         raise NmtError(f"sweep: no study in {out} to report on (the sweep has not been started there)")
     out.mkdir(parents=True, exist_ok=True)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # its warning on a Ctrl-C in a trial carries a traceback
     study = open_study(out / "study.db", args.sweep.stem, maximize=metrics[metric].higher_is_better,
                        seed=cfg.train.seed, pruning=None if args.enqueued_only else sweep.get("pruner", {}),
                        validate_every=cfg.train.validate_every, startup_trials=sweep["sampler"]["startup_trials"])
@@ -303,15 +303,18 @@ def main() -> int:
     enqueue_known(study, sweep)
     objective = objective_for(sweep, config, out, metric, metrics[metric].higher_is_better)
     total, minutes = args.trials or sweep.get("trials", 20), args.minutes or sweep.get("minutes")
-    if args.enqueued_only:
-        total = len(sweep["enqueue"])
     started = time.time()
+
+    def more_to_run() -> bool:  # with --enqueued-only, until no enqueued point (or retry) waits
+        if args.enqueued_only:
+            return any(t.state.name == "WAITING" for t in study.trials)
+        return sum(t.state.is_finished() and t.state.name != "FAIL" for t in study.trials) < total
 
     def say(_, trial) -> None:  # Optuna hands its callbacks the trial that just ran
         print(f"trial {trial.number}: {trial.state.name.lower()}"
               + (f", dev {metric} {trial.value:.2f}" if trial.value is not None else ""), file=sys.stderr)
 
-    while sum(t.state.is_finished() and t.state.name != "FAIL" for t in study.trials) < total:
+    while more_to_run():
         if minutes is not None and time.time() - started > minutes * 60:
             print(f"sweep: {minutes:g} minutes spent; {out / 'table.md'}", file=sys.stderr)
             break
