@@ -162,7 +162,10 @@ def command_line_set(sweep: dict, assignments: list[str]) -> dict:
             raise NmtError(f"sweep: --set {assignment!r}: expected KEY=VALUE, e.g. train.seed=2")
         if key in sweep["space"]:
             raise NmtError(f"sweep: --set {key}: a key of the space, which each trial sets itself")
-        given[key] = yaml.safe_load(value)
+        try:
+            given[key] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise NmtError(f"sweep: --set {key}: {value!r} is not a YAML value") from None
     sweep["set"] = {**(sweep.get("set") or {}), **given}
     return given
 
