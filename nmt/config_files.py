@@ -146,18 +146,25 @@ def read_config_file(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     return _merge(merged, raw)
 
 
+def parse_override(item: str) -> tuple[str, Any]:
+    """`section.key=value` -> (the dotted key, the value parsed as YAML: '3' -> 3, 'true' -> True; text that
+    is not YAML stays text)."""
+    dotted, sep, text = item.partition("=")
+    if not sep or not dotted.strip():
+        raise ConfigError(f"config: --set {item!r} is not valid: expected section.key=value")
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        value = text
+    return dotted.strip(), value
+
+
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
-    """Apply `section.key=value` strings; each value is parsed as YAML ('3' -> 3, 'true' -> True)."""
+    """Apply `section.key=value` strings (see parse_override)."""
     raw = _merge({}, raw)
     for item in overrides:
-        dotted, sep, text = item.partition("=")
-        if not sep or not dotted.strip():
-            raise ConfigError(f"config: --set {item!r} is not valid: expected section.key=value")
-        try:
-            value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError:
-            value = text
-        parts = dotted.strip().split(".")
+        dotted, value = parse_override(item)
+        parts = dotted.split(".")
         node: Any = raw
         for depth, part in enumerate(parts):
             key: str | int = part

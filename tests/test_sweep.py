@@ -158,6 +158,7 @@ def test_an_enqueued_point_off_the_space_is_named_in_one_line(tmp_path):
     path.write_text(f"config: c.yaml\n{space}\nenqueue: [{{model.dropout: 0.3, train.batch_size: 64}}]\n")
     assert sweep.read_sweep(path)["enqueue"] == [{"model.dropout": 0.3, "train.batch_size": 64}]
     for assignment, named in (("model.dropout=0.2", "--set model.dropout: a key of the space"),
-                              ("train.seed", "expected KEY=VALUE"), ("train.seed=[2", "is not a YAML value")):
+                              ("train.seed", "expected section.key=value")):
         with pytest.raises(NmtError, match=named):
-            sweep.command_line_set(sweep.read_sweep(path), [assignment])
+            sweep.command_line_set(sweep.read_sweep(path)["space"], [assignment])
+    assert sweep.command_line_set({}, ["train.seed=2", "data.note=[2"]) == {"train.seed": 2, "data.note": "[2"}

@@ -49,6 +49,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from nmt.config_files import parse_override  # noqa: E402
 from nmt.errors import NmtError  # noqa: E402
 from nmt.tasks import load_task_config  # noqa: E402
 
@@ -57,11 +58,11 @@ def read_sweep(path: Path) -> dict:
     sweep = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     unknown = set(sweep) - {"config", "metric", "trials", "minutes", "pruner", "sampler", "set", "space", "enqueue"}
     if unknown or "config" not in sweep or not sweep.get("space"):
-        raise NmtError(f"sweep: {path}: needs config and space (and may have metric, trials, minutes, pruner, "
+        raise NmtError(f"{path}: needs config and space (and may have metric, trials, minutes, pruner, "
                        "sampler, set, enqueue)" + (f"; unknown: {', '.join(sorted(unknown))}" if unknown else ""))
     sampler = sweep.get("sampler") or {}
     if set(sampler) - {"startup_trials"} or not isinstance(sampler.get("startup_trials", 0), int):
-        raise NmtError(f"sweep: {path}: sampler takes startup_trials only, a whole number of trials")
+        raise NmtError(f"{path}: sampler takes startup_trials only, a whole number of trials")
     sweep["sampler"] = {"startup_trials": sampler.get("startup_trials", 10)}  # Optuna's default
     sweep["enqueue"] = [known_point(sweep["space"], point, f"{path}: enqueue[{i}]")
                         for i, point in enumerate(sweep.get("enqueue") or [])]
@@ -72,10 +73,10 @@ def known_point(space: dict, point: dict, where: str) -> dict:
     """A point to enqueue, checked against the space and typed as the sampler types it (Optuna finds an
     enqueued point again, to skip it at the next start, only when the types match)."""
     if not isinstance(point, dict):
-        raise NmtError(f"sweep: {where}: needs a mapping of the space's keys to values, not {point!r}")
+        raise NmtError(f"{where}: needs a mapping of the space's keys to values, not {point!r}")
     if set(point) != set(space):
         missing, unknown = set(space) - set(point), set(point) - set(space)
-        raise NmtError(f"sweep: {where}: needs a value for every key of the space"
+        raise NmtError(f"{where}: needs a value for every key of the space"
                        + (f"; missing: {', '.join(sorted(missing))}" if missing else "")
                        + (f"; not in the space: {', '.join(sorted(unknown))}" if unknown else ""))
     typed = {}
@@ -91,7 +92,7 @@ def known_point(space: dict, point: dict, where: str) -> dict:
             if ok:
                 value = int(value) if isinstance(choice["low"], int) and isinstance(choice["high"], int) else float(value)
         if not ok:
-            raise NmtError(f"sweep: {where}: {key}: {value!r} is outside the space ({choice})")
+            raise NmtError(f"{where}: {key}: {value!r} is outside the space ({choice})")
         typed[key] = value
     return typed
 
@@ -153,35 +154,28 @@ def objective_for(sweep: dict, config: Path, out: Path, metric: str, higher_is_b
     return objective
 
 
-def command_line_set(sweep: dict, assignments: list[str]) -> dict:
-    """`--set KEY=VALUE`s on top of the sweep file's fixed keys; a key of the space is the trials' to vary."""
-    given = {}
-    for assignment in assignments:
-        key, equals, value = assignment.partition("=")
-        if not equals or not key:
-            raise NmtError(f"sweep: --set {assignment!r}: expected KEY=VALUE, e.g. train.seed=2")
-        if key in sweep["space"]:
-            raise NmtError(f"sweep: --set {key}: a key of the space, which each trial sets itself")
-        try:
-            given[key] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise NmtError(f"sweep: --set {key}: {value!r} is not a YAML value") from None
-    sweep["set"] = {**(sweep.get("set") or {}), **given}
+def command_line_set(space: dict, assignments: list[str]) -> dict:
+    """`--set KEY=VALUE`s, parsed as nmt-train parses its own; a key of the space is the trials' to vary."""
+    given = dict(parse_override(assignment) for assignment in assignments)
+    for key in given.keys() & space.keys():
+        raise NmtError(f"--set {key}: a key of the space, which each trial sets itself")
     return given
 
 
-def bind_command_line_set(study, given: dict, out: Path, report_only: bool, sweep: dict) -> None:
-    """A study is run under one set of `--set`s: trials are named by their values alone, so a study
-    continued under another seed would find its finished runs and report them as the new ones."""
+def bind_command_line_set(study, given: dict, out: Path, report_only: bool) -> dict:
+    """The `--set`s a study runs under, one set in its life: trials are named by their values alone, so a
+    study continued under another seed would find its finished runs and report them as the new ones."""
     bound = study.user_attrs.get("command_line_set")
     if bound is None:
         if not report_only:
             study.set_user_attr("command_line_set", given)
-    elif report_only and not given:
-        sweep["set"] = {**(sweep.get("set") or {}), **bound}  # --report need not repeat them
-    elif bound != given:
+        return given
+    if report_only and not given:
+        return bound  # --report need not repeat them
+    if bound != given:
         said = " ".join(f"--set {key}={value}" for key, value in bound.items()) or "no --set"
-        raise NmtError(f"sweep: the study in {out} was run with {said}; give the same, or another --out")
+        raise NmtError(f"the study in {out} was run with {said}; give the same, or another --out")
+    return given
 
 
 def open_study(path: Path, name: str, *, maximize: bool, seed: int, pruning: dict | None, validate_every: int,
@@ -280,24 +274,24 @@ def main() -> int:
     import optuna
 
     sweep = read_sweep(args.sweep)
-    given = command_line_set(sweep, args.set)
+    given = command_line_set(sweep["space"], args.set)
     if args.enqueued_only and not sweep["enqueue"]:
-        raise NmtError(f"sweep: --enqueued-only: {args.sweep} enqueues no points")
+        raise NmtError(f"--enqueued-only: {args.sweep} enqueues no points")
     config = (args.sweep.parent / sweep["config"]).resolve()
-    spec, cfg = load_task_config(config, overrides(sweep.get("set", {}), {}))  # a bad key fails here, once
+    spec, cfg = load_task_config(config, overrides(sweep.get("set") or {}, given))  # a bad key fails here, once
     metrics = spec.task_class().metrics
     metric = sweep.get("metric", cfg.train.stop_metric)
     if metric not in metrics:
-        raise NmtError(f"sweep: metric {metric!r}: the task measures {', '.join(metrics)}")
+        raise NmtError(f"metric {metric!r}: the task measures {', '.join(metrics)}")
     out = (args.out or Path("exp") / args.sweep.stem).resolve()
     if args.report and not (out / "study.db").exists():
-        raise NmtError(f"sweep: no study in {out} to report on (the sweep has not been started there)")
+        raise NmtError(f"no study in {out} to report on (the sweep has not been started there)")
     out.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # its warning on a Ctrl-C in a trial carries a traceback
     study = open_study(out / "study.db", args.sweep.stem, maximize=metrics[metric].higher_is_better,
                        seed=cfg.train.seed, pruning=None if args.enqueued_only else sweep.get("pruner", {}),
                        validate_every=cfg.train.validate_every, startup_trials=sweep["sampler"]["startup_trials"])
-    bind_command_line_set(study, given, out, args.report, sweep)
+    sweep["set"] = {**(sweep.get("set") or {}), **bind_command_line_set(study, given, out, args.report)}
     if args.report:
         report(study, out, metric, config, sweep)
         print(f"{len(study.trials)} trials; table in {out / 'table.md'}")
