@@ -64,6 +64,7 @@ def read_sweep(path: Path) -> dict:
     if set(sampler) - {"startup_trials"} or not isinstance(sampler.get("startup_trials", 0), int):
         raise NmtError(f"{path}: sampler takes startup_trials only, a whole number of trials")
     sweep["sampler"] = {"startup_trials": sampler.get("startup_trials", 10)}  # Optuna's default
+    sweep["set"] = sweep.get("set") or {}
     sweep["enqueue"] = [known_point(sweep["space"], point, f"{path}: enqueue[{i}]")
                         for i, point in enumerate(sweep.get("enqueue") or [])]
     return sweep
@@ -135,7 +136,7 @@ def objective_for(sweep: dict, config: Path, out: Path, metric: str, higher_is_b
         params = suggest(trial, sweep["space"])
         exp_dir = trial_dir(out, params)
         trial.set_user_attr("exp_dir", str(exp_dir.relative_to(out)))
-        spec, cfg = load_task_config(config, overrides(sweep.get("set", {}), params) + [f"exp_dir={exp_dir}"])
+        spec, cfg = load_task_config(config, overrides(sweep["set"], params) + [f"exp_dir={exp_dir}"])
         resume = (exp_dir / "checkpoints" / "last.pt").exists()
 
         def on_validation(step: int, metrics: dict) -> str | None:
@@ -157,8 +158,8 @@ def objective_for(sweep: dict, config: Path, out: Path, metric: str, higher_is_b
 def command_line_set(space: dict, assignments: list[str]) -> dict:
     """`--set KEY=VALUE`s, parsed as nmt-train parses its own; a key of the space is the trials' to vary."""
     given = dict(parse_override(assignment) for assignment in assignments)
-    for key in given.keys() & space.keys():
-        raise NmtError(f"--set {key}: a key of the space, which each trial sets itself")
+    if clash := sorted(given.keys() & space.keys()):
+        raise NmtError(f"--set {clash[0]}: a key of the space, which each trial sets itself")
     return given
 
 
@@ -232,7 +233,7 @@ def report(study, out: Path, metric: str, config_path: Path, sweep: dict) -> Non
         return
     best = study.best_trial
     nested: dict = {}
-    for key, value in {**sweep.get("set", {}), **best.params}.items():
+    for key, value in {**sweep["set"], **best.params}.items():
         section, name = key.split(".", 1)
         nested.setdefault(section, {})[name] = tidy(value)
     base = os.path.relpath(config_path, out)
@@ -278,7 +279,7 @@ def main() -> int:
     if args.enqueued_only and not sweep["enqueue"]:
         raise NmtError(f"--enqueued-only: {args.sweep} enqueues no points")
     config = (args.sweep.parent / sweep["config"]).resolve()
-    spec, cfg = load_task_config(config, overrides(sweep.get("set") or {}, given))  # a bad key fails here, once
+    spec, cfg = load_task_config(config, overrides(sweep["set"], given))  # a bad key fails here, once
     metrics = spec.task_class().metrics
     metric = sweep.get("metric", cfg.train.stop_metric)
     if metric not in metrics:
@@ -291,7 +292,7 @@ def main() -> int:
     study = open_study(out / "study.db", args.sweep.stem, maximize=metrics[metric].higher_is_better,
                        seed=cfg.train.seed, pruning=None if args.enqueued_only else sweep.get("pruner", {}),
                        validate_every=cfg.train.validate_every, startup_trials=sweep["sampler"]["startup_trials"])
-    sweep["set"] = {**(sweep.get("set") or {}), **bind_command_line_set(study, given, out, args.report)}
+    sweep["set"] = {**sweep["set"], **bind_command_line_set(study, given, out, args.report)}
     if args.report:
         report(study, out, metric, config, sweep)
         print(f"{len(study.trials)} trials; table in {out / 'table.md'}")
