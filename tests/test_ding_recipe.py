@@ -69,6 +69,49 @@ def test_too_few_pairs_is_one_line(tmp_path):
     assert result.returncode == 1 and "only 5 pairs" in result.stderr and "Traceback" not in result.stderr
 
 
+LEXICON_SCRIPT = REPO / "recipes" / "ding-de-en" / "local" / "extract_lexicon.py"
+
+LEXICON_DICTIONARY = """\
+# Version :: devel 2023-01-30
+Haus {n}; Gebäude {n} | Häuser {pl} | Das Haus ist alt. :: house; building | houses | The house is old.
+Ablöse {f} /Abl./ (Mietobjekt) | Ablösen {pl} :: key money [Br.]; premium (on a lease) | key monies
+Hund {m} | Der Hund bellt. :: dog | The dog barks.
+Katze {f} | Katzen {pl} :: cat
+Haus {n} :: house
+"""
+
+
+def test_lexicon_entries_leave_out_sentences_and_the_held_out_lines(tmp_path):
+    lexicon_spec = importlib.util.spec_from_file_location("extract_lexicon", LEXICON_SCRIPT)
+    sys.path.insert(0, str(LEXICON_SCRIPT.parent))  # it imports extract_ding, as when run as a script
+    try:
+        extract_lexicon = importlib.util.module_from_spec(lexicon_spec)
+        lexicon_spec.loader.exec_module(extract_lexicon)
+    finally:
+        sys.path.remove(str(LEXICON_SCRIPT.parent))
+    pairs = extract_lexicon.extract_entries(LEXICON_DICTIONARY.splitlines(keepends=True), {"The dog barks."})
+    assert pairs == [
+        ("Haus", "house"), ("Gebäude", "house"), ("Haus", "building"),  # synonyms: each with the other side's first
+        ("Häuser", "houses"),                       # the example sentence of the line is no entry
+        ("Ablöse", "key money"), ("Ablöse", "premium"), ("Ablösen", "key monies"),  # labels, glosses gone
+    ]
+    # Left out: the Hund line (it holds a held-out sentence), Katze (alternative counts differ),
+    # the repeated Haus pair.
+
+    dictionary = tmp_path / "de-en"
+    dictionary.write_text(LEXICON_DICTIONARY, encoding="utf-8")
+    command = [sys.executable, str(LEXICON_SCRIPT), str(dictionary), str(tmp_path)]
+    missing = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 1 and "dev.de is missing" in missing.stderr and "Traceback" not in missing.stderr
+    for name, text in (("dev.de", "Der Hund bellt.\n"), ("dev.en", "The dog barks.\n"), ("test.de", ""), ("test.en", "")):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+    assert "7 entry pairs" in result.stdout
+    german = (tmp_path / "lexicon.de").read_text(encoding="utf-8").splitlines()
+    english = (tmp_path / "lexicon.en").read_text(encoding="utf-8").splitlines()
+    assert list(zip(german, english)) == pairs and not list(tmp_path.glob("*.tmp"))
+
+
 WORDNET = """\
   1 This software and database is being provided to you, the LICENSEE, by "Princeton"
 00001740 03 n 01 entity 0 003 ~ 00001930 n 0000 | that which is perceived

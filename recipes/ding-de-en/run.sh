@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Ding German->English, in stages (Kaldi/ESPnet style):
-#   0 data: extract the corpus from Debian's trans-de-en   (local/data.sh); for a config that
+#   0 data: extract the corpus from Debian's trans-de-en   (local/data.sh; with data/lexicon.* in
+#     the config also the dictionary's entries, local/extract_lexicon.py); for a config that
 #     trains on back-translations (data/mono.bt*.de) also the English of WordNet's examples
 #     (local/monolingual.sh), the reverse model (two for data/mono.bt-ensemble.de) and its translation
 #     of them (../lib/backtranslation.sh)
@@ -15,7 +16,11 @@ stage=0 stop_stage=4 conf=conf/rnnsearch.yaml
 length_edges=5,10,15,20  # source words: Ding sentences are short (median 7)
 source ../lib/stages.sh
 
-run_stage 0 data local/data.sh data
+if grep -q "data/lexicon\." "$conf"; then  # a config that trains on the dictionary's entries makes them too
+  run_stage 0 data local/data.sh data lexicon
+else
+  run_stage 0 data local/data.sh data
+fi
 if grep -q "data/mono\.bt" "$conf"; then  # a config that trains on back-translations makes them first
   source ../lib/backtranslation.sh
   run_stage 0 back-translation back_translation de en conf/rnnsearch_reverse.yaml conf/rnnsearch_reverse_seed2.yaml
