@@ -12,7 +12,8 @@ gives other samples in another process), so exact resume would break; here Sente
 the l best segmentations (deterministic) or gives the normalized text to merge, and numpy draws,
 seeded by (seed, epoch, side). A resumed run re-creates its epoch exactly; every process under data parallelism
 samples the same arrays into a folder of its own. While epoch e trains, a background thread
-writes epoch e + 1.
+writes epoch e + 1. With a mixture only the pairs the epoch draws are segmented (the others stay
+empty, never batched): a large corpus of small weight costs its share, not its size.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import sentencepiece as spm
 
 from nmt.batching import ParallelArrays, write_token_array
 from nmt.data import read_lines
+from nmt.mixture import Mixture
 from nmt.tokenizer import Tokenizer, vocabulary
 
 CHUNK = 2_000  # lines encoded in one call
@@ -45,11 +47,11 @@ class SampledEpochs:
     """`epochs(e)`: the training split as sampled for epoch e (ParallelArrays), the next one on its way."""
 
     def __init__(self, data_dir: str | Path, tokenizer: Tokenizer, *, alpha: float, nbest: int, seed: int,
-                 rank: int = 0, model_type: str = "unigram"):
+                 rank: int = 0, model_type: str = "unigram", mixture: Mixture | None = None):
         self.data_dir = Path(data_dir)
         self.dir = self.data_dir / "sampled" / f"rank{rank}"
         self.tokenizer, self.alpha, self.nbest, self.seed = tokenizer, alpha, nbest, seed
-        self.model_type = model_type
+        self.model_type, self.mixture = model_type, mixture  # its draws must be the batches' (the same seed)
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="subword-sampling")
         self._pending: dict[int, Future] = {}
         self._current: tuple[int, ParallelArrays] | None = None  # asked for at every epoch start, and for estimates
@@ -60,7 +62,8 @@ class SampledEpochs:
         pieces = json.dumps([vocabulary(self.tokenizer.src), vocabulary(self.tokenizer.tgt)])
         models = hashlib.sha256(pieces.encode()).hexdigest()  # the vocabularies by content
         key = {"alpha": self.alpha, "nbest": self.nbest, "seed": self.seed, "type": self.model_type, "models": models,
-               "text": [(self.data_dir / f"train.{side}").stat().st_mtime_ns for side in ("src", "tgt")]}
+               "text": [(self.data_dir / f"train.{side}").stat().st_mtime_ns for side in ("src", "tgt")],
+               "weights": None if self.mixture is None else self.mixture.weights.tolist()}  # they say which pairs
         record = self.dir / "settings.json"
         if record.exists() and json.loads(record.read_text()) == key:
             return
@@ -99,27 +102,38 @@ class SampledEpochs:
             return
         sides = ((self.tokenizer.src, "src", self.tokenizer.src_vocab_size),
                  (self.tokenizer.tgt, "tgt", self.tokenizer.tgt_vocab_size))
+        drawn = None
+        if self.mixture is not None:
+            drawn = np.zeros(len(self.mixture.corpus_of_pair), dtype=bool)
+            drawn[self.mixture.draw(self.seed, epoch)] = True
         for number, (processor, side, vocab_size) in enumerate(sides):  # the target file marks a finished epoch
             rng = np.random.default_rng([self.seed, epoch, number])
             sample = self._sample if self.model_type == "unigram" else self._bpe_dropout
-            write_token_array(sample(processor, self.data_dir / f"train.{side}", rng),
+            write_token_array(sample(processor, self.data_dir / f"train.{side}", rng, drawn),
                               self.dir / f"{self._prefix(epoch)}.{side}", vocab_size=vocab_size)
 
-    def _bpe_dropout(self, processor: spm.SentencePieceProcessor, text: Path,
-                     rng: np.random.Generator) -> Iterator[list[int]]:
+    def _bpe_dropout(self, processor: spm.SentencePieceProcessor, text: Path, rng: np.random.Generator,
+                     drawn: np.ndarray | None = None) -> Iterator[list[int]]:
         """Every line's words merged in the model's order (higher score first), each merge possible at a
         step skipped with probability alpha; when all are skipped the word stays as it is."""
         merges = BpeMerges(processor)
-        for line in read_lines(text):
-            yield merges.encode(line, rng, self.alpha)
+        for index, line in enumerate(read_lines(text)):
+            yield merges.encode(line, rng, self.alpha) if drawn is None or drawn[index] else []
 
-    def _sample(self, processor: spm.SentencePieceProcessor, text: Path,
-                rng: np.random.Generator) -> Iterator[list[int]]:
-        """One segmentation of every line, drawn among its l best with probability P^alpha / sum P^alpha."""
+    def _sample(self, processor: spm.SentencePieceProcessor, text: Path, rng: np.random.Generator,
+                drawn: np.ndarray | None = None) -> Iterator[list[int]]:
+        """One segmentation of every (drawn) line, among its l best with probability P^alpha / sum P^alpha."""
         spm.set_min_log_level(2)  # its n-best search warns on every long sentence it shortens; errors only
-        scores, lines = piece_scores(processor), read_lines(text)
+        scores, lines = piece_scores(processor), enumerate(read_lines(text))
         while chunk := list(itertools.islice(lines, CHUNK)):
-            for candidates in processor.nbest_encode(chunk, out_type=int, nbest_size=self.nbest):
+            wanted = [drawn is None or bool(drawn[index]) for index, _ in chunk]
+            todo = [line for (_, line), want in zip(chunk, wanted) if want]
+            encoded = iter(processor.nbest_encode(todo, out_type=int, nbest_size=self.nbest) if todo else [])
+            for want in wanted:
+                if not want:
+                    yield []
+                    continue
+                candidates = next(encoded)
                 if len(candidates) < 2:
                     yield candidates[0] if candidates else []
                     continue

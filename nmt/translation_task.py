@@ -38,10 +38,10 @@ class TranslationTask:
         self.model = build_model(cfg.model, self.tokenizer.src_vocab_size, self.tokenizer.tgt_vocab_size).to(device)
         self.model.forbid_outputs(self.tokenizer.never_output_ids())  # the dev translations never hold a tag
         train = cfg.train
-        self.mixture = _mixture(cfg, self.tokenizer, exp_dir / "data")
+        self.mixture = training_mixture(cfg, self.tokenizer, exp_dir / "data")
         self.sampled = (SampledEpochs(exp_dir / "data", self.tokenizer, alpha=train.sampling_alpha,
                                       nbest=train.sampling_nbest, seed=train.seed, rank=cluster.rank,
-                                      model_type=cfg.tokenizer.model_type)
+                                      model_type=cfg.tokenizer.model_type, mixture=self.mixture)
                         if train.sampling_alpha > 0 else None)
         self.iterator = BatchIterator(
             ParallelArrays(exp_dir / "data", "train"), batch_tokens=train.batch_tokens, batch_size=train.batch_size,
@@ -98,7 +98,7 @@ class TranslationTask:
         pass
 
 
-def _mixture(cfg: Config, tokenizer: Tokenizer, data_dir: Path) -> Mixture | None:
+def training_mixture(cfg: Config, tokenizer: Tokenizer, data_dir: Path) -> Mixture | None:
     """The training corpora's weights and tags (nmt/mixture.py); None for one plain corpus."""
     corpora = cfg.data.train
     if len(corpora) == 1 and corpora[0].weight == 1.0 and corpora[0].tag is None:

@@ -15,6 +15,7 @@ from conftest import REPO, config_text, make_pairs, train_straight_and_resumed, 
 from nmt.batching import BatchIterator, ParallelArrays
 from nmt.config import load_config
 from nmt.errors import ConfigError
+from nmt.mixture import Mixture
 from nmt.prepare import Preparer
 from nmt.sampling import BpeMerges, SampledEpochs
 from nmt.tokenizer import Tokenizer, train_sentencepiece
@@ -88,6 +89,34 @@ def test_batches_follow_each_epochs_own_lengths(prepared):
                 assert length == len(corpus.src[index]) <= 12
         assert iterator.epoch == epoch + 1
     sampler.close()
+
+
+def test_with_a_mixture_an_epoch_segments_the_pairs_it_draws_and_no_others(prepared):
+    corpus_of_pair = np.repeat([0, 1], [150, 150])
+    tokenizer = Tokenizer.load(prepared)
+
+    def sampler(weights, rank):
+        return SampledEpochs(prepared / "data", tokenizer, alpha=0.2, nbest=16, seed=1, rank=rank,
+                             mixture=Mixture(corpus_of_pair, weights, [None, None]))
+
+    light = sampler([2.0, 0.3], rank=11)
+    drawn = np.zeros(300, dtype=bool)
+    drawn[light.mixture.draw(1, 1)] = True
+    assert drawn[:150].all() and 20 < drawn[150:].sum() < 80
+    arrays = light(1)
+    for side in (arrays.src, arrays.tgt):  # the pairs left out of the epoch are left empty: never batched
+        assert (side.lengths[~drawn] == 0).all() and (side.lengths[drawn] > 0).all()
+    light.close()
+    # Weights that draw every pair sample what a run without a mixture samples.
+    every, plain = sampler([1.0, 2.0], rank=12), epochs(prepared, seed=1, rank=13)
+    assert sentences(every(1)) == sentences(plain(1))
+    every.close(), plain.close()
+    # Other weights draw other pairs: what was sampled under the old ones is thrown away.
+    folder = prepared / "data" / "sampled" / "rank11"
+    assert (folder / "train.e1.tgt.bin").exists()
+    heavier = sampler([2.0, 0.6], rank=11)
+    assert not (folder / "train.e1.tgt.bin").exists()
+    heavier.close()
 
 
 def test_nmt_train_with_sampling_resumes_exactly(tmp_path, prepared):

@@ -7,7 +7,8 @@ training text anew, against the time the same experiment takes to train one epoc
 EXP_DIR is an experiment prepared by nmt-prepare (its SentencePiece model and data/train.*); the
 sampling settings default to its config's. Where EXP_DIR/train.log holds a training run, the
 seconds an epoch trained are read from it (updates an epoch x seconds an update, validations
-left out) and the cost is given as a share of that. The epochs are sampled into a temporary
+left out) and the cost is given as a share of that. With several weighted corpora an epoch
+samples only the pairs it draws, as in training. The epochs are sampled into a temporary
 folder, on this process's threads alone: run it on a quiet machine.
 """
 
@@ -30,6 +31,7 @@ from nmt.data import read_lines  # noqa: E402
 from nmt.errors import NmtError  # noqa: E402
 from nmt.sampling import SampledEpochs  # noqa: E402
 from nmt.tokenizer import Tokenizer  # noqa: E402
+from nmt.translation_task import training_mixture  # noqa: E402
 
 STEP = re.compile(r"^(\S+ \S+) step (\d+) epoch (\d+):")
 
@@ -70,20 +72,22 @@ def main() -> int:
         raise NmtError(f"{args.exp_dir}: the config samples no segmentations (train.sampling_alpha 0); give --alpha")
     tokenizer = Tokenizer.load(args.exp_dir)
     lines = sum(1 for _ in read_lines(args.exp_dir / "data" / "train.src"))
+    mixture = training_mixture(cfg, tokenizer, args.exp_dir / "data")  # with one, an epoch samples what it draws
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         data.mkdir()
         for side in ("src", "tgt"):  # the sampler keeps its arrays beside the text it reads
             (data / f"train.{side}").symlink_to((args.exp_dir / "data" / f"train.{side}").resolve())
         sampler = SampledEpochs(data, tokenizer, alpha=alpha, nbest=nbest, seed=cfg.train.seed,
-                                model_type=cfg.tokenizer.model_type)
+                                model_type=cfg.tokenizer.model_type, mixture=mixture)
         started = time.perf_counter()
         for epoch in range(1, args.epochs + 1):
             sampler.encode(epoch)  # in this thread: the time of the work itself
         seconds = (time.perf_counter() - started) / args.epochs
         sampler.close()
     kind = "BPE-dropout" if cfg.tokenizer.model_type == "bpe" else f"unigram sampling, nbest {nbest}"
-    print(f"{args.exp_dir}: {lines:,} training pairs, {kind}, alpha {alpha:g}")
+    drawn = "" if mixture is None else f" ({len(set(mixture.draw(cfg.train.seed, 1).tolist())):,} drawn in epoch 1)"
+    print(f"{args.exp_dir}: {lines:,} training pairs{drawn}, {kind}, alpha {alpha:g}")
     print(f"  sampling one epoch (both sides): {seconds:.1f} s, {lines / seconds:,.0f} pairs/s")
     if (args.exp_dir / "train.log").exists() and (epoch_cost := training_epoch_seconds(args.exp_dir / "train.log")):
         epoch_seconds, updates = epoch_cost
