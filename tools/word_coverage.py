@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""How many words of a test text the training text never shows: the ceiling a small corpus sets.
+
+    python tools/word_coverage.py --train data/train.de --test data/test.de [--extra data/lexicon.de]
+
+Words are runs of letters and digits, lower-cased. Prints the share of test words that training
+never has (unseen) or has at most twice (rare), the share of test sentences with an unseen word,
+and with --extra (another corpus, a dictionary say) the share of the unseen words it holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from nmt.cli.common import run_main  # noqa: E402
+from nmt.errors import NmtError  # noqa: E402
+
+WORD = re.compile(r"\w+")
+
+
+def words(line: str) -> list[str]:
+    return WORD.findall(line.lower())
+
+
+def read(path: Path) -> list[str]:
+    if not path.is_file():
+        raise NmtError(f"{path}: no such file")
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def coverage(train: list[str], test: list[str], extra: list[str] | None = None) -> dict[str, float]:
+    seen = Counter(word for line in train for word in words(line))
+    sentences = [words(line) for line in test]
+    tokens = [word for sentence in sentences for word in sentence]
+    if not tokens:
+        raise NmtError("the test text holds no words")
+    unseen = [word for word in tokens if word not in seen]
+    result = {
+        "unseen": len(unseen) / len(tokens),
+        "rare": sum(1 for word in tokens if seen[word] <= 2) / len(tokens),
+        "sentences_with_unseen": sum(1 for sentence in sentences if any(w not in seen for w in sentence)) / len(sentences),
+    }
+    if extra is not None:
+        known = {word for line in extra for word in words(line)}
+        result["unseen_in_extra"] = sum(1 for word in unseen if word in known) / len(unseen) if unseen else 0.0
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="word_coverage", description=__doc__.splitlines()[0])
+    parser.add_argument("--train", type=Path, required=True, help="training text, one sentence a line")
+    parser.add_argument("--test", type=Path, required=True, help="the text to translate (the same language)")
+    parser.add_argument("--extra", type=Path, default=None, help="another corpus: how many unseen words it holds")
+    args = parser.parse_args()
+    found = coverage(read(args.train), read(args.test), read(args.extra) if args.extra else None)
+    print(f"{args.test}: {found['unseen']:.1%} of the words never in {args.train}, {found['rare']:.1%} at most twice; "
+          f"{found['sentences_with_unseen']:.1%} of the sentences hold an unseen word")
+    if "unseen_in_extra" in found:
+        print(f"  {found['unseen_in_extra']:.1%} of the unseen words are in {args.extra}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_main("word_coverage", main)
