@@ -32,3 +32,15 @@ def test_the_command_prints_the_shares_and_a_missing_file_is_one_line(tmp_path):
     missing = subprocess.run([sys.executable, str(script), "--train", str(tmp_path / "nope.de"), "--test",
                               str(tmp_path / "test.de")], capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "nope.de: no such file" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_bleu_is_split_between_sentences_with_and_without_an_unseen_word():
+    train = ["ein Haus", "ein Baum"]
+    test = ["ein Haus", "ein Vogel", "ein Baum"]
+    references = ["a house stands there", "a bird sings there", "a tree stands there"]
+    hypotheses = ["a house stands there", "a dog barks", "a tree stands there"]
+    split = word_coverage.split_bleu(train, test, hypotheses, references)
+    assert split["without"] == (2, pytest.approx(100.0))  # both known sentences translated exactly
+    assert split["with an unseen word"][0] == 1 and split["with an unseen word"][1] < 50
+    with pytest.raises(word_coverage.NmtError, match="2 hypotheses"):
+        word_coverage.split_bleu(train, test, hypotheses[:2], references)

@@ -2,10 +2,12 @@
 """How many words of a test text the training text never shows: the ceiling a small corpus sets.
 
     python tools/word_coverage.py --train data/train.de --test data/test.de [--extra data/lexicon.de]
+        [--hypotheses exp/NAME/test.hyp --references data/test.en]
 
 Words are runs of letters and digits, lower-cased. Prints the share of test words that training
 never has (unseen) or has at most twice (rare), the share of test sentences with an unseen word,
-and with --extra (another corpus, a dictionary say) the share of the unseen words it holds.
+with --extra (another corpus, a dictionary say) the share of the unseen words it holds, and with
+--hypotheses and --references a model's BLEU on the sentences with an unseen word and on the rest.
 """
 
 from __future__ import annotations
@@ -53,17 +55,42 @@ def coverage(train: list[str], test: list[str], extra: list[str] | None = None) 
     return result
 
 
+def split_bleu(train: list[str], test: list[str], hypotheses: list[str], references: list[str]) -> dict[str, tuple]:
+    """(sentences, BLEU) on the test sentences with an unseen word, and on the others."""
+    import sacrebleu
+
+    if not len(test) == len(hypotheses) == len(references):
+        raise NmtError(f"{len(test)} test sentences, {len(hypotheses)} hypotheses, {len(references)} references: "
+                       "they must be line-aligned")
+    seen = {word for line in train for word in words(line)}
+    unseen = [any(word not in seen for word in words(line)) for line in test]
+    result = {}
+    for name, wanted in (("with an unseen word", True), ("without", False)):
+        rows = [(hyp, ref) for hyp, ref, flag in zip(hypotheses, references, unseen) if flag == wanted]
+        bleu = sacrebleu.corpus_bleu([h for h, _ in rows], [[r for _, r in rows]]).score if rows else 0.0
+        result[name] = (len(rows), bleu)
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="word_coverage", description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=Path, required=True, help="training text, one sentence a line")
     parser.add_argument("--test", type=Path, required=True, help="the text to translate (the same language)")
     parser.add_argument("--extra", type=Path, default=None, help="another corpus: how many unseen words it holds")
+    parser.add_argument("--hypotheses", type=Path, default=None, help="a model's translations of the test text")
+    parser.add_argument("--references", type=Path, default=None, help="their references (with --hypotheses)")
     args = parser.parse_args()
-    found = coverage(read(args.train), read(args.test), read(args.extra) if args.extra else None)
+    if (args.hypotheses is None) != (args.references is None):
+        raise NmtError("--hypotheses and --references go together")
+    train, test = read(args.train), read(args.test)
+    found = coverage(train, test, read(args.extra) if args.extra else None)
     print(f"{args.test}: {found['unseen']:.1%} of the words never in {args.train}, {found['rare']:.1%} at most twice; "
           f"{found['sentences_with_unseen']:.1%} of the sentences hold an unseen word")
     if "unseen_in_extra" in found:
         print(f"  {found['unseen_in_extra']:.1%} of the unseen words are in {args.extra}")
+    if args.hypotheses is not None:
+        for name, (count, bleu) in split_bleu(train, test, read(args.hypotheses), read(args.references)).items():
+            print(f"  BLEU {bleu:.2f} on the {count:,} sentences {name}")
     return 0
 
 
