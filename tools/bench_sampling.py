@@ -22,6 +22,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -86,9 +88,10 @@ def main() -> int:
         seconds = (time.perf_counter() - started) / args.epochs
         sampler.close()
     kind = "BPE-dropout" if cfg.tokenizer.model_type == "bpe" else f"unigram sampling, nbest {nbest}"
-    drawn = "" if mixture is None else f" ({len(set(mixture.draw(cfg.train.seed, 1).tolist())):,} drawn in epoch 1)"
+    sampled = lines if mixture is None else len(np.unique(mixture.draw(cfg.train.seed, 1)))  # what an epoch segments
+    drawn = "" if mixture is None else f" ({sampled:,} drawn in epoch 1)"
     print(f"{args.exp_dir}: {lines:,} training pairs{drawn}, {kind}, alpha {alpha:g}")
-    print(f"  sampling one epoch (both sides): {seconds:.1f} s, {lines / seconds:,.0f} pairs/s")
+    print(f"  sampling one epoch (both sides): {seconds:.1f} s, {sampled / seconds:,.0f} pairs/s")
     if (args.exp_dir / "train.log").exists() and (epoch_cost := training_epoch_seconds(args.exp_dir / "train.log")):
         epoch_seconds, updates = epoch_cost
         print(f"  training one epoch (train.log: {updates:,} updates): {epoch_seconds / 60:.1f} min; "
