@@ -112,6 +112,27 @@ def test_lexicon_entries_leave_out_sentences_and_the_held_out_lines(tmp_path):
     assert list(zip(german, english)) == pairs and not list(tmp_path.glob("*.tmp"))
 
 
+def test_run_sh_makes_the_lexicon_in_stage_0_for_a_config_that_trains_on_it(tmp_path):
+    from test_recipes import _copy_recipe, _env
+
+    recipe = _copy_recipe(tmp_path, "ding-de-en")
+    (recipe / "data").mkdir()
+    for name, text in (("train.de", "Das Haus ist alt.\n"), ("test.en", "The dog barks.\n"), ("test.de", "Der Hund bellt.\n"),
+                       ("dev.de", ""), ("dev.en", "")):
+        (recipe / "data" / name).write_text(text, encoding="utf-8")
+    dictionary = tmp_path / "de-en"
+    dictionary.write_text(LEXICON_DICTIONARY, encoding="utf-8")
+    env = _env(DING_DICTIONARY=str(dictionary))
+    plain = subprocess.run(["bash", str(recipe / "run.sh"), "--stop-stage", "0"], capture_output=True, text=True,
+                           env=env, timeout=120)
+    assert plain.returncode == 0 and not (recipe / "data" / "lexicon.de").exists()
+    result = subprocess.run(["bash", str(recipe / "run.sh"), "--conf", "conf/rnnsearch_lexicon.yaml", "--stop-stage", "0"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "7 entry pairs" in result.stdout  # the Hund line holds a test sentence: left out
+    assert (recipe / "data" / "train.de").read_text(encoding="utf-8") == "Das Haus ist alt.\n"  # the splits kept
+
+
 WORDNET = """\
   1 This software and database is being provided to you, the LICENSEE, by "Princeton"
 00001740 03 n 01 entity 0 003 ~ 00001930 n 0000 | that which is perceived

@@ -15,7 +15,7 @@ from conftest import REPO
 
 def _copy_recipe(tmp_path, name: str):
     recipes = tmp_path / "recipes"
-    shutil.copytree(REPO / "recipes" / name, recipes / name, ignore=shutil.ignore_patterns("data", "exp"))
+    shutil.copytree(REPO / "recipes" / name, recipes / name, ignore=shutil.ignore_patterns("data", "exp", "trials"))  # trials: a sweep's runs
     shutil.copytree(REPO / "recipes" / "lib", recipes / "lib", dirs_exist_ok=True)
     (tmp_path / "tools").mkdir(exist_ok=True)
     shutil.copy(REPO / "tools" / "compare_runs.py", tmp_path / "tools")

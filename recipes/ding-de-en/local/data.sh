@@ -2,7 +2,7 @@
 # Stage 0 of the Ding recipe: German-English example sentences from the Debian package
 # trans-de-en (the Ding dictionary, GPL-2+), split 16,305 / 1,000 / 1,000; with `lexicon`
 # also the dictionary's entries, words and phrases, as a second corpus (local/extract_lexicon.py).
-# Usage: local/data.sh [OUT_DIR] [lexicon]   (default: data)
+# Usage: local/data.sh [OUT_DIR] [lexicon]   (default: data; DING_DICTIONARY=FILE reads a local copy)
 set -euo pipefail
 out=${1:-data}
 want_lexicon=${2:-}
@@ -14,7 +14,7 @@ if have_splits && { [ -z "$want_lexicon" ] || [ -s "$out/lexicon.de" ]; }; then
   echo "data: $out already holds the Ding splits${want_lexicon:+ and the lexicon}"; exit 0
 fi
 
-dictionary=/usr/share/trans/de-en  # present when the package is installed
+dictionary=${DING_DICTIONARY:-/usr/share/trans/de-en}  # present when the package is installed, or a copy
 if [ ! -s "$dictionary" ]; then
   source "$here/../../lib/debian_fetch.sh"
   work=$(mktemp -d)
