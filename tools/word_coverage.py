@@ -37,17 +37,24 @@ def read(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()
 
 
+def counts(lines: list[str]) -> Counter:
+    return Counter(word for line in lines for word in words(line))
+
+
+def holds_unseen(line: str, seen: Counter) -> bool:
+    return any(word not in seen for word in words(line))
+
+
 def coverage(train: list[str], test: list[str], extra: list[str] | None = None) -> dict[str, float]:
-    seen = Counter(word for line in train for word in words(line))
-    sentences = [words(line) for line in test]
-    tokens = [word for sentence in sentences for word in sentence]
+    seen = counts(train)
+    tokens = [word for line in test for word in words(line)]
     if not tokens:
         raise NmtError("the test text holds no words")
     unseen = [word for word in tokens if word not in seen]
     result = {
         "unseen": len(unseen) / len(tokens),
         "rare": sum(1 for word in tokens if seen[word] <= 2) / len(tokens),
-        "sentences_with_unseen": sum(1 for sentence in sentences if any(w not in seen for w in sentence)) / len(sentences),
+        "sentences_with_unseen": sum(holds_unseen(line, seen) for line in test) / len(test),
     }
     if extra is not None:
         known = {word for line in extra for word in words(line)}
@@ -56,20 +63,15 @@ def coverage(train: list[str], test: list[str], extra: list[str] | None = None) 
 
 
 def split_bleu(train: list[str], test: list[str], hypotheses: list[str], references: list[str]) -> dict[str, tuple]:
-    """(sentences, BLEU) on the test sentences with an unseen word, and on the others."""
-    import sacrebleu
+    """(sentences, BLEU) on the test sentences with an unseen word, and on the others: nmt-score's groups."""
+    from nmt.metrics import scores_by_group
 
     if not len(test) == len(hypotheses) == len(references):
         raise NmtError(f"{len(test)} test sentences, {len(hypotheses)} hypotheses, {len(references)} references: "
                        "they must be line-aligned")
-    seen = {word for line in train for word in words(line)}
-    unseen = [any(word not in seen for word in words(line)) for line in test]
-    result = {}
-    for name, wanted in (("with an unseen word", True), ("without", False)):
-        rows = [(hyp, ref) for hyp, ref, flag in zip(hypotheses, references, unseen) if flag == wanted]
-        bleu = sacrebleu.corpus_bleu([h for h, _ in rows], [[r for _, r in rows]]).score if rows else 0.0
-        result[name] = (len(rows), bleu)
-    return result
+    seen = counts(train)
+    groups = ["with an unseen word" if holds_unseen(line, seen) else "without" for line in test]
+    return {row["group"]: (row["sentences"], row["bleu"]) for row in scores_by_group(hypotheses, references, groups)}
 
 
 def main() -> int:

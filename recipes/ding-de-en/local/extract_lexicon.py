@@ -23,8 +23,8 @@ from extract_ding import SENTENCE_END, clean
 GLOSS = re.compile(r"/[^/\s]+/|\([^()]*\)")
 
 
-def synonyms(text: str) -> list[str]:
-    return [" ".join(part.split()) for part in GLOSS.sub(" ", clean(text)).split(";") if part.strip()]
+def synonyms(cleaned: str) -> list[str]:
+    return [" ".join(part.split()) for part in GLOSS.sub(" ", cleaned).split(";") if part.strip()]
 
 
 def extract_entries(lines, held_out: set[str]) -> list[tuple[str, str]]:
@@ -35,11 +35,11 @@ def extract_entries(lines, held_out: set[str]) -> list[tuple[str, str]]:
         sides = line.split(" :: ")
         if line.startswith("#") or len(sides) != 2:
             continue
-        german, english = sides[0].split(" | "), sides[1].split(" | ")
-        if len(german) != len(english) or any(clean(text) in held_out for text in german + english):
+        german, english = [clean(text) for text in sides[0].split(" | ")], [clean(text) for text in sides[1].split(" | ")]
+        if len(german) != len(english) or any(text in held_out for text in german + english):
             continue
         for de, en in zip(german, english):
-            if SENTENCE_END.search(clean(de)) or SENTENCE_END.search(clean(en)):
+            if SENTENCE_END.search(de) or SENTENCE_END.search(en):
                 continue  # an example sentence: the sentence corpus's, or a held-out one's neighbour
             de_words, en_words = synonyms(de), synonyms(en)
             if not de_words or not en_words:
