@@ -73,6 +73,17 @@ def test_recipe_without_the_toolkit_installed_says_how_to_install(tmp_path):
     assert result.stderr.strip() == "run.sh: the nmt commands are not installed: run 'make install' in the repository first"
 
 
+def test_an_edit_to_run_sh_during_a_run_does_not_change_that_run(tmp_path):
+    recipe = _copy_recipe(tmp_path, "toy-reverse")
+    # Stage 0 stands in for a user who edits run.sh (in place, as editors may) while it runs.
+    (recipe / "local" / "make_data.py").write_text(
+        "with open('run.sh', 'a') as script:\n    script.write('echo added-while-running\\n')\n")
+    result = subprocess.run(["bash", str(recipe / "run.sh"), "--stop-stage", "0"], capture_output=True, text=True,
+                            env=_env(), timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "== stage 0: data" in result.stdout and "added-while-running" not in result.stdout
+
+
 def _hub_layout(folder, src: str, tgt: str, sizes: dict[str, int], suffix: str) -> None:
     """A local dataset in a hub dataset's layout: one file per split, a `translation` dict column."""
     import datasets

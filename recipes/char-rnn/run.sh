@@ -8,6 +8,7 @@
 #   5 the baseline: a Kneser-Ney character n-gram, compared by position in the line   (tools/ngram.py)
 # Usage: run.sh [--stage N] [--stop-stage M] [--conf conf/lstm.yaml]
 set -euo pipefail
+{  # read whole before it runs: bash reads a script as it goes, so an edit mid-run would change the run
 cd "$(dirname "$0")"
 stage=0 stop_stage=5 conf=conf/lstm.yaml
 source ../lib/stages.sh
@@ -43,3 +44,5 @@ run_stage 4 cells python3 "$tools/cells.py" --model "$exp" -i data/test.txt --ch
   -o "$exp/cells.html" --png "$exp/cells.png" --saturation "$exp/saturation.png" --report "$exp/cells.json"
 run_stage 5 ngram python3 "$tools/ngram.py" --train data/train.txt --dev data/dev.txt --test data/test.txt \
   --max-order 12 --lstm "$exp" --json exp/ngram.json
+exit
+}

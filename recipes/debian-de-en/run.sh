@@ -9,6 +9,7 @@
 #   4 score with sacreBLEU (also by source length and by origin) into exp/<variant>/results.json
 # Usage: run.sh [--stage N] [--stop-stage M] [--conf conf/rnnsearch.yaml]
 set -euo pipefail
+{  # read whole before it runs: bash reads a script as it goes, so an edit mid-run would change the run
 cd "$(dirname "$0")"
 stage=0 stop_stage=4 conf=conf/rnnsearch.yaml
 length_edges=10,20,30,40,50  # source words, as Bahdanau et al. 2014, Fig. 2
@@ -21,3 +22,5 @@ if grep -q "data/mono\.bt" "$conf"; then  # a config that trains on back-transla
   run_stage 0 back-translation back_translation de en conf/rnnsearch_reverse.yaml
 fi
 model_stages de en  # 1 prepare, 2 train, 3 translate (beam 5), 4 score
+exit
+}

@@ -3,8 +3,11 @@
 # exp/ablation/{table.md,bleu_by_length.png,dev_bleu_vs_time.png,tb/}. About 65 min on 2 CPU cores.
 # Usage: ablation.sh [--variants "seq2seq rnnsearch"] [--ensembles "A+B ..."] [--out NAME]   (finished runs are kept)
 set -euo pipefail
+{  # read whole before it runs: bash reads a script as it goes, so an edit mid-run would change the run
 cd "$(dirname "$0")"
 variants="seq2seq seq2seq_reversed context_gru bidir rnnsearch luong"
 # Sutskever's forward + backward ensemble: the two seq2seq runs decoding together.
 ensembles="seq2seq+seq2seq_reversed" test_src=data/test.de test_ref=data/test.en length_edges=5,10,15,20
 source ../lib/ablation.sh
+exit
+}

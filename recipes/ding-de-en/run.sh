@@ -11,6 +11,7 @@
 #   4 score with sacreBLEU into exp/<variant>/results.json   (nmt-score)
 # Usage: run.sh [--stage N] [--stop-stage M] [--conf conf/rnnsearch.yaml]
 set -euo pipefail
+{  # read whole before it runs: bash reads a script as it goes, so an edit mid-run would change the run
 cd "$(dirname "$0")"
 stage=0 stop_stage=4 conf=conf/rnnsearch.yaml
 length_edges=5,10,15,20  # source words: Ding sentences are short (median 7)
@@ -26,3 +27,5 @@ if grep -q "data/mono\.bt" "$conf"; then  # a config that trains on back-transla
   run_stage 0 back-translation back_translation de en conf/rnnsearch_reverse.yaml conf/rnnsearch_reverse_seed2.yaml
 fi
 model_stages de en  # 1 prepare, 2 train, 3 translate (beam 5), 4 score
+exit
+}

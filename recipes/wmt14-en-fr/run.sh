@@ -7,6 +7,7 @@
 # HF_DATASET=/path/to/folder reads a local copy in the hub's layout instead of the hub;
 # MAX_TRAIN_PAIRS=N changes the 2M cap (0: all).
 set -euo pipefail
+{  # read whole before it runs: bash reads a script as it goes, so an edit mid-run would change the run
 cd "$(dirname "$0")"
 stage=0 stop_stage=4 conf=conf/rnnsearch.yaml
 source ../lib/stages.sh
@@ -15,3 +16,5 @@ max_pairs=()
 [ "${MAX_TRAIN_PAIRS:-2000000}" != 0 ] && max_pairs=(--max-train-pairs "${MAX_TRAIN_PAIRS:-2000000}")
 run_stage 0 data python3 ../lib/hf_data.py "${HF_DATASET:-wmt/wmt14}" --config fr-en --src en --tgt fr --out data "${max_pairs[@]}"
 model_stages en fr  # 1 prepare, 2 train, 3 translate (beam 5), 4 score
+exit
+}
