@@ -84,6 +84,14 @@ def test_an_edit_to_run_sh_during_a_run_does_not_change_that_run(tmp_path):
     assert "== stage 0: data" in result.stdout and "added-while-running" not in result.stdout
 
 
+@pytest.mark.parametrize("script", sorted(str(path.relative_to(REPO)) for pattern in ("recipes/*/run.sh", "recipes/*/ablation.sh")
+                                            for path in REPO.glob(pattern) if path.parent.name != "lib"))  # lib/ is sourced: read whole
+def test_every_recipe_script_is_read_whole_before_it_runs(script):
+    lines = (REPO / script).read_text().splitlines()
+    body_starts = lines.index("set -euo pipefail") + 1
+    assert lines[body_starts].startswith("{") and lines[-2:] == ["exit", "}"], script
+
+
 def _hub_layout(folder, src: str, tgt: str, sizes: dict[str, int], suffix: str) -> None:
     """A local dataset in a hub dataset's layout: one file per split, a `translation` dict column."""
     import datasets
