@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +19,21 @@ REPO = Path(__file__).resolve().parents[1]
 # slow each other several-fold.
 if "PYTEST_XDIST_WORKER" in os.environ:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+def copy_recipe(tmp_path: Path, name: str) -> Path:
+    """A recipe folder with recipes/lib and tools/compare_runs.py beside it, as in the repository."""
+    recipes = tmp_path / "recipes"
+    shutil.copytree(REPO / "recipes" / name, recipes / name, ignore=shutil.ignore_patterns("data", "exp", "trials"))  # trials: a sweep's runs
+    shutil.copytree(REPO / "recipes" / "lib", recipes / "lib", dirs_exist_ok=True)
+    (tmp_path / "tools").mkdir(exist_ok=True)
+    shutil.copy(REPO / "tools" / "compare_runs.py", tmp_path / "tools")
+    return recipes / name
+
+
+def recipe_env(**extra: str) -> dict:
+    """The environment with this interpreter's bin folder first, so recipes find the nmt commands."""
+    return {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}", **extra}
+
 
 WORDS_SRC = ["haus", "katze", "hund", "baum", "wasser", "sonne", "mond", "stern", "buch", "tisch", "stuhl", "fenster", "tür", "garten"]
 WORDS_TGT = ["house", "cat", "dog", "tree", "water", "sun", "moon", "star", "book", "table", "chair", "window", "door", "garden"]

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO
+from conftest import REPO, copy_recipe, recipe_env
 
 SCRIPT = REPO / "recipes" / "ding-de-en" / "local" / "extract_ding.py"
 spec = importlib.util.spec_from_file_location("extract_ding", SCRIPT)
@@ -113,16 +113,15 @@ def test_lexicon_entries_leave_out_sentences_and_the_held_out_lines(tmp_path):
 
 
 def test_run_sh_makes_the_lexicon_in_stage_0_for_a_config_that_trains_on_it(tmp_path):
-    from test_recipes import _copy_recipe, _env
 
-    recipe = _copy_recipe(tmp_path, "ding-de-en")
+    recipe = copy_recipe(tmp_path, "ding-de-en")
     (recipe / "data").mkdir()
     for name, text in (("train.de", "Das Haus ist alt.\n"), ("test.en", "The dog barks.\n"), ("test.de", "Der Hund bellt.\n"),
                        ("dev.de", ""), ("dev.en", "")):
         (recipe / "data" / name).write_text(text, encoding="utf-8")
     dictionary = tmp_path / "de-en"
     dictionary.write_text(LEXICON_DICTIONARY, encoding="utf-8")
-    env = _env(DING_DICTIONARY=str(dictionary))
+    env = recipe_env(DING_DICTIONARY=str(dictionary))
     plain = subprocess.run(["bash", str(recipe / "run.sh"), "--stop-stage", "0"], capture_output=True, text=True,
                            env=env, timeout=120)
     assert plain.returncode == 0 and not (recipe / "data" / "lexicon.de").exists()
@@ -175,16 +174,15 @@ def test_a_back_translation_config_makes_its_synthetic_corpus_in_stage_0(tmp_pat
     (tiny settings put in place of rnnsearch_regularised_8k.yaml, which the configs build on); for the ensemble
     config two reverse models, trained with different seeds, translate together."""
     from conftest import make_pairs, write_plain
-    from test_recipes import _copy_recipe, _env
 
-    recipe = _copy_recipe(tmp_path, "ding-de-en")
+    recipe = copy_recipe(tmp_path, "ding-de-en")
     (recipe / "data").mkdir()
     for split, n, seed in (("train", 300, 1), ("dev", 20, 2), ("test", 20, 3)):
         write_plain(recipe / "data", split, make_pairs(n, seed))
     (recipe / "data" / "mono.en").write_text("".join(en + "\n" for _, en in make_pairs(150, 9)), encoding="utf-8")
     (recipe / "conf" / "rnnsearch_regularised_8k.yaml").write_text(TINY_REGULARISED, encoding="utf-8")
     result = subprocess.run(["bash", str(recipe / "run.sh"), "--conf", f"conf/{config}", "--stop-stage", "1"],
-                            capture_output=True, text=True, env=_env(), timeout=600)
+                            capture_output=True, text=True, env=recipe_env(), timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     trained = sorted(path.name for path in (recipe / "exp").glob("rnnsearch_reverse*"))
     assert trained == reverse_models
@@ -199,7 +197,7 @@ def test_a_back_translation_config_makes_its_synthetic_corpus_in_stage_0(tmp_pat
         models = [arg for name in reverse_models for arg in ("--model", str(recipe / "exp" / name))]
         ensemble = subprocess.run([sys.executable, "-m", "nmt.cli.translate", *models, "--beam", "5",
                                    "-i", str(recipe / "data" / "mono.en")],
-                                  capture_output=True, text=True, env=_env(), timeout=300)
+                                  capture_output=True, text=True, env=recipe_env(), timeout=300)
         assert ensemble.returncode == 0, ensemble.stderr[-2000:]
         assert ensemble.stdout.splitlines() == synthetic
     assert len(synthetic) == 150 and not (recipe / "data" / f"{synthetic_name}.part").exists()

@@ -113,8 +113,7 @@ def test_the_recipes_score_stage_adds_scores_by_origin_when_the_recipe_names_the
     import json
     import subprocess
 
-    from conftest import REPO
-    from test_recipes import _env
+    from conftest import REPO, recipe_env
 
     run = tmp_path / "exp" / "run"
     run.mkdir(parents=True)
@@ -126,7 +125,7 @@ def test_the_recipes_score_stage_adds_scores_by_origin_when_the_recipe_names_the
     script = f"source {REPO}/recipes/lib/score.sh; score_into exp/run test.en test.de"
     for groups, expected in (("", None), ("test_groups=test.origin; ", ["ding", "help"])):
         result = subprocess.run(["bash", "-euc", groups + script], cwd=tmp_path, capture_output=True, text=True,
-                                env=_env(), timeout=120)
+                                env=recipe_env(), timeout=120)
         assert result.returncode == 0, result.stderr
         test = json.loads((run / "results.json").read_text())["test"]
         if expected is None:

@@ -4,32 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 
 import pytest
 import yaml
-from conftest import REPO
-
-
-def _copy_recipe(tmp_path, name: str):
-    recipes = tmp_path / "recipes"
-    shutil.copytree(REPO / "recipes" / name, recipes / name, ignore=shutil.ignore_patterns("data", "exp", "trials"))  # trials: a sweep's runs
-    shutil.copytree(REPO / "recipes" / "lib", recipes / "lib", dirs_exist_ok=True)
-    (tmp_path / "tools").mkdir(exist_ok=True)
-    shutil.copy(REPO / "tools" / "compare_runs.py", tmp_path / "tools")
-    return recipes / name
-
-
-def _env(**extra: str) -> dict:
-    return {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}", **extra}
+from conftest import REPO, copy_recipe, recipe_env
 
 
 def test_toy_ablation_trains_both_variants_and_compares_them(tmp_path):
-    recipe = _copy_recipe(tmp_path, "toy-reverse")
+    recipe = copy_recipe(tmp_path, "toy-reverse")
     result = subprocess.run(["bash", str(recipe / "ablation.sh")], capture_output=True, text=True,
-                            env=_env(), timeout=900)
+                            env=recipe_env(), timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     results = {v: json.loads((recipe / "exp" / v / "results.json").read_text()) for v in ("seq2seq", "rnnsearch")}
     assert results["rnnsearch"]["test"]["bleu"] >= 95.0, results["rnnsearch"]["test"]
@@ -53,20 +38,20 @@ def test_toy_ablation_trains_both_variants_and_compares_them(tmp_path):
     assert list((recipe / "exp" / "ablation" / "tb" / "rnnsearch").glob("**/events.out.tfevents.*"))
     # A finished recipe re-runs without training again.
     again = subprocess.run(["bash", str(recipe / "run.sh"), "--stage", "1", "--stop-stage", "1"],
-                           capture_output=True, text=True, env=_env(), timeout=120)
+                           capture_output=True, text=True, env=recipe_env(), timeout=120)
     assert again.returncode == 0 and "trained already" in again.stdout
 
 
 def test_ablation_rejects_a_variant_without_config(tmp_path):
-    recipe = _copy_recipe(tmp_path, "toy-reverse")
+    recipe = copy_recipe(tmp_path, "toy-reverse")
     result = subprocess.run(["bash", str(recipe / "ablation.sh"), "--variants", "seq2seq transformer"],
-                            capture_output=True, text=True, env=_env(), timeout=120)
+                            capture_output=True, text=True, env=recipe_env(), timeout=120)
     assert result.returncode == 2 and "no config conf/transformer.yaml" in result.stderr
     assert not (recipe / "exp").exists()
 
 
 def test_recipe_without_the_toolkit_installed_says_how_to_install(tmp_path):
-    recipe = _copy_recipe(tmp_path, "toy-reverse")  # no .venv beside this copy
+    recipe = copy_recipe(tmp_path, "toy-reverse")  # no .venv beside this copy
     result = subprocess.run(["bash", str(recipe / "run.sh")], capture_output=True, text=True,
                             env={**os.environ, "PATH": "/usr/bin:/bin"}, timeout=120)
     assert result.returncode == 2
@@ -74,12 +59,12 @@ def test_recipe_without_the_toolkit_installed_says_how_to_install(tmp_path):
 
 
 def test_an_edit_to_run_sh_during_a_run_does_not_change_that_run(tmp_path):
-    recipe = _copy_recipe(tmp_path, "toy-reverse")
+    recipe = copy_recipe(tmp_path, "toy-reverse")
     # Stage 0 stands in for a user who edits run.sh (in place, as editors may) while it runs.
     (recipe / "local" / "make_data.py").write_text(
         "with open('run.sh', 'a') as script:\n    script.write('echo added-while-running\\n')\n")
     result = subprocess.run(["bash", str(recipe / "run.sh"), "--stop-stage", "0"], capture_output=True, text=True,
-                            env=_env(), timeout=120)
+                            env=recipe_env(), timeout=120)
     assert result.returncode == 0, result.stderr
     assert "== stage 0: data" in result.stdout and "added-while-running" not in result.stdout
 
@@ -107,19 +92,19 @@ def _hub_layout(folder, src: str, tgt: str, sizes: dict[str, int], suffix: str) 
 
 
 def test_hub_recipes_data_stage_reads_a_local_copy_in_the_hub_layout(tmp_path):
-    iwslt = _copy_recipe(tmp_path, "iwslt14-de-en")
+    iwslt = copy_recipe(tmp_path, "iwslt14-de-en")
     _hub_layout(tmp_path / "iwslt_local", "de", "en", {"train": 50, "validation": 7, "test": 9}, "jsonl")
     result = subprocess.run(["bash", str(iwslt / "run.sh"), "--stop-stage", "0"], capture_output=True, text=True,
-                            env=_env(HF_DATASET=str(tmp_path / "iwslt_local")), timeout=300)
+                            env=recipe_env(HF_DATASET=str(tmp_path / "iwslt_local")), timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     counts = {f: len((iwslt / "data" / f).read_text().splitlines()) for f in ("train.de", "train.en", "dev.de", "test.en")}
     assert counts == {"train.de": 50, "train.en": 50, "dev.de": 7, "test.en": 9}
     assert (iwslt / "data" / "dev.de").read_text().splitlines()[3] == "de validation 3 ."
 
-    wmt = _copy_recipe(tmp_path, "wmt14-en-fr")
+    wmt = copy_recipe(tmp_path, "wmt14-en-fr")
     _hub_layout(tmp_path / "wmt_local", "fr", "en", {"train": 40, "validation": 5, "test": 6}, "parquet")
     result = subprocess.run(["bash", str(wmt / "run.sh"), "--stop-stage", "0"], capture_output=True, text=True,
-                            env=_env(HF_DATASET=str(tmp_path / "wmt_local"), MAX_TRAIN_PAIRS="25"), timeout=300)
+                            env=recipe_env(HF_DATASET=str(tmp_path / "wmt_local"), MAX_TRAIN_PAIRS="25"), timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (wmt / "data" / "train.en").read_text().splitlines()[:2] == ["en train 0 .", "en train 1 ."]
     assert len((wmt / "data" / "train.fr").read_text().splitlines()) == 25
@@ -127,9 +112,9 @@ def test_hub_recipes_data_stage_reads_a_local_copy_in_the_hub_layout(tmp_path):
 
 
 def test_hub_recipe_offline_fails_in_one_line_naming_the_stage(tmp_path):
-    iwslt = _copy_recipe(tmp_path, "iwslt14-de-en")
+    iwslt = copy_recipe(tmp_path, "iwslt14-de-en")
     result = subprocess.run(["bash", str(iwslt / "run.sh"), "--stop-stage", "0"], capture_output=True, text=True,
-                            env=_env(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1"), timeout=300)
+                            env=recipe_env(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1"), timeout=300)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "hf_data: error: data: cannot load Hugging Face dataset 'bbaaaa/iwslt14-de-en'" in result.stderr
@@ -190,7 +175,7 @@ def test_back_translation_searches_as_the_synthetic_corpus_name_says(tmp_path, s
     script = (f"train_model() {{ :; }}; conf=bt.yaml; source {REPO}/recipes/lib/backtranslation.sh; "
               "back_translation de en conf/reverse.yaml")
     result = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                            env=_env(PATH=f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"))
+                            env=recipe_env(PATH=f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"))
     assert result.returncode == 0, result.stderr
     asked = (tmp_path / "asked").read_text().strip()
     assert asked == f"-i data/mono.en -o {synthetic}.part {search} --model exp/reverse"

@@ -15,7 +15,7 @@ import word_coverage  # noqa: E402
 def test_unseen_and_rare_words_are_counted_over_the_test_words():
     train = ["Der Hund bellt.", "Der Hund schläft.", "Der Hund frisst.", "die Katze"]
     test = ["Der Vogel singt.", "Der Hund schläft."]  # 6 words: vogel, singt unseen; schläft once; der, hund 3 times
-    found = word_coverage.coverage(train, test, extra=["Vogel :: bird"])
+    found = word_coverage.coverage(word_coverage.counts(train), test, extra=["Vogel :: bird"])
     assert found["unseen"] == pytest.approx(2 / 6)
     assert found["rare"] == pytest.approx(3 / 6)  # the two unseen and schläft
     assert found["sentences_with_unseen"] == pytest.approx(1 / 2)
@@ -39,8 +39,8 @@ def test_bleu_is_split_between_sentences_with_and_without_an_unseen_word():
     test = ["ein Haus", "ein Vogel", "ein Baum"]
     references = ["a house stands there", "a bird sings there", "a tree stands there"]
     hypotheses = ["a house stands there", "a dog barks", "a tree stands there"]
-    split = word_coverage.split_bleu(train, test, hypotheses, references)
+    split = word_coverage.split_bleu(word_coverage.counts(train), test, hypotheses, references)
     assert split["without"] == (2, pytest.approx(100.0))  # both known sentences translated exactly
     assert split["with an unseen word"][0] == 1 and split["with an unseen word"][1] < 50
     with pytest.raises(word_coverage.NmtError, match="2 hypotheses"):
-        word_coverage.split_bleu(train, test, hypotheses[:2], references)
+        word_coverage.split_bleu(word_coverage.counts(train), test, hypotheses[:2], references)

@@ -38,23 +38,24 @@ def read(path: Path) -> list[str]:
 
 
 def counts(lines: list[str]) -> Counter:
+    """How often each word occurs: `seen` below, counted once for every measure."""
     return Counter(word for line in lines for word in words(line))
 
 
-def holds_unseen(line: str, seen: Counter) -> bool:
-    return any(word not in seen for word in words(line))
+def holds_unseen(sentence: list[str], seen: Counter) -> bool:
+    return any(word not in seen for word in sentence)
 
 
-def coverage(train: list[str], test: list[str], extra: list[str] | None = None) -> dict[str, float]:
-    seen = counts(train)
-    tokens = [word for line in test for word in words(line)]
+def coverage(seen: Counter, test: list[str], extra: list[str] | None = None) -> dict[str, float]:
+    sentences = [words(line) for line in test]
+    tokens = [word for sentence in sentences for word in sentence]
     if not tokens:
         raise NmtError("the test text holds no words")
     unseen = [word for word in tokens if word not in seen]
     result = {
         "unseen": len(unseen) / len(tokens),
         "rare": sum(1 for word in tokens if seen[word] <= 2) / len(tokens),
-        "sentences_with_unseen": sum(holds_unseen(line, seen) for line in test) / len(test),
+        "sentences_with_unseen": sum(holds_unseen(sentence, seen) for sentence in sentences) / len(sentences),
     }
     if extra is not None:
         known = {word for line in extra for word in words(line)}
@@ -62,15 +63,14 @@ def coverage(train: list[str], test: list[str], extra: list[str] | None = None) 
     return result
 
 
-def split_bleu(train: list[str], test: list[str], hypotheses: list[str], references: list[str]) -> dict[str, tuple]:
+def split_bleu(seen: Counter, test: list[str], hypotheses: list[str], references: list[str]) -> dict[str, tuple]:
     """(sentences, BLEU) on the test sentences with an unseen word, and on the others: nmt-score's groups."""
     from nmt.metrics import scores_by_group
 
     if not len(test) == len(hypotheses) == len(references):
         raise NmtError(f"{len(test)} test sentences, {len(hypotheses)} hypotheses, {len(references)} references: "
                        "they must be line-aligned")
-    seen = counts(train)
-    groups = ["with an unseen word" if holds_unseen(line, seen) else "without" for line in test]
+    groups = ["with an unseen word" if holds_unseen(words(line), seen) else "without" for line in test]
     return {row["group"]: (row["sentences"], row["bleu"]) for row in scores_by_group(hypotheses, references, groups)}
 
 
@@ -84,14 +84,14 @@ def main() -> int:
     args = parser.parse_args()
     if (args.hypotheses is None) != (args.references is None):
         raise NmtError("--hypotheses and --references go together")
-    train, test = read(args.train), read(args.test)
-    found = coverage(train, test, read(args.extra) if args.extra else None)
+    seen, test = counts(read(args.train)), read(args.test)
+    found = coverage(seen, test, read(args.extra) if args.extra else None)
     print(f"{args.test}: {found['unseen']:.1%} of the words never in {args.train}, {found['rare']:.1%} at most twice; "
           f"{found['sentences_with_unseen']:.1%} of the sentences hold an unseen word")
     if "unseen_in_extra" in found:
         print(f"  {found['unseen_in_extra']:.1%} of the unseen words are in {args.extra}")
     if args.hypotheses is not None:
-        for name, (count, bleu) in split_bleu(train, test, read(args.hypotheses), read(args.references)).items():
+        for name, (count, bleu) in split_bleu(seen, test, read(args.hypotheses), read(args.references)).items():
             print(f"  BLEU {bleu:.2f} on the {count:,} sentences {name}")
     return 0
 
