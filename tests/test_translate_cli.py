@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -207,16 +208,9 @@ def test_a_killed_file_to_file_run_continues_to_the_same_output(model_dir, tmp_p
     assert straight.returncode == 0, straight.stderr.decode()
     assert b"4,002 lines in" in straight.stderr and not (tmp_path / "straight.txt.partial.json").exists()
     output, sidecar = tmp_path / "out.txt", tmp_path / "out.txt.partial.json"
-    process = subprocess.Popen([sys.executable, "-m", "nmt.cli.translate", "--model", str(model_dir), *args,
-                                "-o", str(output)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 120
-        while not (sidecar.exists() and json.loads(sidecar.read_text() or "{}").get("lines", 0) >= 512):
-            assert process.poll() is None and time.time() < deadline, "the run ended before it could be killed"
-            time.sleep(0.01)
-    finally:
-        process.kill()
-        process.wait(timeout=60)
+    process = _started_past(512, model_dir, *args, "-o", str(output), stderr=subprocess.DEVNULL)
+    process.kill()
+    process.wait(timeout=60)
     done = json.loads(sidecar.read_text())["lines"]
     assert 512 <= done < 4002
     with output.open("ab") as handle:
@@ -228,3 +222,47 @@ def test_a_killed_file_to_file_run_continues_to_the_same_output(model_dir, tmp_p
     other_seed = translate(model_dir, "--sample", "--seed", "6", "-i", str(source), "-o", str(output), "--quiet")
     assert other_seed.returncode == 0 and b" lines" not in other_seed.stderr  # written anew; --quiet: no progress
     assert output.read_text(encoding="utf-8").count("\n") == 4002
+
+
+def _started_past(lines: int, model_dir, *args: str, **popen) -> subprocess.Popen:
+    """A file-to-file nmt-translate, returned once its record says `lines` lines are written."""
+    output = args[args.index("-o") + 1]
+    sidecar = f"{output}.partial.json"
+    process = subprocess.Popen([sys.executable, "-m", "nmt.cli.translate", "--model", str(model_dir), *args],
+                               stdout=subprocess.DEVNULL, **popen)
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                if json.loads(open(sidecar).read() or "{}").get("lines", 0) >= lines:
+                    return process
+            except OSError:
+                pass  # not written yet
+            assert process.poll() is None and time.time() < deadline, "the run ended before it could be stopped"
+            time.sleep(0.01)
+    except BaseException:
+        process.kill()
+        process.wait(timeout=60)
+        raise
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_ends_a_background_run_and_says_how_far_it_got(model_dir, tmp_path, signum):
+    """A script's `nmt-translate ... &` starts with SIGINT ignored (bash does that to background
+    commands); Ctrl-C's signal and SIGTERM must still end it at once, its output consistent."""
+    source, output = tmp_path / "mono.txt", tmp_path / "out.txt"
+    source.write_text("".join(a + "\n" for a, _ in make_pairs(20000, 12)), encoding="utf-8")
+    process = _started_past(512, model_dir, "--beam", "1", "-i", str(source), "-o", str(output),
+                            stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    process.send_signal(signum)
+    try:
+        _, stderr = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail(f"nmt-translate ignored signal {signum.name}")
+    assert process.returncode == 128 + signum, stderr.decode()
+    record = json.loads((tmp_path / "out.txt.partial.json").read_text())
+    assert 512 <= record["lines"] < 20000
+    assert stderr.decode().endswith(f"nmt-translate: {record['lines']:,} lines are in {output}; the same command "
+                                    "continues after them\nnmt-translate: interrupted\n")
+    assert output.read_bytes()[:record["bytes"]].count(b"\n") == record["lines"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Callable
@@ -27,12 +28,30 @@ def run_main(program: str, main: Callable[[], int | None]) -> None:
     except NmtError as err:
         print(f"{program}: error: {err}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         print(f"{program}: interrupted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(getattr(err, "exit_code", 130))
     except BrokenPipeError:
         sys.exit(141)  # the reader went away (e.g. `| head`): not an error of ours
     sys.exit(code or 0)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM as an exception, so that `finally` blocks run and leave files consistent."""
+
+    def __init__(self, signum: int):
+        super().__init__()
+        self.exit_code = 128 + signum  # what a shell reports for a process the signal ended
+
+
+def stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM both end the program through Interrupted, also where a shell started it
+    in the background (`cmd &` in a script), which leaves SIGINT ignored and Python without a handler."""
+    def stop(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
 
 
 def available_cores(cgroup_cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from nmt.cli.bulk import Progress, ResumableOutput, StreamOutput, count_lines, file_identity
-from nmt.cli.common import limit_threads, run_main
+from nmt.cli.common import limit_threads, run_main, stop_on_signals
 from nmt.cli.stream import clean_line, line_batches
 from nmt.config import Config, apply_overrides, config_from_dict, config_to_dict
 from nmt.errors import ConfigError, NmtError
@@ -111,6 +111,7 @@ def _format(result, args: argparse.Namespace, nbest: int) -> str:
 
 def _main() -> int:
     args = _arguments()
+    stop_on_signals()
     from nmt.translate import Translator
 
     limit_threads()
@@ -142,6 +143,11 @@ def _main() -> int:
     try:
         _translate_lines(translator, source, output, progress, skip=skip, args=args, cfg=cfg)
         complete = True
+    except KeyboardInterrupt:
+        if isinstance(output, ResumableOutput):
+            print(f"nmt-translate: {output.lines_done:,} lines are in {args.output}; the same command "
+                  f"continues after them", file=sys.stderr)
+        raise
     finally:
         if args.input:
             source.close()
