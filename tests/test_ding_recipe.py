@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO, copy_recipe, recipe_env
+from conftest import REPO, copy_recipe, make_pairs, recipe_env, write_plain
 
 SCRIPT = REPO / "recipes" / "ding-de-en" / "local" / "extract_ding.py"
 spec = importlib.util.spec_from_file_location("extract_ding", SCRIPT)
@@ -173,7 +173,6 @@ def test_a_back_translation_config_makes_its_synthetic_corpus_in_stage_0(tmp_pat
     """run.sh --conf conf/rnnsearch_bt.yaml: the reverse model trained, the English translated, tagged pairs prepared
     (tiny settings put in place of rnnsearch_regularised_8k.yaml, which the configs build on); for the ensemble
     config two reverse models, trained with different seeds, translate together."""
-    from conftest import make_pairs, write_plain
 
     recipe = copy_recipe(tmp_path, "ding-de-en")
     (recipe / "data").mkdir()
@@ -205,3 +204,18 @@ def test_a_back_translation_config_makes_its_synthetic_corpus_in_stage_0(tmp_pat
     # stage 1 prepared the mixture (the tiny reverse model's output loses a few pairs to the length ratio)
     assert re.search(rf"\[1\] data/{re.escape(synthetic_name)} \(weight 1, tag <bt>\): \d+ pairs kept of 150",
                      result.stdout)
+
+
+def test_a_copy_config_needs_the_english_alone_in_stage_0(tmp_path):
+    """run.sh --conf conf/rnnsearch_copy.yaml: the English is its own source, tagged <copy>; no reverse model."""
+    recipe = copy_recipe(tmp_path, "ding-de-en")
+    (recipe / "data").mkdir()
+    for split, n, seed in (("train", 300, 1), ("dev", 20, 2), ("test", 20, 3)):
+        write_plain(recipe / "data", split, make_pairs(n, seed))
+    (recipe / "data" / "mono.en").write_text("".join(en + "\n" for _, en in make_pairs(150, 9)), encoding="utf-8")
+    (recipe / "conf" / "rnnsearch_regularised_8k.yaml").write_text(TINY_REGULARISED, encoding="utf-8")
+    result = subprocess.run(["bash", str(recipe / "run.sh"), "--conf", "conf/rnnsearch_copy.yaml", "--stop-stage", "1"],
+                            capture_output=True, text=True, env=recipe_env(), timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "== stage 0: monolingual" in result.stdout and not (recipe / "exp" / "rnnsearch_reverse").exists()
+    assert "[1] data/mono.en (weight 1, tag <copy>): 150 pairs kept of 150" in result.stdout
