@@ -164,22 +164,28 @@ train: {max_epochs: null, max_steps: 6, validate_every: 6, batch_tokens: 2000}
 """
 
 
-@pytest.mark.parametrize("config, synthetic_name, reverse_models", [
-    ("rnnsearch_bt.yaml", "mono.bt.de", ["rnnsearch_reverse"]),
-    ("rnnsearch_bt_ensemble.yaml", "mono.bt-ensemble.de", ["rnnsearch_reverse", "rnnsearch_reverse_seed2"]),
-])
-def test_a_back_translation_config_makes_its_synthetic_corpus_in_stage_0(tmp_path, config, synthetic_name,
-                                                                          reverse_models):
-    """run.sh --conf conf/rnnsearch_bt.yaml: the reverse model trained, the English translated, tagged pairs prepared
-    (tiny settings put in place of rnnsearch_regularised_8k.yaml, which the configs build on); for the ensemble
-    config two reverse models, trained with different seeds, translate together."""
-
+def _tiny_recipe_with_english(tmp_path):
+    """The Ding recipe on synthetic pairs and 150 lines of English, with tiny settings put in place of
+    rnnsearch_regularised_8k.yaml, which the monolingual configs build on."""
     recipe = copy_recipe(tmp_path, "ding-de-en")
     (recipe / "data").mkdir()
     for split, n, seed in (("train", 300, 1), ("dev", 20, 2), ("test", 20, 3)):
         write_plain(recipe / "data", split, make_pairs(n, seed))
     (recipe / "data" / "mono.en").write_text("".join(en + "\n" for _, en in make_pairs(150, 9)), encoding="utf-8")
     (recipe / "conf" / "rnnsearch_regularised_8k.yaml").write_text(TINY_REGULARISED, encoding="utf-8")
+    return recipe
+
+
+@pytest.mark.parametrize("config, synthetic_name, reverse_models", [
+    ("rnnsearch_bt.yaml", "mono.bt.de", ["rnnsearch_reverse"]),
+    ("rnnsearch_bt_ensemble.yaml", "mono.bt-ensemble.de", ["rnnsearch_reverse", "rnnsearch_reverse_seed2"]),
+])
+def test_a_back_translation_config_makes_its_synthetic_corpus_in_stage_0(tmp_path, config, synthetic_name,
+                                                                          reverse_models):
+    """run.sh --conf conf/rnnsearch_bt.yaml: the reverse model trained, the English translated, tagged pairs
+    prepared; for the ensemble config two reverse models, trained with different seeds, translate together."""
+
+    recipe = _tiny_recipe_with_english(tmp_path)
     result = subprocess.run(["bash", str(recipe / "run.sh"), "--conf", f"conf/{config}", "--stop-stage", "1"],
                             capture_output=True, text=True, env=recipe_env(), timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
@@ -208,12 +214,7 @@ def test_a_back_translation_config_makes_its_synthetic_corpus_in_stage_0(tmp_pat
 
 def test_a_copy_config_needs_the_english_alone_in_stage_0(tmp_path):
     """run.sh --conf conf/rnnsearch_copy.yaml: the English is its own source, tagged <copy>; no reverse model."""
-    recipe = copy_recipe(tmp_path, "ding-de-en")
-    (recipe / "data").mkdir()
-    for split, n, seed in (("train", 300, 1), ("dev", 20, 2), ("test", 20, 3)):
-        write_plain(recipe / "data", split, make_pairs(n, seed))
-    (recipe / "data" / "mono.en").write_text("".join(en + "\n" for _, en in make_pairs(150, 9)), encoding="utf-8")
-    (recipe / "conf" / "rnnsearch_regularised_8k.yaml").write_text(TINY_REGULARISED, encoding="utf-8")
+    recipe = _tiny_recipe_with_english(tmp_path)
     result = subprocess.run(["bash", str(recipe / "run.sh"), "--conf", "conf/rnnsearch_copy.yaml", "--stop-stage", "1"],
                             capture_output=True, text=True, env=recipe_env(), timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
