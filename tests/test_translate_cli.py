@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -226,15 +227,14 @@ def test_a_killed_file_to_file_run_continues_to_the_same_output(model_dir, tmp_p
 
 def _started_past(lines: int, model_dir, *args: str, **popen) -> subprocess.Popen:
     """A file-to-file nmt-translate, returned once its record says `lines` lines are written."""
-    output = args[args.index("-o") + 1]
-    sidecar = f"{output}.partial.json"
+    sidecar = Path(f"{args[args.index('-o') + 1]}.partial.json")
     process = subprocess.Popen([sys.executable, "-m", "nmt.cli.translate", "--model", str(model_dir), *args],
                                stdout=subprocess.DEVNULL, **popen)
     try:
         deadline = time.time() + 120
         while True:
             try:
-                if json.loads(open(sidecar).read() or "{}").get("lines", 0) >= lines:
+                if json.loads(sidecar.read_text() or "{}").get("lines", 0) >= lines:  # replaced whole, never half
                     return process
             except OSError:
                 pass  # not written yet
