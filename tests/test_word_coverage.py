@@ -44,3 +44,10 @@ def test_bleu_is_split_between_sentences_with_and_without_an_unseen_word():
     assert split["with an unseen word"][0] == 1 and split["with an unseen word"][1] < 50
     with pytest.raises(word_coverage.NmtError, match="2 hypotheses"):
         word_coverage.split_bleu(word_coverage.counts(train), test, hypotheses[:2], references)
+
+
+def test_unseen_words_that_stand_as_they_are_in_the_reference_are_counted():
+    train = ["ein Haus", "ein Baum"]
+    test = ["Alaska ein Vogel", "ein Haus 1956"]  # unseen: alaska, vogel, 1956
+    references = ["Alaska, a bird", "a house in 1956"]
+    assert word_coverage.copyable(word_coverage.counts(train), test, references) == (2, 3)

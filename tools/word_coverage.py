@@ -7,7 +7,8 @@
 Words are runs of letters and digits, lower-cased. Prints the share of test words that training
 never has (unseen) or has at most twice (rare), the share of test sentences with an unseen word,
 with --extra (another corpus, a dictionary say) the share of the unseen words it holds, and with
---hypotheses and --references a model's BLEU on the sentences with an unseen word and on the rest.
+--hypotheses and --references a model's BLEU on the sentences with an unseen word and on the rest,
+and how many unseen words stand as they are in their reference (what copying them could get right).
 """
 
 from __future__ import annotations
@@ -74,6 +75,18 @@ def split_bleu(seen: Counter, test: list[str], hypotheses: list[str], references
     return {row["group"]: (row["sentences"], row["bleu"]) for row in scores_by_group(hypotheses, references, groups)}
 
 
+def copyable(seen: Counter, test: list[str], references: list[str]) -> tuple[int, int]:
+    """(unseen test words that stand as they are in their line's reference, all unseen test words):
+    what copying a source word into the output (names, numbers) could get right."""
+    found = total = 0
+    for line, reference in zip(test, references):
+        target = set(words(reference))
+        unseen = [word for word in words(line) if word not in seen]
+        total += len(unseen)
+        found += sum(1 for word in unseen if word in target)
+    return found, total
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="word_coverage", description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=Path, required=True, help="training text, one sentence a line")
@@ -93,6 +106,8 @@ def main() -> int:
     if args.hypotheses is not None:
         for name, (count, bleu) in split_bleu(seen, test, read(args.hypotheses), read(args.references)).items():
             print(f"  BLEU {bleu:.2f} on the {count:,} sentences {name}")
+        copied, unseen = copyable(seen, test, read(args.references))
+        print(f"  {copied:,} of the {unseen:,} unseen words stand as they are in their reference")
     return 0
 
 
