@@ -8,18 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Literal, Optional
 
-from nmt.config_files import (  # noqa: F401  (re-exported: what the CLIs and tasks read configs with)
-    _range,
-    apply_overrides,
-    build_config,
-    config_to_dict,
-    read_config,
-    read_config_file,
-    save_config,
-)
+from nmt.config_files import value_range
 from nmt.errors import ConfigError
 from nmt.variants import VARIANTS, Cell, VariantName, is_bidirectional
 
@@ -39,7 +30,7 @@ class CorpusConfig:
     src_column: Optional[str] = None  # hf: source column; unset: the 'translation' dict column
     tgt_column: Optional[str] = None  # hf: target column
     # Training corpora only (data.train may list several: nmt/mixture.py)
-    weight: float = field(default=1.0, metadata=_range(0.0))  # times each pair is seen per epoch, in expectation
+    weight: float = field(default=1.0, metadata=value_range(0.0))  # times each pair is seen per epoch, in expectation
     tag: Optional[str] = None  # a reserved symbol before each source sentence, e.g. '<bt>' for back-translations
     vocabulary: bool = True  # false: SentencePiece learns its pieces without this corpus (synthetic text)
 
@@ -52,38 +43,38 @@ class DataConfig:
     dev: CorpusConfig = field(default_factory=CorpusConfig)
     test: Optional[CorpusConfig] = None
     # Cleaning applies to the training split only: dev and test stay comparable.
-    max_words: int = field(default=100, metadata=_range(1))
-    max_ratio: Optional[float] = field(default=9.0, metadata=_range(1.0))
+    max_words: int = field(default=100, metadata=value_range(1))
+    max_ratio: Optional[float] = field(default=9.0, metadata=value_range(1.0))
     dedup: bool = False
 
 
 @dataclass
 class TokenizerConfig:
     model_type: Literal["unigram", "bpe"] = "unigram"
-    vocab_size: int = field(default=8000, metadata=_range(8))
+    vocab_size: int = field(default=8000, metadata=value_range(8))
     joint: bool = True  # one model for both languages (needed to share embeddings)
-    character_coverage: float = field(default=1.0, metadata=_range(0.5, 1.0))
-    input_sentence_size: int = field(default=2_000_000, metadata=_range(1))
+    character_coverage: float = field(default=1.0, metadata=value_range(0.5, 1.0))
+    input_sentence_size: int = field(default=2_000_000, metadata=value_range(1))
 
 
 @dataclass
 class ModelConfig:
     variant: VariantName = "rnnsearch"  # see nmt/variants.py
     cell: Cell = "lstm"
-    embed_size: int = field(default=256, metadata=_range(1))
-    encoder_hidden: int = field(default=256, metadata=_range(1))  # per direction
-    encoder_layers: int = field(default=1, metadata=_range(1))
+    embed_size: int = field(default=256, metadata=value_range(1))
+    encoder_hidden: int = field(default=256, metadata=value_range(1))  # per direction
+    encoder_layers: int = field(default=1, metadata=value_range(1))
     bidirectional: Optional[bool] = None  # unset: the variant's own choice
-    decoder_hidden: int = field(default=512, metadata=_range(2))  # maxout halves it
-    decoder_layers: int = field(default=1, metadata=_range(1))
-    attention_size: int = field(default=512, metadata=_range(1))  # rnnsearch
+    decoder_hidden: int = field(default=512, metadata=value_range(2))  # maxout halves it
+    decoder_layers: int = field(default=1, metadata=value_range(1))
+    attention_size: int = field(default=512, metadata=value_range(1))  # rnnsearch
     score: Literal["dot", "general"] = "general"  # luong
     input_feeding: bool = True  # luong
     reverse_source: bool = False  # the encoder reads each source sentence backwards (EOS stays last)
-    dropout: float = field(default=0.3, metadata=_range(0.0, 1.0, below=True))  # on hidden states
-    embed_dropout: Optional[float] = field(default=None, metadata=_range(0.0, 1.0, below=True))  # unset: dropout
-    word_dropout_src: float = field(default=0.0, metadata=_range(0.0, 1.0, below=True))  # whole source tokens
-    word_dropout_tgt: float = field(default=0.0, metadata=_range(0.0, 1.0, below=True))  # whole target tokens
+    dropout: float = field(default=0.3, metadata=value_range(0.0, 1.0, below=True))  # on hidden states
+    embed_dropout: Optional[float] = field(default=None, metadata=value_range(0.0, 1.0, below=True))  # unset: dropout
+    word_dropout_src: float = field(default=0.0, metadata=value_range(0.0, 1.0, below=True))  # whole source tokens
+    word_dropout_tgt: float = field(default=0.0, metadata=value_range(0.0, 1.0, below=True))  # whole target tokens
     # Layer normalisation in the decoder's stepped cell (rnnsearch; luong with input feeding). The
     # encoder stays a fused torch RNN, which has none.
     decoder_layer_norm: bool = False
@@ -97,33 +88,33 @@ class LoopConfig:
 
     seed: int = 1234
     device: Optional[str] = None  # unset: cuda when available, else cpu
-    accumulate: int = field(default=1, metadata=_range(1))  # batches per update
+    accumulate: int = field(default=1, metadata=value_range(1))  # batches per update
     # Optimisation
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
-    lr: float = field(default=1e-3, metadata=_range(0.0))
-    weight_decay: float = field(default=0.0, metadata=_range(0.0))
+    lr: float = field(default=1e-3, metadata=value_range(0.0))
+    weight_decay: float = field(default=0.0, metadata=value_range(0.0))
     # cosine: from lr down to 0 at max_steps along half a cosine, a fixed budget's usual schedule
     schedule: Literal["constant", "plateau", "inverse_sqrt", "cosine"] = "constant"
-    warmup_steps: int = field(default=0, metadata=_range(0))  # inverse_sqrt, cosine: linear warm-up
-    plateau_factor: float = field(default=0.5, metadata=_range(0.0, 1.0, below=True))
-    plateau_patience: int = field(default=2, metadata=_range(0))  # validations without improvement
-    label_smoothing: float = field(default=0.0, metadata=_range(0.0, 1.0, below=True))
-    clip_norm: Optional[float] = field(default=1.0, metadata=_range(0.0))  # gradient-norm clipping
+    warmup_steps: int = field(default=0, metadata=value_range(0))  # inverse_sqrt, cosine: linear warm-up
+    plateau_factor: float = field(default=0.5, metadata=value_range(0.0, 1.0, below=True))
+    plateau_patience: int = field(default=2, metadata=value_range(0))  # validations without improvement
+    label_smoothing: float = field(default=0.0, metadata=value_range(0.0, 1.0, below=True))
+    clip_norm: Optional[float] = field(default=1.0, metadata=value_range(0.0))  # gradient-norm clipping
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # bf16: autocast (CPU or GPU); fp16: GPU only
     # When to stop: whichever comes first
-    max_steps: Optional[int] = field(default=None, metadata=_range(1))
-    max_epochs: Optional[int] = field(default=10, metadata=_range(1))
-    max_minutes: Optional[float] = field(default=None, metadata=_range(0.0))
-    patience: Optional[int] = field(default=10, metadata=_range(1))  # validations without improvement
+    max_steps: Optional[int] = field(default=None, metadata=value_range(1))
+    max_epochs: Optional[int] = field(default=10, metadata=value_range(1))
+    max_minutes: Optional[float] = field(default=None, metadata=value_range(0.0))
+    patience: Optional[int] = field(default=10, metadata=value_range(1))  # validations without improvement
     # Validation and checkpoints
-    validate_every: int = field(default=500, metadata=_range(1))  # updates
+    validate_every: int = field(default=500, metadata=value_range(1))  # updates
     stop_metric: str = "loss"  # a metric of the task's validation; picks the best checkpoint too
-    keep_best: int = field(default=1, metadata=_range(1))
-    keep_last: int = field(default=5, metadata=_range(1))  # recent checkpoints, for averaging
-    log_every: int = field(default=50, metadata=_range(1))
+    keep_best: int = field(default=1, metadata=value_range(1))
+    keep_last: int = field(default=5, metadata=value_range(1))  # recent checkpoints, for averaging
+    log_every: int = field(default=50, metadata=value_range(1))
     # Under torchrun: how long a process waits for the others in a collective before it stops,
     # naming the lost process (a rank that died or stalls). Longer than the slowest checkpoint write.
-    rank_timeout: float = field(default=60.0, metadata=_range(1.0))  # seconds
+    rank_timeout: float = field(default=60.0, metadata=value_range(1.0))  # seconds
 
     def check(self) -> None:
         """Rules between the loop's own keys; every task's config check calls this."""
@@ -136,17 +127,17 @@ class LoopConfig:
 class TrainConfig(LoopConfig):
     """Training a translation model: the loop's settings and its batches of sentence pairs."""
 
-    batch_tokens: int = field(default=4000, metadata=_range(1))  # padded tokens of the longer side
-    batch_size: Optional[int] = field(default=None, metadata=_range(1))  # sentences per batch, at most
-    max_src_tokens: int = field(default=100, metadata=_range(1))  # longer training pairs are left out
-    max_tgt_tokens: int = field(default=100, metadata=_range(1))
-    validation_beam: int = field(default=1, metadata=_range(1))  # 1: greedy
+    batch_tokens: int = field(default=4000, metadata=value_range(1))  # padded tokens of the longer side
+    batch_size: Optional[int] = field(default=None, metadata=value_range(1))  # sentences per batch, at most
+    max_src_tokens: int = field(default=100, metadata=value_range(1))  # longer training pairs are left out
+    max_tgt_tokens: int = field(default=100, metadata=value_range(1))
+    validation_beam: int = field(default=1, metadata=value_range(1))  # 1: greedy
     stop_metric: Literal["bleu", "chrf", "loss", "ppl"] = "bleu"
     # Subword regularisation (nmt/sampling.py): each epoch segments the training text anew. Unigram:
     # among each sentence's sampling_nbest best, with probability P^alpha; bpe: merges dropped with
     # probability alpha (BPE-dropout). 0: off.
-    sampling_alpha: float = field(default=0.0, metadata=_range(0.0, 1.0))  # Kudo 0.1-0.5; BPE-dropout 0.1
-    sampling_nbest: int = field(default=16, metadata=_range(2))
+    sampling_alpha: float = field(default=0.0, metadata=value_range(0.0, 1.0))  # Kudo 0.1-0.5; BPE-dropout 0.1
+    sampling_nbest: int = field(default=16, metadata=value_range(2))
 
 
 @dataclass
@@ -154,16 +145,16 @@ class DecodeConfig:
     """How a model translates; nmt-translate's options set these same keys."""
 
     method: Literal["beam", "greedy", "sample"] = "beam"  # beam with beam_size 1 is greedy
-    beam_size: int = field(default=5, metadata=_range(1))
-    nbest: int = field(default=1, metadata=_range(1))  # hypotheses kept per sentence (beam only)
-    length_penalty: float = field(default=1.0, metadata=_range(0.0))  # GNMT alpha; 0: none
-    max_length_a: float = field(default=1.5, metadata=_range(0.0))  # output limit a * |src| + b
-    max_length_b: int = field(default=10, metadata=_range(1))
-    min_length: int = field(default=0, metadata=_range(0))
-    temperature: float = field(default=1.0, metadata=_range(0.0))  # sample: softmax(logits / temperature)
-    top_k: int = field(default=0, metadata=_range(0))  # sample from the k most probable tokens; 0: all
-    batch_tokens: int = field(default=4000, metadata=_range(1))
-    max_src_tokens: int = field(default=250, metadata=_range(1))  # longer inputs are truncated
+    beam_size: int = field(default=5, metadata=value_range(1))
+    nbest: int = field(default=1, metadata=value_range(1))  # hypotheses kept per sentence (beam only)
+    length_penalty: float = field(default=1.0, metadata=value_range(0.0))  # GNMT alpha; 0: none
+    max_length_a: float = field(default=1.5, metadata=value_range(0.0))  # output limit a * |src| + b
+    max_length_b: int = field(default=10, metadata=value_range(1))
+    min_length: int = field(default=0, metadata=value_range(0))
+    temperature: float = field(default=1.0, metadata=value_range(0.0))  # sample: softmax(logits / temperature)
+    top_k: int = field(default=0, metadata=value_range(0))  # sample from the k most probable tokens; 0: all
+    batch_tokens: int = field(default=4000, metadata=value_range(1))
+    max_src_tokens: int = field(default=250, metadata=value_range(1))  # longer inputs are truncated
 
 
 @dataclass
@@ -243,14 +234,3 @@ def _check_decode(decode: DecodeConfig) -> None:
     if decode.method == "sample" and decode.temperature <= 0:
         raise ConfigError(f"config: decode.temperature = {decode.temperature} must be above 0 for sampling")
 
-
-# ---------------------------------------------------------------- reading a translation config
-
-def config_from_dict(raw: dict, schema: type = Config) -> Any:
-    """A validated `schema` (Config unless another task's) from a mapping."""
-    return build_config(raw, schema)
-
-
-def load_config(path: str | Path, overrides: list[str] | None = None, *, schema: type = Config) -> Any:
-    """Read, merge, override and validate a config file (Config unless another task's); exp_dir filled in."""
-    return read_config(path, overrides, schema)

@@ -17,7 +17,7 @@ import yaml
 from nmt.errors import ConfigError
 
 
-def _range(low: float | None = None, high: float | None = None, *, below: bool = False) -> dict:
+def value_range(low: float | None = None, high: float | None = None, *, below: bool = False) -> dict:
     """Field metadata for a numeric range: low <= x <= high (x < high when `below`)."""
     return {"low": low, "high": high, "below": below}
 
@@ -183,20 +183,12 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     return raw
 
 
-def build_config(raw: dict, schema: type) -> Any:
-    """A validated `schema` (a task's config dataclass, with a `check()` for rules between keys) from a mapping."""
+def validated_config(raw: dict, schema: type) -> Any:
+    """A validated `schema` (a task's config dataclass, with a `check()` for rules between keys) from a mapping.
+    nmt.tasks.load_config, which picks the schema from `task:`, is the way in from outside."""
     cfg = _build(schema, raw, "")
     if hasattr(cfg, "check"):
         cfg.check()
-    return cfg
-
-
-def read_config(path: str | Path, overrides: list[str] | None, schema: type) -> Any:
-    """Read, merge, override and validate a config file; fill in exp_dir when unset."""
-    path = Path(path)
-    cfg = build_config(apply_overrides(read_config_file(path), overrides or []), schema)
-    if not cfg.exp_dir:
-        cfg.exp_dir = str(Path("exp") / path.stem)
     return cfg
 
 

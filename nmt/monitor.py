@@ -70,7 +70,7 @@ class Monitor:
 
 
 class NullMonitor:
-    """What a training process other than the main one reports: nothing (rank 0 speaks for all).
+    """What a Trainer reports before run() and on processes other than the main one: nothing (rank 0 speaks for all).
     It offers exactly Monitor's calls, so a misspelt call fails here too."""
 
     def info(self, message: str) -> None:

@@ -17,7 +17,8 @@ from typing import Callable, Iterator
 import numpy as np
 
 from nmt.batching import TokenArray, write_token_array
-from nmt.config import Config, CorpusConfig, save_config
+from nmt.config import Config, CorpusConfig
+from nmt.config_files import save_config
 from nmt.data import CleanStats, Pair, clean_pairs, read_corpus, read_lines, write_pairs
 from nmt.errors import DataError
 from nmt.mixture import CORPUS_FILE
@@ -82,12 +83,12 @@ class Preparer:
     def run(self) -> dict:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         save_config(self.cfg, self.exp_dir / "config.yaml")
-        text_key = self.clean_text()
+        text_key = self.clean_corpora()
         spm_key = self.train_tokenizer(text_key)
         self.encode_arrays(spm_key)
         return self.summary()
 
-    def clean_text(self) -> str:
+    def clean_corpora(self) -> str:
         data = self.cfg.data
         key = _fingerprint(
             [[_corpus_identity(c) for c in corpora] for corpora in _splits(self.cfg).values()],

@@ -16,7 +16,7 @@ class Progress:
     validation_seconds: float = 0.0  # seconds inside validations
     startup_seconds: float = 0.0  # before each process's first update: the first epoch's plan (and sampled segmentation)
     validations: int = 0
-    target_tokens: int = 0
+    units_trained: int = 0  # what the task's count() counts: target tokens, characters
     best: list[tuple[float, int]] = field(default_factory=list)  # (metric, step) of kept best checkpoints, best first
     bad_validations: int = 0  # in a row, for patience
     skipped_updates: int = 0  # non-finite loss or gradient
@@ -33,6 +33,8 @@ class Progress:
             saved = dict(state["progress"])
         else:
             saved = {**state["trainer"], "step": state["step"], "history": state["history"]}
+        if "target_tokens" in saved:  # its name before a task said what it counts
+            saved["units_trained"] = saved.pop("target_tokens")
         known = {f.name for f in dataclasses.fields(cls)}
         progress = cls(**{key: value for key, value in saved.items() if key in known})
         progress.best = [(float(metric), int(step)) for metric, step in progress.best]

@@ -24,8 +24,9 @@ from nmt.specials import BOS, EOS
 
 NEG_INF = float("-inf")
 
-State = Any  # whatever a model carries from step to step (nmt.models.state.DecoderState for ours)
-Memory = Any  # whatever a model reads from the encoder at every step (nmt.models.state.Memory)
+# Search never looks inside these; they are named for the reader, not checked.
+StepState = Any  # what a model carries from step to step (ours: nmt.models.state.DecoderState)
+EncoderOutput = Any  # what a model reads from its encoder at every step (ours: nmt.models.state.Memory)
 
 
 class StepModel(Protocol):
@@ -35,21 +36,21 @@ class StepModel(Protocol):
     tests all offer it; search never looks inside a state or a memory.
     """
 
-    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> Memory:
+    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> EncoderOutput:
         """src (B, S) ids ending in EOS, then PAD; src_lengths (B,) -> what the steps read."""
 
-    def init_state(self, memory: Memory) -> State:
+    def init_state(self, memory: EncoderOutput) -> StepState:
         """The state before the first target token."""
 
-    def step(self, prev_tokens: torch.Tensor, state: State,
-             memory: Memory) -> tuple[torch.Tensor, State, torch.Tensor | None]:
+    def step(self, prev_tokens: torch.Tensor, state: StepState,
+             memory: EncoderOutput) -> tuple[torch.Tensor, StepState, torch.Tensor | None]:
         """prev_tokens (B,) -> log-probabilities (B, V), the next state, attention (B, S) or None.
 
         Attention positions are those of `src` as given to `encode`.
         """
 
-    def reorder(self, state: State, memory: Memory | None,
-                index: torch.Tensor) -> tuple[State, Memory | None]:
+    def reorder(self, state: StepState, memory: EncoderOutput | None,
+                index: torch.Tensor) -> tuple[StepState, EncoderOutput | None]:
         """Keep (and repeat) the batch rows `index` of state and memory; memory None stays None."""
 
 

@@ -19,14 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
-from nmt.config import apply_overrides, config_from_dict, read_config_file
+from nmt.config_files import apply_overrides, read_config_file, validated_config
 from nmt.errors import ConfigError, NmtError
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
-
-    from nmt.distributed import Cluster
 
 Log = Callable[[str], None]
 
@@ -114,16 +112,28 @@ class Task(Protocol):
 
 # ---------------------------------------------------------------- the registry
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class FineTuning:
+    """What `nmt-train --init-from` may change of a trained model's config, and what it takes from it."""
+
+    may_change: tuple[str, ...] = ()  # model keys that shape training but not the trained weights (dropout)
+    adopts: tuple[str, ...] = ()  # sections the new run takes from the trained one (its tokenizer settings)
+
+
+@dataclass(frozen=True, kw_only=True)
 class TaskSpec:
+    """One task the loop can train. What differs per task is named here, as "module:name" strings
+    imported only when needed, so choosing a task happens here and nowhere else."""
+
     name: str
     title: str  # what a model of this task is, in words
-    config: str  # "module:Class" of its config (a dataclass with exp_dir, train: a LoopConfig)
+    config: str  # "module:Class" of its config (a dataclass with task, exp_dir, train: a LoopConfig)
     prepare: str  # "module:function"(cfg, *, log, tokenizer_from) -> summary dict
     format_summary: str  # "module:function"(summary, cfg) -> the lines nmt-prepare prints
     task: str  # "module:Class"(cfg, *, device, cluster), a Task
+    load: str  # "module:function"(exp_dir, *, checkpoint, device): a trained model, ready to use
     reader: str  # what to do with a trained model, naming the command: "translate with nmt-translate"
-    fine_tuning: bool  # whether nmt-train --init-from may start it from trained weights
+    fine_tuning: FineTuning | None = None  # None: --init-from cannot start this task from trained weights
     legacy_keys: dict[str, str] = field(default_factory=dict)  # older spellings in saved configs -> today's
 
     def config_class(self) -> type:
@@ -133,20 +143,28 @@ class TaskSpec:
         """The Task class (its `metrics` and `unit` are readable without building it)."""
         return _import(self.task)
 
-    def check_init_from(self) -> None:
-        """One line where --init-from cannot start this task from trained weights."""
-        if not self.fine_tuning:
-            raise NmtError(f"train: --init-from fine-tunes translation models; a {self.name} run starts afresh")
+    def check_init_from(self) -> FineTuning:
+        """What fine-tuning may change; one line where --init-from cannot start this task."""
+        if self.fine_tuning is None:
+            fine_tunable = ", ".join(name for name, spec in TASKS.items() if spec.fine_tuning is not None)
+            raise NmtError(f"train: --init-from fine-tunes {fine_tunable} models; a {self.name} run starts afresh")
+        return self.fine_tuning
 
 
 TASKS: dict[str, TaskSpec] = {
     "translation": TaskSpec(
-        "translation", "translation model", "nmt.config:Config", "nmt.prepare:prepare", "nmt.prepare:format_summary",
-        "nmt.translation_task:TranslationTask", reader="translate with nmt-translate", fine_tuning=True),
+        name="translation", title="translation model", config="nmt.config:Config",
+        prepare="nmt.prepare:prepare", format_summary="nmt.prepare:format_summary",
+        task="nmt.translation_task:TranslationTask", load="nmt.experiment:load_model",
+        reader="translate with nmt-translate",
+        fine_tuning=FineTuning(may_change=("dropout", "embed_dropout", "word_dropout_src", "word_dropout_tgt"),
+                               adopts=("tokenizer",))),
     "char_lm": TaskSpec(
-        "char_lm", "character model", "nmt.lm.config:CharLMConfig", "nmt.lm.data:prepare",
-        "nmt.lm.data:format_summary", "nmt.lm.task:LanguageModelTask", reader="sample from it with nmt-sample", fine_tuning=False,
-        legacy_keys={"data.valid": "data.dev"}),
+        name="char_lm", title="character model", config="nmt.lm.config:CharLMConfig",
+        prepare="nmt.lm.data:prepare", format_summary="nmt.lm.data:format_summary",
+        task="nmt.lm.task:LanguageModelTask", load="nmt.lm.model:load_char_model",
+        reader="sample from it with nmt-sample",
+        legacy_keys={"data.valid": "data.dev", "model.layers": "model.num_layers"}),
 }
 
 
@@ -167,15 +185,24 @@ def _rename_legacy(raw: dict, spec: TaskSpec) -> dict:
     return raw
 
 
-def load_task_config(path: str | Path, overrides: list[str] | None = None) -> tuple[TaskSpec, Any]:
-    """Read a config file (its bases and --set overrides applied) as the config of the task it names."""
-    path = Path(path)
-    raw = apply_overrides(read_config_file(path), overrides or [])
+# ---------------------------------------------------------------- reading a config
+
+def load_config(source: str | Path | dict, overrides: list[str] | None = None) -> Any:
+    """The one way to read a config: a YAML file (its `base:` files merged, `--set` overrides applied)
+    or a mapping, validated as the config of the task it names (`task:`, translation when unset).
+    A file's exp_dir defaults to exp/<file stem>; `spec_of(cfg)` is its registry entry."""
+    raw = dict(source) if isinstance(source, dict) else read_config_file(Path(source))
+    raw = apply_overrides(raw, overrides or [])
     spec = TASKS[_task_name(raw)]
-    cfg = config_from_dict(_rename_legacy(raw, spec), spec.config_class())
-    if not cfg.exp_dir:
-        cfg.exp_dir = str(Path("exp") / path.stem)
-    return spec, cfg
+    cfg = validated_config(_rename_legacy(raw, spec), spec.config_class())
+    if not cfg.exp_dir and not isinstance(source, dict):
+        cfg.exp_dir = str(Path("exp") / Path(source).stem)
+    return cfg
+
+
+def spec_of(cfg: Any) -> TaskSpec:
+    """The registry entry of a config that load_config read."""
+    return TASKS[cfg.task]
 
 
 def task_of(exp_dir: str | Path) -> TaskSpec:
@@ -194,6 +221,13 @@ def require_task(exp_dir: str | Path, name: str) -> None:
                        f"{spec.reader}")
 
 
+def load_trained(exp_dir: str | Path, *, task: str, checkpoint: str = "best", device: Any = "cpu") -> Any:
+    """The trained model of `exp_dir` as its task's loader (the entry's `load`) returns it; one line
+    naming the right command when the directory holds a model of another task."""
+    require_task(exp_dir, task)
+    return _import(TASKS[task].load)(Path(exp_dir), checkpoint=checkpoint, device=device)
+
+
 def prepare(spec: TaskSpec, cfg: Any, *, log: Log, tokenizer_from: Path | None = None) -> dict:
     """Prepare a task's data in its experiment directory (reusing what is there); returns a summary."""
     summary: dict = _import(spec.prepare)(cfg, log=log, tokenizer_from=tokenizer_from)
@@ -203,20 +237,3 @@ def prepare(spec: TaskSpec, cfg: Any, *, log: Log, tokenizer_from: Path | None =
 def format_summary(spec: TaskSpec, summary: dict, cfg: Any) -> str:
     text: str = _import(spec.format_summary)(summary, cfg)
     return text
-
-
-def build_task(spec: TaskSpec, cfg: Any, *, device: torch.device, cluster: Cluster | None = None,
-               init_from: Path | None = None) -> Task:
-    """The task, its model seeded by train.seed (every process starts from the same weights), or
-    with the weights of `init_from` (fine-tuning)."""
-    import torch
-
-    from nmt.checkpoint import load_weights
-    from nmt.distributed import Cluster
-
-    torch.manual_seed(cfg.train.seed)
-    task: Task = spec.task_class()(cfg, device=device, cluster=cluster or Cluster())
-    if init_from is not None:
-        load_weights(task.model, init_from, map_location=device,
-                     mismatch=f"train: --init-from {init_from} does not fit this config's model")
-    return task

@@ -81,9 +81,9 @@ class Trainer:
         if resume and (self.ckpt_dir / "last.pt").exists():
             self._restore(load_checkpoint(self.ckpt_dir / "last.pt", map_location=self.device))
         self.out_of_time = loop.max_minutes is not None and self.progress.elapsed >= loop.max_minutes * 60
-        self.monitor: Monitor | NullMonitor = (
-            Monitor(self.exp_dir, start_step=self.step, total_steps=loop.max_steps, quiet=quiet)
-            if self.cluster.is_main else NullMonitor())
+        self.quiet = quiet
+        # Files open in run(): a Trainer that only makes updates (a benchmark's) writes nothing.
+        self.monitor: Monitor | NullMonitor = NullMonitor()
 
     @property
     def step(self) -> int:
@@ -276,6 +276,9 @@ class Trainer:
     def run(self) -> dict:
         """Train until a stop condition holds; returns the run's results (also in results.json)."""
         params = sum(p.numel() for p in self.model.parameters() if p.requires_grad)  # shared tensors once
+        if self.cluster.is_main:
+            self.monitor = Monitor(self.exp_dir, start_step=self.step, total_steps=self.train_cfg.max_steps,
+                                   quiet=self.quiet)
         self.monitor.info(f"{'resuming at step ' + str(self.step) if self.step else 'training'}: "
                           f"{self.task.summary()}; {params:,} parameters on {self._devices()}")
         # The handlers stay until the run has ended (saved, validated, reported): a SIGTERM from
@@ -294,6 +297,7 @@ class Trainer:
             return self._results(params, reason)
         finally:
             self.monitor.close()
+            self.monitor = NullMonitor()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
@@ -321,7 +325,7 @@ class Trainer:
                 progress.train_seconds += time.time() - tick
                 if outcome is not None:
                     loss, grad_norm, tokens = outcome
-                    progress.target_tokens += tokens
+                    progress.units_trained += tokens
                     window_tokens += tokens
                     window_loss.append(loss)
                     self.monitor.progress(self.step, loss, window_tokens / max(time.time() - window_start, 1e-9))
@@ -379,7 +383,7 @@ class Trainer:
             **self.task.describe(), "parameters": params,
             "steps": self.step, "epochs_started": self.iterator.epoch, "stop_reason": reason,
             "train_minutes": round(progress.elapsed / 60, 3),
-            "train_tokens_per_sec": round(progress.target_tokens / max(progress.train_seconds, 1e-9), 1),
+            "unit": self.task.unit, "train_units_per_sec": round(progress.units_trained / max(progress.train_seconds, 1e-9), 1),
             "device": describe_device(self.device),
             "skipped_updates": progress.skipped_updates, "best": best, "history": progress.history,
         }

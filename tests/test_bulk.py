@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 
-from nmt.cli.bulk import Progress, ResumableOutput, count_lines
+from nmt.cli.bulk import LineProgress, ResumableOutput, count_lines
 
 ASKED = {"input": ["in.txt", 10, 1], "decode": {"beam_size": 5}, "seed": None}
 
@@ -47,7 +47,7 @@ def test_lines_are_counted_with_or_without_a_last_newline_and_progress_says_the_
     (tmp_path / "c").write_bytes(b"")
     assert [count_lines(tmp_path / name) for name in "abc"] == [2, 3, 0]
     stream = io.StringIO()
-    progress = Progress(1000, done=200, stream=stream)
+    progress = LineProgress(1000, done=200, stream=stream)
     progress.last_report -= 60  # as if a minute had passed since the last line
     progress.advance(300)
     progress.finish()

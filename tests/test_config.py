@@ -4,8 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from nmt.config import Config, apply_overrides, config_from_dict, load_config, save_config
+from nmt.config import Config
+from nmt.config_files import apply_overrides, save_config
 from nmt.errors import ConfigError
+from nmt.tasks import load_config
 
 PLAIN = {"train": {"src": "a.de", "tgt": "a.en"}, "dev": {"src": "b.de", "tgt": "b.en"}}
 
@@ -16,7 +18,7 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_defaults_build_and_values_are_typed():
-    cfg = config_from_dict({"data": PLAIN, "model": {"dropout": 0}})
+    cfg = load_config({"data": PLAIN, "model": {"dropout": 0}})
     assert isinstance(cfg, Config)
     assert cfg.model.dropout == 0.0 and isinstance(cfg.model.dropout, float)
     assert cfg.data.train[0].format == "plain" and cfg.data.test is None
@@ -24,12 +26,12 @@ def test_defaults_build_and_values_are_typed():
 
 def test_unknown_key_names_it_and_the_closest_valid_key():
     with pytest.raises(ConfigError, match=r"unknown key 'model.dropuot' \(did you mean 'dropout'\?\)"):
-        config_from_dict({"data": PLAIN, "model": {"dropuot": 0.1}})
+        load_config({"data": PLAIN, "model": {"dropuot": 0.1}})
 
 
 def test_unknown_key_without_close_match_lists_valid_keys():
     with pytest.raises(ConfigError, match=r"unknown key 'tokenizer.zzz' \(valid keys: model_type, vocab_size"):
-        config_from_dict({"data": PLAIN, "tokenizer": {"zzz": 1}})
+        load_config({"data": PLAIN, "tokenizer": {"zzz": 1}})
 
 
 @pytest.mark.parametrize(
@@ -47,29 +49,29 @@ def test_unknown_key_without_close_match_lists_valid_keys():
 )
 def test_bad_values_name_key_value_and_what_is_allowed(section, key, value, expected):
     with pytest.raises(ConfigError, match=expected):
-        config_from_dict({"data": PLAIN, section: {key: value}})
+        load_config({"data": PLAIN, section: {key: value}})
 
 
 def test_optional_fields_accept_null():
-    cfg = config_from_dict({"data": PLAIN, "train": {"batch_size": None}, "model": {"bidirectional": None}})
+    cfg = load_config({"data": PLAIN, "train": {"batch_size": None}, "model": {"bidirectional": None}})
     assert cfg.train.batch_size is None and cfg.model.bidirectional is None
 
 
 def test_section_must_be_a_mapping():
     with pytest.raises(ConfigError, match="config: model must be a mapping"):
-        config_from_dict({"data": PLAIN, "model": 3})
+        load_config({"data": PLAIN, "model": 3})
 
 
 def test_plain_corpus_needs_both_files_and_hf_needs_a_path():
     with pytest.raises(ConfigError, match=r"data.train has format 'plain' and needs both data.train.src and data.train.tgt"):
-        config_from_dict({"data": {"train": {"src": "x"}, "dev": PLAIN["dev"]}})
+        load_config({"data": {"train": {"src": "x"}, "dev": PLAIN["dev"]}})
     with pytest.raises(ConfigError, match=r"data.dev has format 'hf' and needs data.dev.path"):
-        config_from_dict({"data": {"train": PLAIN["train"], "dev": {"format": "hf"}}})
+        load_config({"data": {"train": PLAIN["train"], "dev": {"format": "hf"}}})
 
 
 def test_shared_embeddings_need_a_joint_vocabulary():
     with pytest.raises(ConfigError, match="share_embeddings needs tokenizer.joint"):
-        config_from_dict({"data": PLAIN, "model": {"share_embeddings": True}, "tokenizer": {"joint": False}})
+        load_config({"data": PLAIN, "model": {"share_embeddings": True}, "tokenizer": {"joint": False}})
 
 
 def test_overrides_parse_values_as_yaml_and_create_sections():
@@ -133,6 +135,6 @@ def test_missing_config_file_is_one_line(tmp_path):
 
 
 def test_saved_config_loads_back_equal(tmp_path):
-    cfg = config_from_dict({"exp_dir": str(tmp_path / "exp"), "data": PLAIN, "model": {"variant": "luong", "score": "dot", "decoder_hidden": 256}})
+    cfg = load_config({"exp_dir": str(tmp_path / "exp"), "data": PLAIN, "model": {"variant": "luong", "score": "dot", "decoder_hidden": 256}})
     save_config(cfg, tmp_path / "exp" / "config.yaml")
     assert load_config(tmp_path / "exp" / "config.yaml") == cfg

@@ -107,7 +107,7 @@ def test_nmt_train_resumes_a_char_lm_run_exactly_with_its_carried_state(tmp_path
         path = tmp_path / f"{name}.yaml"
         path.write_text(f"task: char_lm\nexp_dir: {tmp_path / name}\n"
                         f"data: {{train: {tmp_path}/train.txt, dev: {tmp_path}/dev.txt}}\n"
-                        "model: {cell: gru, embed_size: 8, hidden_size: 24, layers: 2, dropout: 0.1}\n"
+                        "model: {cell: gru, embed_size: 8, hidden_size: 24, num_layers: 2, dropout: 0.1}\n"
                         "train: {streams: 4, bptt: 20, lr: 0.01, validate_every: 5, max_steps: 10}\n")
         return str(path)
 
@@ -131,14 +131,13 @@ def test_nmt_train_resumes_a_char_lm_run_exactly_with_its_carried_state(tmp_path
 
 def test_each_command_names_the_other_when_given_the_wrong_kind_of_model(tmp_path):
     from nmt.errors import NmtError
-    from nmt.experiment import load_model
-    from nmt.lm.model import load_char_model
+    from nmt.tasks import load_trained
 
     char_dir, translation_dir = tmp_path / "char", tmp_path / "translation"
     char_dir.mkdir(), translation_dir.mkdir()
     (char_dir / "config.yaml").write_text("task: char_lm\nmodel: {cell: gru}\n", encoding="utf-8")
     (translation_dir / "config.yaml").write_text("model: {variant: rnnsearch}\n", encoding="utf-8")
     with pytest.raises(NmtError, match="holds a character model .* sample from it with nmt-sample"):
-        load_model(char_dir)
+        load_trained(char_dir, task="translation")
     with pytest.raises(NmtError, match=r"holds a translation model \(task: translation\), not a character model; translate with nmt-translate"):
-        load_char_model(translation_dir)
+        load_trained(translation_dir, task="char_lm")

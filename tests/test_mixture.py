@@ -11,13 +11,14 @@ import torch
 from conftest import make_pairs, train_straight_and_resumed, write_plain
 
 from nmt.batching import BatchIterator, ParallelArrays
-from nmt.config import DecodeConfig, ModelConfig, load_config
+from nmt.config import DecodeConfig, ModelConfig
 from nmt.errors import ConfigError
 from nmt.experiment import load_model
 from nmt.mixture import CORPUS_FILE, Mixture
 from nmt.models import build_model
 from nmt.prepare import Preparer, format_summary
 from nmt.search import generate
+from nmt.tasks import load_config
 from nmt.tokenizer import Tokenizer
 
 MIXED = """

@@ -8,7 +8,7 @@ from nmt.progress import Progress, format_minutes
 
 
 def test_progress_round_trips_and_reads_the_layout_of_older_checkpoints():
-    progress = Progress(step=40, elapsed=12.5, train_seconds=10.0, target_tokens=999, best=[(3.5, 40)],
+    progress = Progress(step=40, elapsed=12.5, train_seconds=10.0, units_trained=999, best=[(3.5, 40)],
                         history=[{"step": 40, "bleu": 3.5}], last_validated_step=40)
     assert Progress.from_state({"progress": progress.state_dict()}) == progress
     older = {"step": 40, "history": [{"step": 40, "bleu": 3.5}],

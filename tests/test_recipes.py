@@ -131,12 +131,12 @@ def test_recipe_rejects_unknown_options():
 def test_every_recipe_config_is_valid_and_builds_its_model():
     from nmt.lm.model import CharLM
     from nmt.models import build_model
-    from nmt.tasks import load_task_config
+    from nmt.tasks import load_config
 
     configs = sorted((REPO / "recipes").glob("*/conf/*.yaml"))
     assert len(configs) >= 7
     for path in configs:
-        _, cfg = load_task_config(path)
+        cfg = load_config(path)
         if cfg.task == "char_lm":
             CharLM.from_config(cfg.model, 100)
             continue
@@ -148,8 +148,8 @@ def test_every_recipe_config_is_valid_and_builds_its_model():
         sweep = yaml.safe_load(path.read_text(encoding="utf-8"))
         first = {key: choice[0] if isinstance(choice, list) else choice["low"] for key, choice in sweep["space"].items()}
         values = {**sweep.get("set", {}), **first}
-        load_task_config(path.parent / sweep["config"], [f"{key}={json.dumps(value)}" for key, value in values.items()])
-    _, reversed_cfg = load_task_config(REPO / "recipes" / "ding-de-en" / "conf" / "seq2seq_reversed.yaml")
+        load_config(path.parent / sweep["config"], [f"{key}={json.dumps(value)}" for key, value in values.items()])
+    reversed_cfg = load_config(REPO / "recipes" / "ding-de-en" / "conf" / "seq2seq_reversed.yaml")
     assert reversed_cfg.model.reverse_source and reversed_cfg.model.variant == "seq2seq"
     assert reversed_cfg.exp_dir.endswith("seq2seq_reversed")
 

@@ -13,11 +13,11 @@ import sentencepiece as spm
 from conftest import REPO, config_text, make_pairs, train_straight_and_resumed, write_plain
 
 from nmt.batching import BatchIterator, ParallelArrays
-from nmt.config import load_config
 from nmt.errors import ConfigError
 from nmt.mixture import Mixture
 from nmt.prepare import Preparer
 from nmt.sampling import BpeMerges, SampledEpochs
+from nmt.tasks import load_config
 from nmt.tokenizer import Tokenizer, train_sentencepiece
 
 sys.path.insert(0, str(REPO / "tools"))

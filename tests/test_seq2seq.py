@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from nmt.batching import collate
-from nmt.config import ModelConfig, config_from_dict
+from nmt.config import ModelConfig
 from nmt.errors import ConfigError
 from nmt.models import build_model, count_parameters
 from nmt.specials import PAD
+from nmt.tasks import load_config
 from nmt.variants import VARIANTS as REGISTERED
 
 V = 20
@@ -155,7 +156,7 @@ def test_parameter_count_of_the_sutskever_lstm_matches_the_formula():
 def test_inconsistent_model_configs_are_one_line(model, message):
     data = {"train": {"src": "a", "tgt": "b"}, "dev": {"src": "c", "tgt": "d"}}
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        config_from_dict({"data": data, "model": model})
+        load_config({"data": data, "model": model})
 
 
 # ---- every variant learns to reverse sequences (tiny models, seconds on a CPU)

@@ -88,10 +88,10 @@ def test_the_cycle_finder_finds_a_cycle():
 
 def test_reading_any_config_loads_no_torch():
     # The command lines check a config (and print its one-line errors) before torch is loaded.
-    code = ("import sys; from nmt.tasks import load_task_config; "
+    code = ("import sys; from nmt.tasks import load_config; "
             "import nmt.config, nmt.variants, nmt.specials, nmt.lm.config; "
-            f"load_task_config({str(REPO / 'recipes/ding-de-en/conf/rnnsearch.yaml')!r}); "
-            f"load_task_config({str(REPO / 'recipes/char-rnn/conf/lstm.yaml')!r}); "
+            f"load_config({str(REPO / 'recipes/ding-de-en/conf/rnnsearch.yaml')!r}); "
+            f"load_config({str(REPO / 'recipes/char-rnn/conf/lstm.yaml')!r}); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'sentencepiece', 'numpy')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -149,9 +149,9 @@ def test_the_registry_decides_the_encoder_direction_only_when_the_config_leaves_
     if variant.either_direction:
         assert build_model(config, 20, 20).encoder.directions == (2 if other else 1)
     else:
-        from nmt.config import config_from_dict
         from nmt.errors import ConfigError
+        from nmt.tasks import load_config
 
         data = {"train": {"src": "a", "tgt": "b"}, "dev": {"src": "c", "tgt": "d"}}
         with pytest.raises(ConfigError, match=f"contradicts model.variant = '{name}'"):
-            config_from_dict({"data": data, "model": {"variant": name, "bidirectional": other}})
+            load_config({"data": data, "model": {"variant": name, "bidirectional": other}})

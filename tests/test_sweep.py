@@ -87,9 +87,9 @@ def test_a_sweep_prunes_a_trial_that_falls_behind_and_continues_after_ctrl_c(tmp
     best = yaml.safe_load((out / "best.yaml").read_text())
     assert best["base"] == os.path.relpath(recipe / "conf" / "rnnsearch.yaml", out)
     assert best["train"]["max_steps"] == 8 and best["train"]["lr"] > 0
-    from nmt.tasks import load_task_config
+    from nmt.tasks import load_config
 
-    _, cfg = load_task_config(out / "best.yaml")  # ready for run.sh --conf
+    cfg = load_config(out / "best.yaml")  # ready for run.sh --conf
     assert cfg.train.lr == best["train"]["lr"] and cfg.model.variant == "rnnsearch"
 
     (out / "table.md").unlink()

@@ -11,7 +11,7 @@ import pytest
 from conftest import run_in_process
 
 from nmt.errors import ConfigError, NmtError
-from nmt.tasks import TASKS, _import, load_task_config, require_task, task_of  # _import: the entries' strings
+from nmt.tasks import TASKS, _import, load_config, require_task, spec_of, task_of  # _import: the entries' strings
 
 
 @pytest.mark.parametrize("name", list(TASKS))
@@ -29,18 +29,18 @@ def test_every_registered_task_names_things_that_exist(name):
 def test_the_task_key_picks_the_config_class_and_an_unknown_task_is_one_line(tmp_path):
     char = tmp_path / "char.yaml"
     char.write_text("task: char_lm\ndata: {train: a.txt, dev: b.txt}\n", encoding="utf-8")
-    spec, cfg = load_task_config(char)
-    assert spec.name == "char_lm" and type(cfg).__name__ == "CharLMConfig" and cfg.exp_dir == "exp/char"
-    spec, cfg = load_task_config(char, ["task=translation", "data={train: {src: a, tgt: b}, dev: {src: c, tgt: d}}"])
-    assert spec.name == "translation" and type(cfg).__name__ == "Config"
+    cfg = load_config(char)
+    assert spec_of(cfg).name == "char_lm" and type(cfg).__name__ == "CharLMConfig" and cfg.exp_dir == "exp/char"
+    cfg = load_config(char, ["task=translation", "data={train: {src: a, tgt: b}, dev: {src: c, tgt: d}}"])
+    assert spec_of(cfg).name == "translation" and type(cfg).__name__ == "Config"
     with pytest.raises(ConfigError, match=r"task = 'chat_lm' is not valid: expected one of 'translation', 'char_lm'"):
-        load_task_config(char, ["task=chat_lm"])
+        load_config(char, ["task=chat_lm"])
 
 
 def test_an_older_char_config_with_data_valid_still_reads(tmp_path):
     old = tmp_path / "old.yaml"
     old.write_text("task: char_lm\ndata: {train: a.txt, valid: b.txt}\n", encoding="utf-8")
-    assert load_task_config(old)[1].data.dev == "b.txt"
+    assert load_config(old).data.dev == "b.txt"
 
 
 def test_a_model_directory_of_another_task_names_the_command_that_reads_it(tmp_path):

@@ -13,8 +13,8 @@ import torch
 from conftest import config_text, make_pairs, run_cli, wait_for, write_plain
 
 from nmt.checkpoint import load_checkpoint
-from nmt.config import config_from_dict, load_config
 from nmt.errors import ConfigError, NmtError
+from nmt.tasks import load_config
 
 TINY = """
 model: {variant: rnnsearch, embed_size: 16, encoder_hidden: 16, decoder_hidden: 32, attention_size: 16, dropout: 0.3}
@@ -196,7 +196,7 @@ def test_schedules_change_the_learning_rate_as_described():
     assert rates[:2] == [0.5, 1.0] and math.isclose(rates[5], 0.5)  # update 6: half-way from 2 to 10
     assert all(a > b for a, b in zip(rates[1:], rates[2:])) and rates[-1] < 0.04 and math.isclose(cosine.lr, 0.0)
     with pytest.raises(ConfigError, match=r"train.schedule = 'cosine' needs train.max_steps .* train.max_steps = None"):
-        config_from_dict({"data": {"train": {"src": "a", "tgt": "b"}, "dev": {"src": "c", "tgt": "d"}},
+        load_config({"data": {"train": {"src": "a", "tgt": "b"}, "dev": {"src": "c", "tgt": "d"}},
                           "train": {"schedule": "cosine"}})
 
 

@@ -23,30 +23,16 @@ import argparse
 import dataclasses
 import json
 import multiprocessing as mp
-import os
 import resource
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import benchlib  # tools/, beside this file
 import numpy as np
 import torch
-
-REPO = Path(__file__).resolve().parents[1]
-DING = Path(os.environ.get("NMT_BENCH_DING", REPO / "recipes" / "ding-de-en"))  # its data and model, where trained
-REFERENCE = REPO / "recipes" / "ding-de-en" / "conf" / "rnnsearch.yaml"
-VARIANTS = {  # the reference sizes, and the fused and Luong variants beside it
-    "rnnsearch": {},
-    "seq2seq": {"variant": "seq2seq", "encoder_hidden": 512},
-    "luong": {"variant": "luong", "encoder_hidden": 512, "score": "general", "input_feeding": True},
-}
-
-
-def _sync(device: str) -> None:
-    """Wait for the device: CUDA work is asynchronous, a clock read without this times the launch only."""
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
+from benchlib import DING, VARIANTS, sync
 
 
 def matmul_peak(seconds: float, dtype: torch.dtype = torch.float32, device: str = "cpu") -> float:
@@ -54,78 +40,15 @@ def matmul_peak(seconds: float, dtype: torch.dtype = torch.float32, device: str 
     n = 8192 if device.startswith("cuda") else 2048
     a, b = torch.randn(n, n, dtype=dtype, device=device), torch.randn(n, n, dtype=dtype, device=device)
     torch.mm(a, b)
-    _sync(device)
+    sync(device)
     best, deadline = 0.0, time.time() + seconds
     while time.time() < deadline:
         start = time.perf_counter()
         for _ in range(4):
             torch.mm(a, b)
-        _sync(device)
+        sync(device)
         best = max(best, 4 * 2 * n ** 3 / (time.perf_counter() - start) / 1e9)
     return best
-
-
-def forward_macs(cfg, vocab: int, S: float, T: float) -> float:
-    """Multiply-accumulates of one sentence's forward pass: S source, T target positions (EOS included)."""
-    gates = {"lstm": 4, "gru": 3, "rnn": 1}[cfg.cell]
-    E, He, Hd, A = cfg.embed_size, cfg.encoder_hidden, cfg.decoder_hidden, cfg.attention_size
-    from nmt.variants import is_bidirectional
-
-    dirs = 2 if is_bidirectional(cfg.variant, cfg.bidirectional) else 1
-    K = He * dirs
-    macs = 0.0
-    for layer in range(cfg.encoder_layers):
-        inputs = E if layer == 0 else K
-        macs += S * dirs * gates * He * (inputs + He)
-    deeper = (cfg.decoder_layers - 1) * gates * Hd * 2 * Hd
-    if cfg.variant in ("seq2seq", "bidir"):
-        macs += T * (gates * Hd * (E + Hd) + deeper)
-        features = Hd
-    elif cfg.variant == "context":
-        macs += T * (gates * Hd * (E + 2 * Hd) + deeper + (2 * Hd + E) * Hd)  # maxout readout
-        features = Hd // 2
-    elif cfg.variant == "rnnsearch":
-        macs += S * K * A
-        macs += T * (A * Hd + S * A + S * K + gates * Hd * (E + K + Hd) + deeper + (Hd + E + K) * Hd)
-        features = Hd // 2
-    else:
-        feed = Hd if cfg.input_feeding else 0
-        macs += S * K * Hd if cfg.score == "general" else 0
-        macs += T * (gates * Hd * (E + feed + Hd) + deeper + S * Hd + S * K + (K + Hd) * Hd)
-        features = Hd
-    # Tied output: features are projected to the embedding size first, unless they have it.
-    output = (features * E if features != E else 0) + E * vocab if cfg.tie_embeddings else features * vocab
-    return macs + T * output
-
-
-def _reference_config(overrides: dict):
-    from nmt.config import load_config
-
-    cfg = load_config(REFERENCE)
-    for key, value in overrides.items():
-        setattr(cfg.model, key, value)
-    return cfg
-
-
-def _batches(cfg, count: int, *, batch_size: int = 64, length: int | None = None):
-    """Real Ding training batches when prepared, else synthetic ones (lengths ~ Ding's: mean 13)."""
-    from nmt.batching import BatchIterator, ParallelArrays, collate
-
-    data = DING / "exp" / "rnnsearch" / "data"
-    if length is None and (data / "train.src.bin").exists():
-        iterator = BatchIterator(ParallelArrays(data, "train"), batch_tokens=10 ** 6, batch_size=batch_size, seed=1)
-        out: list = []
-        while len(out) < count:
-            out.extend(b for _, b in zip(range(count - len(out)), iterator))
-        return out, "ding"
-    rng = np.random.default_rng(0)
-    out = []
-    for _ in range(count):
-        lengths = np.full(batch_size, length) if length else np.clip(rng.gamma(4, 3.2, batch_size).astype(int), 2, 60)
-        src = [rng.integers(4, 8000, size=n) for n in lengths]
-        tgt = [rng.integers(4, 8000, size=n) for n in lengths]
-        out.append(collate(src, tgt, range(batch_size)))
-    return out, "synthetic"
 
 
 def _precision(bf16: bool, device: str = "cpu"):
@@ -135,46 +58,32 @@ def _precision(bf16: bool, device: str = "cpu"):
     return precision_context("bf16" if bf16 else "fp32", torch.device(device))
 
 
-def train_update(model, optimizer, batch, *, bf16: bool, device: str) -> None:
-    """One update as nmt-train makes it: the loss per target token, gradients clipped, an optimizer step."""
-    from nmt.validate import token_loss
-
-    with _precision(bf16, device):
-        loss = token_loss(model, batch)
-    optimizer.zero_grad(set_to_none=True)
-    (loss / batch.n_tgt_tokens).backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    optimizer.step()
-
-
-def train_speed(overrides: dict, updates: int, batch_size: int = 64, length: int | None = None,
-                compile_step: bool = False, bf16: bool = False, device: str = "cpu") -> dict:
+def train_speed(variant: str, updates: int, batch_size: int = 64, length: int | None = None,
+                compile_step: bool = False, bf16: bool = False, device: str = "cpu", model_keys: dict | None = None) -> dict:
     from nmt.models import build_model
-    from nmt.optim import build_optimizer
-    from nmt.specials import PAD
+    from nmt.models.cost import forward_macs
 
-    cfg = _reference_config(overrides)
+    cfg = benchlib.reference_config(variant, **(model_keys or {}))
     torch.manual_seed(0)
-    model = build_model(cfg.model, 8000, 8000).to(device).train()
+    model = build_model(cfg.model, benchlib.VOCAB, benchlib.VOCAB).to(device)
+    warmup = 8 if compile_step else 3  # compiling happens in the first few updates
+    batches, source = benchlib.batches(updates + warmup, batch_size=batch_size, length=length)
+    batches = [batch.to(device) for batch in batches]
+    # The cost of the timed batches, counted by the model's own forward before the clock starts.
+    macs = sum(forward_macs(model, batch.src, batch.src_lengths, batch.tgt_in) for batch in batches[warmup:])
     if compile_step:  # the decoder's per-step function; dynamic: source length and batch size vary
         decoder: Any = model.decoder
         decoder._advance = torch.compile(decoder._advance, dynamic=True)
-    optimizer = build_optimizer(model.parameters(), cfg.train)  # the optimizer nmt-train uses
-    warmup = 8 if compile_step else 3  # compiling happens in the first few updates
-    batches, source = _batches(cfg, updates + warmup, batch_size=batch_size, length=length)
-    batches = [batch.to(device) for batch in batches]
-    # The analytic cost of the timed batches, worked out before the clock starts.
-    macs = sum(forward_macs(cfg.model, 8000, float(s), float(t)) for batch in batches[warmup:]
-               for s, t in zip(batch.src_lengths.tolist(), (batch.tgt_out != PAD).sum(1).tolist()))
+    update = benchlib.trainer(model, cfg, device=device, bf16=bf16).update  # nmt-train's update
     tokens, start, began = 0, time.perf_counter(), time.perf_counter()
     for index, batch in enumerate(batches):
         if index == warmup:
-            _sync(device)
+            sync(device)
             warmup_seconds = time.perf_counter() - began
             start, tokens = time.perf_counter(), 0
-        train_update(model, optimizer, batch, bf16=bf16, device=device)
+        update([batch])
         tokens += batch.n_tgt_tokens
-    _sync(device)
+    sync(device)
     seconds = time.perf_counter() - start
     return {"tokens_per_sec": tokens / seconds, "updates_per_sec": updates / seconds,
             "mflop_per_token": 3 * 2 * macs / tokens / 1e6, "gflops": 3 * 2 * macs / seconds / 1e9,
@@ -182,33 +91,33 @@ def train_speed(overrides: dict, updates: int, batch_size: int = 64, length: int
 
 
 def translate_speed(beam: int, limit: int | None, bf16: bool = False, device: str = "cpu") -> dict:
-    from nmt.experiment import load_model
     from nmt.models import build_model
+    from nmt.tasks import load_trained
     from nmt.translate import Translator
 
     exp = DING / "exp" / "rnnsearch"
     test = DING / "data" / "test.de"
     if (exp / "checkpoints" / "best.pt").exists() and test.exists():
-        loaded = load_model(exp)
+        loaded = load_trained(exp, task="translation")
         model, tokenizer, cfg, trained = loaded.model, loaded.tokenizer, loaded.cfg, True
         lines = test.read_text(encoding="utf-8").splitlines()[:limit]
         sources = tokenizer.encode_src(lines)
     else:
-        cfg = _reference_config({})
+        cfg = benchlib.reference_config()
         torch.manual_seed(0)
-        model, tokenizer, trained = build_model(cfg.model, 8000, 8000).eval(), None, False
+        model, tokenizer, trained = build_model(cfg.model, benchlib.VOCAB, benchlib.VOCAB).eval(), None, False
         rng = np.random.default_rng(0)
-        sources = [list(rng.integers(4, 8000, size=n)) for n in np.clip(rng.gamma(4, 3.2, limit or 1000).astype(int), 2, 60)]
+        sources = [list(rng.integers(4, benchlib.VOCAB, size=n)) for n in np.clip(rng.gamma(4, 3.2, limit or 1000).astype(int), 2, 60)]
     model = model.to(device)
     # An untrained model has no tokenizer: it is given ids and only its ids are read.
-    translator = Translator(model, tokenizer,  # type: ignore[arg-type]
+    translator = Translator(model, tokenizer,
                             decode=dataclasses.replace(cfg.decode, beam_size=beam), device=device)
     with _precision(bf16, device):
         translator.translate_ids(sources[:20])  # warm-up
     start = time.perf_counter()
     with torch.inference_mode(), _precision(bf16, device):
         hyps = translator.translate_ids(sources)
-    _sync(device)
+    sync(device)
     seconds = time.perf_counter() - start
     out_tokens = sum(len(h[0].tokens) + 1 for h in hyps)
     return {"sentences_per_sec": len(sources) / seconds, "tokens_per_sec": out_tokens / seconds,
@@ -246,17 +155,17 @@ def train_table(report: dict, updates: int, compile_step: bool, bf16: bool, devi
     """MFU is against the fp32 peak, and for bf16 rows against the bf16 peak as well."""
     print("\n| training | target tok/s | updates/s | MFLOP/token | MFU | peak RSS |\n| --- | ---: | ---: | ---: | ---: | ---: |")
     report["train"] = {}
-    runs = [(name, overrides, False, False) for name, overrides in VARIANTS.items()]
+    runs: list[tuple[str, str, dict, bool, bool]] = [(name, name, {}, False, False) for name in VARIANTS]
     if compile_step:
-        runs += [(f"{name} + torch.compile", VARIANTS[name], True, False) for name in ("rnnsearch", "luong")]
+        runs += [(f"{name} + torch.compile", name, {}, True, False) for name in ("rnnsearch", "luong")]
     if bf16:
-        runs += [(f"{name} bf16", overrides, False, True) for name, overrides in VARIANTS.items()]
-    if layer_norm:  # its MFLOP/token leave the normalisations out: the MFU is of the same matmuls
-        runs += [(f"{name} + decoder layer norm", {**VARIANTS[name], "decoder_layer_norm": True}, False, False)
+        runs += [(f"{name} bf16", name, {}, False, True) for name in VARIANTS]
+    if layer_norm:
+        runs += [(f"{name} + decoder layer norm", name, {"decoder_layer_norm": True}, False, False)
                  for name in ("rnnsearch", "luong")]
-    for label, overrides, compiled, low in runs:
-        r = report["train"][label] = isolated("train_speed", overrides=overrides, updates=updates,
-                                              compile_step=compiled, bf16=low, device=device)
+    for label, variant, model_keys, compiled, low in runs:
+        r = report["train"][label] = isolated("train_speed", variant=variant, updates=updates, compile_step=compiled,
+                                              bf16=low, device=device, model_keys=model_keys)
         r["mfu"] = r["gflops"] / report["matmul_gflops"]
         mfu = f"{100 * r['mfu']:.0f} %"
         if low:
@@ -288,11 +197,11 @@ def scaling_table(report: dict, updates: int, quick: bool, device: str) -> None:
     report["scaling"] = {"batch_size": {}, "length": {}}
     sizes = (16, 32, 64, 128, 256) if device.startswith("cuda") else (16, 32, 64, 128)
     for batch_size in ((16,) if quick else sizes):
-        r = isolated("train_speed", overrides={}, updates=updates, batch_size=batch_size, device=device)
+        r = isolated("train_speed", variant="rnnsearch", updates=updates, batch_size=batch_size, device=device)
         report["scaling"]["batch_size"][batch_size] = r["tokens_per_sec"]
         print(f"| {batch_size} sentences/batch (~{r['batch_tokens']:.0f} target tokens) | {r['tokens_per_sec']:,.0f} |")
     for length in ((10,) if quick else (10, 20, 40, 80)):
-        r = isolated("train_speed", overrides={}, updates=max(updates // 2, 2), length=length, device=device)
+        r = isolated("train_speed", variant="rnnsearch", updates=max(updates // 2, 2), length=length, device=device)
         report["scaling"]["length"][length] = r["tokens_per_sec"]
         print(f"| sentences of {length} tokens, 64 a batch | {r['tokens_per_sec']:,.0f} |")
 
@@ -333,7 +242,7 @@ def main() -> None:
     if "scaling" in parts:
         scaling_table(report, updates, args.quick, device)
     if "ddp" in parts and device == "cpu":  # one GPU here: the CPU comparison only
-        from bench_ddp import ddp_table  # tools/, beside this file
+        from bench_ddp import ddp_table  # tools/, beside this file; it imports benchlib, not this module
 
         ddp_table(report, updates)
     args.json.write_text(json.dumps(report, indent=2))

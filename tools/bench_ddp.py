@@ -12,43 +12,36 @@ import resource
 import socket
 import time
 
+import benchlib  # tools/, beside this file
 import torch
-from bench import _batches, _reference_config
 
 
 def _data_parallel_rank(rank: int, world: int, threads: int, updates: int, port: int, queue) -> None:
     """One process of data_parallel_speed: DDP over gloo as nmt-train runs it under torchrun."""
     import torch.distributed as dist
-    from torch.nn.parallel import DistributedDataParallel
 
+    from nmt.distributed import Cluster
     from nmt.models import build_model
-    from nmt.optim import build_optimizer
-    from nmt.validate import token_loss
 
     torch.set_num_threads(threads)
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     if world > 1:
         dist.init_process_group("gloo", rank=rank, world_size=world)
-    cfg = _reference_config({})
+    cfg = benchlib.reference_config()
     torch.manual_seed(0)
-    model = build_model(cfg.model, 8000, 8000).train()
-    trained = DistributedDataParallel(model) if world > 1 else model
-    optimizer = build_optimizer(model.parameters(), cfg.train)
+    model = build_model(cfg.model, benchlib.VOCAB, benchlib.VOCAB)
+    cluster = Cluster(rank=rank, world_size=world, group=dist.group.WORLD if world > 1 else None)
+    update = benchlib.trainer(model, cfg, device="cpu", cluster=cluster).update  # nmt-train's, DDP and all
     per_update = 2  # batches of 64 sentences in every update, over all processes
     warmup = 3
-    batches, source = _batches(cfg, (updates + warmup) * per_update)
+    batches, source = benchlib.batches((updates + warmup) * per_update)
     tokens, start = 0, time.perf_counter()
-    for update in range(updates + warmup):
-        if update == warmup:
+    for step in range(updates + warmup):
+        if step == warmup:
             tokens, start = 0, time.perf_counter()
-        group = batches[update * per_update:(update + 1) * per_update][rank::world]
-        n_tokens = sum(b.n_tgt_tokens for b in batches[update * per_update:(update + 1) * per_update])
-        optimizer.zero_grad(set_to_none=True)
-        for batch in group:  # as Trainer.update: the loss over all processes' target tokens
-            (token_loss(trained, batch) / (n_tokens / world)).backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        tokens += n_tokens
+        everyone = batches[step * per_update:(step + 1) * per_update]
+        update(everyone[rank::world])  # this process's share; the loss is over all processes' tokens
+        tokens += sum(b.n_tgt_tokens for b in everyone)
     seconds = time.perf_counter() - start
     if world > 1:
         dist.destroy_process_group()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 import tempfile
 import time
 from datetime import datetime
@@ -24,16 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from nmt.cli.common import run_main  # noqa: E402
-from nmt.config import load_config  # noqa: E402
-from nmt.data import read_lines  # noqa: E402
-from nmt.errors import NmtError  # noqa: E402
-from nmt.sampling import SampledEpochs  # noqa: E402
-from nmt.tokenizer import Tokenizer  # noqa: E402
-from nmt.translation_task import training_mixture  # noqa: E402
+from nmt.cli.common import run_main
+from nmt.data import read_lines
+from nmt.errors import NmtError
+from nmt.sampling import SampledEpochs
+from nmt.tasks import load_config
+from nmt.tokenizer import Tokenizer
+from nmt.translation_task import training_mixture
 
 STEP = re.compile(r"^(\S+ \S+) step (\d+) epoch (\d+):")
 

@@ -64,9 +64,9 @@ def text_features(text: str) -> dict[str, np.ndarray]:
 
 def char_model_cells(exp_dir: Path, text: str, checkpoint: str):
     from nmt.activations import unroll
-    from nmt.lm.model import load_char_model
+    from nmt.tasks import load_trained
 
-    _, vocab, model = load_char_model(exp_dir, checkpoint=checkpoint)
+    _, vocab, model = load_trained(exp_dir, task="char_lm", checkpoint=checkpoint)
     with torch.no_grad():
         layers = unroll(model.rnn, model.embedding(torch.from_numpy(vocab.encode(text).astype(np.int64))), part="char")
     return list(text), layers
@@ -74,10 +74,10 @@ def char_model_cells(exp_dir: Path, text: str, checkpoint: str):
 
 def translation_cells(exp_dir: Path, source: str, part: str, checkpoint: str):
     from nmt.activations import decoder_activations, encoder_activations
-    from nmt.experiment import load_model
+    from nmt.tasks import load_trained
     from nmt.translate import Translator
 
-    loaded = load_model(exp_dir, checkpoint=checkpoint)
+    loaded = load_trained(exp_dir, task="translation", checkpoint=checkpoint)
     translator = Translator(loaded.model, loaded.tokenizer, decode=loaded.cfg.decode)
     ids = translator.encode([source])[0][0]
     if part == "encoder":

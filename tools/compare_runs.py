@@ -102,7 +102,7 @@ def summary_rows(runs: list[dict]) -> list[dict]:
             "parameters": train.get("parameters", (ensemble or {}).get("parameters")),
             "updates": train.get("steps"),
             "train min": train.get("train_minutes"),
-            "tok/s": train.get("train_tokens_per_sec"),
+            "tok/s": train.get("train_units_per_sec", train.get("train_tokens_per_sec")),  # the older name
         })
     return rows
 

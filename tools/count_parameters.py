@@ -11,9 +11,10 @@ import argparse
 import sys
 from typing import Any
 
-from nmt.config import ModelConfig, load_config
+from nmt.config import ModelConfig
 from nmt.errors import NmtError
 from nmt.models import build_model, count_parameters
+from nmt.tasks import load_config
 
 # The sizes the issues compare at: embeddings 256, encoder 256 per direction or 512
 # unidirectional, decoder 512, attention 512.

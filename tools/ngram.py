@@ -84,10 +84,10 @@ def by_column(text: str, bits: list[float], edges=(0, 10, 20, 40, 60, 80)) -> di
 
 def compare(exp_dir: Path, test: str, results: dict) -> dict:
     """The character model's bits per character on the same test text, overall and by column, beside the n-gram's."""
-    from nmt.lm.model import load_char_model
     from nmt.lm.task import char_bits
+    from nmt.tasks import load_trained
 
-    _, vocab, model = load_char_model(exp_dir)
+    _, vocab, model = load_trained(exp_dir, task="char_lm")
     bits = char_bits(model, vocab.encode(test)).tolist()
     mine = {"test_bpc": round(sum(bits) / len(bits), 4), "test_by_column": by_column(test, bits)}
     print(f"\n| position in line | n-gram (order {results['best_order']}) | {exp_dir.name} |\n| --- | ---: | ---: |")

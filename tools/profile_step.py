@@ -20,11 +20,9 @@ import sys
 import time
 from pathlib import Path
 
+import benchlib  # tools/, beside this file: the reference configs, Ding batches, the library's update
 import torch
 from torch.profiler import ProfilerActivity, profile
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench  # noqa: E402  the benchmark's reference configs, Ding batches and its training update
 
 LAUNCHES = ("cudaLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernel", "cuLaunchKernelEx")
 
@@ -34,27 +32,26 @@ def profile_updates(variant: str, *, updates: int, batch_size: int, bf16: bool, 
     """Times and profiles `updates` updates on Ding batches (or synthetic ones of `length` tokens)."""
     from nmt.device import describe_device
     from nmt.models import build_model
-    from nmt.optim import build_optimizer
 
-    cfg = bench._reference_config(bench.VARIANTS[variant])
+    cfg = benchlib.reference_config(variant)
     torch.manual_seed(0)
-    model = build_model(cfg.model, 8000, 8000).to(device).train()
-    optimizer = build_optimizer(model.parameters(), cfg.train)
-    batches, source = bench._batches(cfg, 2 + 2 * updates, batch_size=batch_size, length=length)
+    model = build_model(cfg.model, benchlib.VOCAB, benchlib.VOCAB).to(device)
+    update = benchlib.trainer(model, cfg, device=device, bf16=bf16).update  # nmt-train's update
+    batches, source = benchlib.batches(2 + 2 * updates, batch_size=batch_size, length=length)
     batches = [b.to(device) for b in batches]
     for batch in batches[:2]:  # warm-up: allocator, kernels chosen
-        bench.train_update(model, optimizer, batch, bf16=bf16, device=device)
-    bench._sync(device)
+        update([batch])
+    benchlib.sync(device)
     start = time.perf_counter()
     for batch in batches[2:2 + updates]:
-        bench.train_update(model, optimizer, batch, bf16=bf16, device=device)
-    bench._sync(device)
+        update([batch])
+    benchlib.sync(device)
     wall_ms = (time.perf_counter() - start) / updates * 1e3
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])
     with profile(activities=activities) as prof:
         for batch in batches[2 + updates:]:
-            bench.train_update(model, optimizer, batch, bf16=bf16, device=device)
-        bench._sync(device)
+            update([batch])
+        benchlib.sync(device)
     averages = prof.key_averages()
     on_gpu = device.startswith("cuda")
     print(averages.table(sort_by="self_cuda_time_total" if on_gpu else "self_cpu_time_total", row_limit=rows))
@@ -76,7 +73,7 @@ def profile_updates(variant: str, *, updates: int, batch_size: int, bf16: bool, 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variant", choices=list(bench.VARIANTS), default="rnnsearch")
+    parser.add_argument("--variant", choices=list(benchlib.VARIANTS), default="rnnsearch")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--length", type=int, default=None, help="synthetic sentences of this many tokens")

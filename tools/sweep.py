@@ -46,12 +46,9 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from nmt.config_files import parse_override  # noqa: E402
-from nmt.errors import NmtError  # noqa: E402
-from nmt.tasks import load_task_config  # noqa: E402
+from nmt.config_files import parse_override
+from nmt.errors import NmtError
+from nmt.tasks import load_config, spec_of
 
 
 def read_sweep(path: Path) -> dict:
@@ -130,20 +127,20 @@ def overrides(fixed: dict, params: dict) -> list[str]:
 def objective_for(sweep: dict, config: Path, out: Path, metric: str, higher_is_better: bool):
     import optuna
 
-    from nmt.experiment import train_experiment
+    from nmt.launch import train_experiment
 
     def objective(trial: optuna.Trial) -> float:
         params = suggest(trial, sweep["space"])
         exp_dir = trial_dir(out, params)
         trial.set_user_attr("exp_dir", str(exp_dir.relative_to(out)))
-        spec, cfg = load_task_config(config, overrides(sweep["set"], params) + [f"exp_dir={exp_dir}"])
+        cfg = load_config(config, overrides(sweep["set"], params) + [f"exp_dir={exp_dir}"])
         resume = (exp_dir / "checkpoints" / "last.pt").exists()
 
         def on_validation(step: int, metrics: dict) -> str | None:
             trial.report(float(metrics[metric]), step)
             return "pruned: behind the median of earlier trials" if trial.should_prune() else None
 
-        results, _ = train_experiment(spec, cfg, resume=resume, quiet=True, on_validation=on_validation)
+        results, _ = train_experiment(cfg, resume=resume, quiet=True, on_validation=on_validation)
         assert results is not None
         if results["stop_reason"].startswith("pruned"):
             raise optuna.TrialPruned()
@@ -279,8 +276,8 @@ def main() -> int:
     if args.enqueued_only and not sweep["enqueue"]:
         raise NmtError(f"--enqueued-only: {args.sweep} enqueues no points")
     config = (args.sweep.parent / sweep["config"]).resolve()
-    spec, cfg = load_task_config(config, overrides(sweep["set"], given))  # a bad key fails here, once
-    metrics = spec.task_class().metrics
+    cfg = load_config(config, overrides(sweep["set"], given))  # a bad key fails here, once
+    metrics = spec_of(cfg).task_class().metrics
     metric = sweep.get("metric", cfg.train.stop_metric)
     if metric not in metrics:
         raise NmtError(f"metric {metric!r}: the task measures {', '.join(metrics)}")

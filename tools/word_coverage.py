@@ -15,15 +15,11 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from nmt.cli.common import run_main  # noqa: E402
-from nmt.errors import NmtError  # noqa: E402
+from nmt.cli.common import run_main
+from nmt.errors import NmtError
 
 WORD = re.compile(r"\w+")
 

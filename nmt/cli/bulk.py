@@ -37,7 +37,7 @@ def file_identity(path: str | Path) -> list:
     return [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
 
 
-class Progress:
+class LineProgress:
     """Lines done of `total`, at most one stderr line every REPORT_EVERY seconds, and a last one."""
 
     def __init__(self, total: int, *, done: int = 0, stream=sys.stderr):

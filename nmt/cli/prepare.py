@@ -8,7 +8,7 @@ import json
 import sys
 
 from nmt.cli.common import add_config_arguments, run_main
-from nmt.tasks import format_summary, load_task_config, prepare
+from nmt.tasks import format_summary, load_config, prepare, spec_of
 
 
 def _main() -> int:
@@ -20,7 +20,8 @@ def _main() -> int:
     add_config_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args()
-    spec, cfg = load_task_config(args.config, args.overrides)
+    cfg = load_config(args.config, args.overrides)
+    spec = spec_of(cfg)
     summary = prepare(spec, cfg, log=lambda line: print(line, file=sys.stderr, flush=True))
     print(json.dumps(summary, indent=2) if args.json else format_summary(spec, summary, cfg))
     return 0

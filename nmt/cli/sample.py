@@ -38,12 +38,12 @@ def _main() -> int:
         raise NmtError("sample: --length must be at least 1, --temperature above 0 and --top-k at least 0")
     from nmt.device import pick_device
     from nmt.lm.data import read_text
-    from nmt.lm.model import load_char_model
     from nmt.lm.task import LN2, generate, stream_loss
+    from nmt.tasks import load_trained
 
     limit_threads()
     device = pick_device(args.device, setting="sample: --device")
-    _, vocab, model = load_char_model(args.model, checkpoint=args.checkpoint, device=device)
+    _, vocab, model = load_trained(args.model, task="char_lm", checkpoint=args.checkpoint, device=device)
     if args.evaluate:
         total, count = stream_loss(model, vocab.encode(read_text(args.evaluate)), device=device)
         bpc = total / max(count, 1) / LN2

@@ -38,7 +38,7 @@ def _arguments() -> argparse.Namespace:
 
 
 def _models(specs: list[str], *, checkpoint: str, device: str) -> dict:
-    from nmt.experiment import load_model
+    from nmt.tasks import load_trained
 
     models = {}
     for spec in specs:
@@ -47,7 +47,7 @@ def _models(specs: list[str], *, checkpoint: str, device: str) -> dict:
             name, directory = Path(spec).resolve().name, spec
         if not name or name in models:
             raise NmtError(f"serve: --model {spec!r}: {'a name is empty' if not name else f'the name {name!r} is taken'}")
-        models[name] = load_model(directory, checkpoint=checkpoint, device=device)
+        models[name] = load_trained(directory, task="translation", checkpoint=checkpoint, device=device)
     return models
 
 

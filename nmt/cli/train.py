@@ -13,7 +13,7 @@ from pathlib import Path
 
 from nmt.cli.common import add_config_arguments, limit_threads, run_main
 from nmt.errors import NmtError
-from nmt.tasks import load_task_config
+from nmt.tasks import load_config, spec_of
 
 
 def hand_over_to_torchrun(nproc: int) -> None:
@@ -39,18 +39,18 @@ def _main() -> int:
                         help="train with N processes on this machine (hands over to torchrun)")
     parser.add_argument("--quiet", action="store_true", help="log to train.log only")
     args = parser.parse_args()
-    spec, cfg = load_task_config(args.config, args.overrides)
+    cfg = load_config(args.config, args.overrides)
     if args.init_from:
-        spec.check_init_from()  # before torchrun starts processes that would each say so
+        spec_of(cfg).check_init_from()  # before torchrun starts processes that would each say so
     if args.nproc is not None:
         if args.nproc < 1:
             raise NmtError(f"train: --nproc {args.nproc}: needs at least 1 process")
         hand_over_to_torchrun(args.nproc)
 
-    from nmt.experiment import train_experiment  # after argument and config errors, which need no torch
+    from nmt.launch import train_experiment  # after argument and config errors, which need no torch
 
     limit_threads()
-    results, best_line = train_experiment(spec, cfg, resume=args.resume, init_from=args.init_from, quiet=args.quiet)
+    results, best_line = train_experiment(cfg, resume=args.resume, init_from=args.init_from, quiet=args.quiet)
     if results is not None:
         print(f"best {best_line} at step {results['best']['step']}; {results['steps']} updates in "
               f"{results['train_minutes']:.1f} min; results in {Path(cfg.exp_dir) / 'results.json'}")

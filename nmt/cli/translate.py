@@ -11,11 +11,13 @@ import json
 import sys
 from pathlib import Path
 
-from nmt.cli.bulk import Progress, ResumableOutput, StreamOutput, count_lines, file_identity
+from nmt.cli.bulk import LineProgress, ResumableOutput, StreamOutput, count_lines, file_identity
 from nmt.cli.common import limit_threads, run_main, stop_on_signals
 from nmt.cli.stream import clean_line, line_batches
-from nmt.config import Config, apply_overrides, config_from_dict, config_to_dict
+from nmt.config import Config
+from nmt.config_files import config_to_dict
 from nmt.errors import ConfigError, NmtError
+from nmt.tasks import load_config
 
 CHUNK_LINES = 512  # lines read (and sorted by length into batches) at a time from a file; 64 from a stream
 
@@ -50,14 +52,14 @@ def _arguments() -> argparse.Namespace:
 def _load(args: argparse.Namespace):
     import torch
 
-    from nmt.experiment import load_model
+    from nmt.tasks import load_trained
     from nmt.translate import Ensemble, check_compatible
 
     checkpoints = args.checkpoint or ["best"]
     if len(args.model) > 1 and len(checkpoints) > 1:
         raise NmtError("translate: give several --model or several --checkpoint, not both")
     pairs = [(m, checkpoints[0]) for m in args.model] if len(args.model) > 1 else [(args.model[0], c) for c in checkpoints]
-    loaded = [load_model(model, checkpoint=checkpoint, device=args.device) for model, checkpoint in pairs]
+    loaded = [load_trained(model, task="translation", checkpoint=checkpoint, device=args.device) for model, checkpoint in pairs]
     check_compatible(loaded)
     models = [item.model for item in loaded]
     if args.quantize:
@@ -89,7 +91,8 @@ def _decode_config(saved: Config, args: argparse.Namespace) -> Config:
             raise NmtError(f"translate: --set {item!r}: only decode.* settings can change at translation time")
     options = _search_options(args)
     try:
-        return config_from_dict(apply_overrides(config_to_dict(saved), args.overrides + list(options.values())))
+        cfg: Config = load_config(config_to_dict(saved), args.overrides + list(options.values()))
+        return cfg
     except ConfigError as err:
         named = [f"{option} sets decode.{OPTION_KEYS[option]}" for option in options
                  if f"decode.{OPTION_KEYS[option]} " in str(err)]
@@ -138,7 +141,7 @@ def _main() -> int:
             translator.restore_sampling_state(state)
     else:
         output = StreamOutput(args.output)
-    progress = Progress(count_lines(Path(args.input)), done=skip) if args.input and not args.quiet else None
+    progress = LineProgress(count_lines(Path(args.input)), done=skip) if args.input and not args.quiet else None
     complete = False
     try:
         _translate_lines(translator, source, output, progress, skip=skip, args=args, cfg=cfg)
@@ -157,7 +160,7 @@ def _main() -> int:
     return 0
 
 
-def _translate_lines(translator, source, output, progress: Progress | None, *, skip: int,
+def _translate_lines(translator, source, output, progress: LineProgress | None, *, skip: int,
                      args: argparse.Namespace, cfg: Config) -> None:
     """Every input line to one output line, a batch at a time, after the first `skip` lines."""
     warned: set[str] = set()  # each kind of problem is reported once, at its first line

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
-from nmt.config import LoopConfig, _range
+from nmt.config import LoopConfig
+from nmt.config_files import value_range
 from nmt.errors import ConfigError
 from nmt.variants import Cell
 
@@ -22,16 +23,16 @@ class TextConfig:
 @dataclass
 class CharModelConfig:
     cell: Cell = "lstm"
-    embed_size: int = field(default=64, metadata=_range(1))  # a one-hot input times a matrix is this lookup
-    hidden_size: int = field(default=256, metadata=_range(1))
-    layers: int = field(default=2, metadata=_range(1))
-    dropout: float = field(default=0.0, metadata=_range(0.0, 1.0, below=True))
+    embed_size: int = field(default=64, metadata=value_range(1))  # a one-hot input times a matrix is this lookup
+    hidden_size: int = field(default=256, metadata=value_range(1))
+    num_layers: int = field(default=2, metadata=value_range(1))  # "layers" in configs before 2026-12
+    dropout: float = field(default=0.0, metadata=value_range(0.0, 1.0, below=True))
 
 
 @dataclass
 class CharTrainConfig(LoopConfig):
-    streams: int = field(default=32, metadata=_range(1))  # B parallel streams the text is cut into (per process)
-    bptt: int = field(default=100, metadata=_range(1))  # steps of truncated backpropagation through time
+    streams: int = field(default=32, metadata=value_range(1))  # B parallel streams the text is cut into (per process)
+    bptt: int = field(default=100, metadata=value_range(1))  # steps of truncated backpropagation through time
     stop_metric: Literal["bpc", "loss", "ppl"] = "bpc"  # what a language model can measure
 
 

@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from nmt.config import save_config
+from nmt.config_files import save_config
 from nmt.errors import DataError
 from nmt.lm.config import CharLMConfig
 from nmt.specials import SPECIAL_PIECES, UNK

@@ -21,7 +21,7 @@ from nmt.lm.data import CharVocab
 from nmt.models.encoder import make_rnn
 from nmt.models.state import DecoderState, RowSelectable, batch_dim, new_state
 from nmt.specials import BOS, EOS, PAD, UNK
-from nmt.tasks import load_task_config, require_task
+from nmt.tasks import load_config
 from nmt.variants import Cell
 
 
@@ -46,14 +46,14 @@ class CharLM(nn.Module):
     @classmethod
     def from_config(cls, cfg: CharModelConfig, vocab_size: int) -> CharLM:
         return cls(vocab_size=vocab_size, cell=cfg.cell, embed_size=cfg.embed_size, hidden_size=cfg.hidden_size,
-                   num_layers=cfg.layers, dropout=cfg.dropout)
+                   num_layers=cfg.num_layers, dropout=cfg.dropout)
 
     def forward(self, inputs: torch.Tensor, state=None):
         """inputs (B, T) -> logits (B, T, V) and the RNN state after the last step (carry it on)."""
         outputs, state = self.rnn(self.dropout(self.embedding(inputs)), state)
         return self.output(self.dropout(outputs)), state
 
-    # The step interface (nmt.decoding.StepModel): the prime is the source.
+    # The step interface (nmt.search.StepModel): the prime is the source.
     def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> PrimeMemory:
         """src (B, S): prime texts of one length, as ids (no EOS); the RNN reads all but the last."""
         if src.shape[1] == 1:
@@ -78,10 +78,10 @@ class CharLM(nn.Module):
 
 
 def load_char_model(exp_dir: str | Path, *, checkpoint: str = "best", device: str | torch.device = "cpu"):
-    """(config, vocabulary, model with the weights of `checkpoint`: best, last or a path) of a char_lm run."""
+    """(config, vocabulary, model with the weights of `checkpoint`: best, last or a path) of a char_lm run.
+    The character model's `load` in the registry: callers go through nmt.tasks.load_trained."""
     exp_dir = Path(exp_dir)
-    require_task(exp_dir, "char_lm")
-    _, cfg = load_task_config(exp_dir / "config.yaml")
+    cfg = load_config(exp_dir / "config.yaml")
     vocab = CharVocab.load(exp_dir / "vocab.json")
     model = CharLM.from_config(cfg.model, len(vocab))
     path = checkpoint_path(exp_dir, checkpoint)

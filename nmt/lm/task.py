@@ -123,11 +123,12 @@ class LanguageModelTask:
         sink.text("dev/sample", "    " + self.sample.replace("\n", "\n    "), step)
 
     def describe(self) -> dict:
-        return {"variant": "char_lm", "cell": self.cfg.model.cell}
+        m = self.cfg.model
+        return {"task": "char_lm", "cell": m.cell, "num_layers": m.num_layers, "hidden_size": m.hidden_size}
 
     def summary(self) -> str:
         m, t = self.cfg.model, self.cfg.train
-        return (f"char_lm ({m.cell}, {m.layers} x {m.hidden_size}), {len(self.vocab) - 4} characters, "
+        return (f"char_lm ({m.cell}, {m.num_layers} x {m.hidden_size}), {len(self.vocab) - 4} characters, "
                 f"{t.streams} streams x {self.iterator.length:,} characters, bptt {t.bptt}")
 
     def state_dict(self) -> dict:

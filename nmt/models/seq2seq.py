@@ -1,6 +1,6 @@
 """The encoder-decoder model and `build_model`, which turns a ModelConfig into one.
 
-Generation uses only the step interface (`nmt.decoding.StepModel`):
+Generation uses only the step interface (`nmt.search.StepModel`):
   encode(src, src_lengths) -> memory
   init_state(memory) -> state
   step(prev_tokens, state, memory) -> (log_probs, state, attention)
