@@ -12,7 +12,7 @@ import pytest
 import torch
 from conftest import REPO, copy_recipe, make_pairs, recipe_env, write_plain
 
-SCRIPT = REPO / "recipes" / "ding-de-en" / "local" / "extract_ding.py"
+SCRIPT = REPO / "recipes" / "lib" / "extract_ding.py"
 spec = importlib.util.spec_from_file_location("extract_ding", SCRIPT)
 extract_ding = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(extract_ding)
@@ -83,12 +83,8 @@ Haus {n} :: house
 
 def test_lexicon_entries_leave_out_sentences_and_the_held_out_lines(tmp_path):
     lexicon_spec = importlib.util.spec_from_file_location("extract_lexicon", LEXICON_SCRIPT)
-    sys.path.insert(0, str(LEXICON_SCRIPT.parent))  # it imports extract_ding, as when run as a script
-    try:
-        extract_lexicon = importlib.util.module_from_spec(lexicon_spec)
-        lexicon_spec.loader.exec_module(extract_lexicon)
-    finally:
-        sys.path.remove(str(LEXICON_SCRIPT.parent))
+    extract_lexicon = importlib.util.module_from_spec(lexicon_spec)
+    lexicon_spec.loader.exec_module(extract_lexicon)  # it finds recipes/lib/extract_ding.py itself
     pairs = extract_lexicon.extract_entries(LEXICON_DICTIONARY.splitlines(keepends=True), {"The dog barks."})
     assert pairs == [
         ("Haus", "house"), ("Gebäude", "house"), ("Haus", "building"),  # synonyms: each with the other side's first

@@ -1,4 +1,5 @@
-"""The package's shape: no import cycles, layers that point one way, variants and tasks registered once."""
+"""The package's shape: no import cycles, layers that point one way, variants and tasks registered once;
+the tools form no cycle and use the installed package; a recipe uses recipes/lib, not another recipe's scripts."""
 
 from __future__ import annotations
 
@@ -119,6 +120,48 @@ def test_models_search_batching_the_char_model_and_the_loop_do_not_load_sentence
 def test_the_training_loop_knows_no_task():
     reached = reached_from(import_graph(), "nmt.train")
     assert not reached & {"nmt.models", "nmt.translation_task", "nmt.validate", "nmt.lm.task", "nmt.tokenizer"}
+
+
+def test_starting_a_run_sits_above_the_loop_and_loading_a_model_beside_translation():
+    graph = import_graph()
+    assert "nmt.train" in graph["nmt.launch"]  # the run starter uses the loop ...
+    assert "nmt.launch" not in reached_from(graph, "nmt.train")  # ... which knows nothing of starting runs
+    loading = reached_from(graph, "nmt.experiment")
+    assert not loading & {"nmt.launch", "nmt.train", "nmt.translation_task", "nmt.optim", "nmt.monitor"}
+    assert not reached_from(graph, "nmt.translate") & {"nmt.launch", "nmt.train"}
+    # The registry names modules as strings: it imports none of them (and no torch).
+    assert reached_from(graph, "nmt.tasks") <= {"nmt.tasks", "nmt.config_files", "nmt.errors"}
+    starters = {name for name, deps in graph.items() if "nmt.launch" in deps}
+    assert starters and all(name.startswith("nmt.cli") for name in starters), starters
+
+
+def tool_graph() -> dict[str, set[str]]:
+    """tools/*.py and the tools each imports (they import each other as top-level modules)."""
+    files = {path.stem: path for path in (REPO / "tools").glob("*.py")}
+    return {name: imports_of(path, set(files)) - {name} for name, path in files.items()}
+
+
+def test_no_tool_imports_another_in_a_cycle_and_none_edits_sys_path():
+    graph = tool_graph()
+    assert "benchlib" in graph["bench"] and "benchlib" in graph["bench_ddp"]
+    cycle = find_cycle(graph)
+    assert cycle is None, " -> ".join(cycle)
+    for path in (REPO / "tools").glob("*.py"):  # the package is installed: tools import it as users do
+        assert "sys.path.insert" not in path.read_text(encoding="utf-8"), path
+
+
+RECIPES = sorted(p.name for p in (REPO / "recipes").iterdir() if p.is_dir() and p.name != "lib")
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_a_recipe_reaches_no_other_recipes_scripts(recipe):
+    """What two recipes share lives in recipes/lib/; a recipe's local/ is its own."""
+    folder = REPO / "recipes" / recipe
+    scripts = [p for p in folder.rglob("*") if p.suffix in (".py", ".sh") and not {"data", "exp"} & set(p.parts)]
+    for path in scripts:
+        text = path.read_text(encoding="utf-8")
+        for other in (r for r in RECIPES if r != recipe):
+            assert not [form for form in (f'"{other}"', f"../{other}/", f"{other}/local") if form in text], (path, other)
 
 
 def test_nmt_never_imports_tools_or_recipes():

@@ -17,7 +17,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parents[1] / "ding-de-en" / "local"))
+sys.path.insert(0, str(HERE.parents[1] / "lib"))  # the Ding reader, shared with the Ding recipe
 
 from extract_ding import extract_pairs  # noqa: E402
 from sources import description_pairs, libreoffice_help_pairs, ui_pairs  # noqa: E402

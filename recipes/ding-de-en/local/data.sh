@@ -22,5 +22,5 @@ if [ ! -s "$dictionary" ]; then
   debian_fetch "$work" trans-de-en
   dictionary="$work/root/usr/share/trans/de-en"
 fi
-have_splits || "$python" "$here/extract_ding.py" "$dictionary" "$out"
+have_splits || "$python" "$here/../../lib/extract_ding.py" "$dictionary" "$out"
 [ -z "$want_lexicon" ] || "$python" "$here/extract_lexicon.py" "$dictionary" "$out"

@@ -2,7 +2,7 @@
 """The Ding dictionary's entries (words and phrases, not its example sentences) as a second corpus.
 
 Each dictionary line is `German :: English` with ` | `-separated alternatives aligned by
-position (see extract_ding.py); an alternative that is no sentence is an entry, its
+position (see recipes/lib/extract_ding.py); an alternative that is no sentence is an entry, its
 `;`-separated synonyms translations of each other. Each German synonym is paired with the
 first English one and the first German with each English one. A line that holds a dev or test
 sentence is left out whole, so no entry comes from the lines the held-out sentences illustrate.
@@ -16,7 +16,8 @@ import re
 import sys
 from pathlib import Path
 
-from extract_ding import SENTENCE_END, clean
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lib"))  # the Ding reader, shared with the Debian recipe
+from extract_ding import SENTENCE_END, clean  # noqa: E402
 
 # Abbreviation labels ("Ablöse /Abl./") and explanations ("Abdeckklappe (z. B. für Schmiernippel)"):
 # a gloss on one side that the other side does not translate.
