@@ -1,7 +1,8 @@
 """tools/sweep.py end to end on the toy recipe: tiny trials (the first four enqueued in the sweep file),
 one pruned, one interrupted by Ctrl-C and resumed when the sweep starts again; the table (after every
 trial, and on --report), importance plot and best config it leaves; the enqueued points again under
-another seed (--enqueued-only --set), none pruned."""
+another seed (--enqueued-only --set), none pruned; trials that Optuna proposes, bounded by --trials and
+--minutes; best.yaml from the best finished trial wherever it stands."""
 
 from __future__ import annotations
 
@@ -41,9 +42,8 @@ enqueue:  # the fourth (lr 0: it never learns) falls behind the median of the fi
 """
 
 
-def test_a_sweep_prunes_a_trial_that_falls_behind_and_continues_after_ctrl_c(tmp_path):
-    import optuna
-
+def _toy_recipe(tmp_path, *, train: int, dev: int):
+    """The toy recipe's rnnsearch config and data in tmp_path/toy, the data cut to `train` and `dev` pairs."""
     recipe = tmp_path / "toy"
     (recipe / "conf").mkdir(parents=True)
     (recipe / "conf" / "rnnsearch.yaml").write_text((REPO / "recipes/toy-reverse/conf/rnnsearch.yaml").read_text()
@@ -51,10 +51,28 @@ def test_a_sweep_prunes_a_trial_that_falls_behind_and_continues_after_ctrl_c(tmp
     made = subprocess.run([sys.executable, str(REPO / "recipes/toy-reverse/local/make_data.py"), str(recipe / "data")],
                           capture_output=True, text=True, timeout=60)
     assert made.returncode == 0, made.stderr
-    for split, keep in (("train", 2000), ("dev", 30)):  # smaller: each trial prepares and validates on them
+    for split, keep in (("train", train), ("dev", dev)):  # smaller: each trial prepares and validates on them
         for side in ("src", "tgt"):
             path = recipe / "data" / f"{split}.{side}"
             path.write_text("".join(path.read_text().splitlines(keepends=True)[:keep]))
+    return recipe
+
+
+def _assert_best_yaml_holds_the_best_trial(out, best: dict) -> None:
+    """best.yaml's values are those of the finished trial with the lowest dev loss (worked out here)."""
+    import optuna
+
+    trials = optuna.load_study(study_name="sweep", storage=f"sqlite:///{out / 'study.db'}").trials
+    lowest = min((t for t in trials if t.state.name == "COMPLETE"), key=lambda t: t.value)
+    for key, value in lowest.params.items():
+        section, name = key.split(".", 1)
+        assert best[section][name] == pytest.approx(value), key
+
+
+def test_a_sweep_prunes_a_trial_that_falls_behind_and_continues_after_ctrl_c(tmp_path):
+    import optuna
+
+    recipe = _toy_recipe(tmp_path, train=2000, dev=30)
     sweep_file, out = tmp_path / "sweep.yaml", tmp_path / "out"
     sweep_file.write_text(SWEEP.format(recipe=recipe), encoding="utf-8")
     command = [sys.executable, str(REPO / "tools/sweep.py"), str(sweep_file), "--out", str(out)]
@@ -86,7 +104,8 @@ def test_a_sweep_prunes_a_trial_that_falls_behind_and_continues_after_ctrl_c(tmp
     assert (out / "importance.png").read_bytes()[:4] == b"\x89PNG"
     best = yaml.safe_load((out / "best.yaml").read_text())
     assert best["base"] == os.path.relpath(recipe / "conf" / "rnnsearch.yaml", out)
-    assert best["train"]["max_steps"] == 8 and best["train"]["lr"] > 0
+    assert best["train"]["max_steps"] == 8
+    _assert_best_yaml_holds_the_best_trial(out, best)
     from nmt.tasks import load_config
 
     cfg = load_config(out / "best.yaml")  # ready for run.sh --conf
@@ -112,6 +131,65 @@ def test_a_sweep_prunes_a_trial_that_falls_behind_and_continues_after_ctrl_c(tmp
         assert config["train"]["seed"] == 2 and config["train"]["max_steps"] == 4
     other = subprocess.run(command[:-4] + ["--set", "train.seed=3"], capture_output=True, text=True, timeout=120)
     assert other.returncode == 2 and "was run with --set train.seed=2 --set train.max_steps=4" in other.stderr
+
+
+PROPOSED = """
+config: {recipe}/conf/rnnsearch.yaml
+metric: loss
+trials: 1
+sampler: {{startup_trials: 1}}
+set: {{model.embed_size: 8, model.encoder_hidden: 8, model.decoder_hidden: 16, model.attention_size: 8,
+      train.batch_tokens: 300, train.max_steps: 2, train.validate_every: 2, train.validation_beam: 1}}
+space:
+  train.lr: {{low: 0.001, high: 0.02, log: true}}
+  model.dropout: [0.0, 0.2]
+"""
+
+
+def test_optuna_proposes_the_trials_and_trials_and_minutes_bound_the_sweep(tmp_path):
+    """Nothing enqueued: every trial's values are Optuna's, inside the space. --trials overrides the file's
+    count; --minutes stops starting trials once spent (a trial already begun finishes)."""
+    import optuna
+
+    recipe = _toy_recipe(tmp_path, train=300, dev=8)
+    sweep_file, out = tmp_path / "sweep.yaml", tmp_path / "out"
+    sweep_file.write_text(PROPOSED.format(recipe=recipe), encoding="utf-8")
+    command = [sys.executable, str(REPO / "tools/sweep.py"), str(sweep_file), "--out", str(out)]
+    first = subprocess.run(command + ["--trials", "3"], capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-3000:]
+    trials = optuna.load_study(study_name="sweep", storage=f"sqlite:///{out / 'study.db'}").trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 3  # three, not the file's one
+    assert not any(t.user_attrs.get("enqueued") for t in trials)
+    rates = [t.params["train.lr"] for t in trials]
+    assert len(set(rates)) == 3 and all(0.001 <= rate <= 0.02 for rate in rates)
+    assert all(t.params["model.dropout"] in (0.0, 0.2) for t in trials)
+    _assert_best_yaml_holds_the_best_trial(out, yaml.safe_load((out / "best.yaml").read_text()))
+
+    spent = subprocess.run(command + ["--trials", "10", "--minutes", "0"], capture_output=True, text=True, timeout=120)
+    assert spent.returncode == 0 and "0 minutes spent" in spent.stderr, spent.stderr[-2000:]
+    assert len(optuna.load_study(study_name="sweep", storage=f"sqlite:///{out / 'study.db'}").trials) == 3
+
+
+def test_best_yaml_holds_the_best_finished_trial_wherever_it_stands(tmp_path):
+    """Neither the first nor the last trial, and not a pruned one whose early value was lower."""
+    sys.path.insert(0, str(REPO / "tools"))
+    import optuna
+    import sweep
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import TrialState, create_trial
+
+    space = {"train.lr": FloatDistribution(0.0, 0.1)}
+    study = optuna.create_study(direction="minimize")
+    for lr, value, state in ((0.01, 3.0, TrialState.COMPLETE), (0.02, 2.0, TrialState.COMPLETE),
+                             (0.005, 2.5, TrialState.COMPLETE), (0.03, None, TrialState.PRUNED)):
+        study.add_trial(create_trial(params={"train.lr": lr}, distributions=space, value=value, state=state,
+                                     intermediate_values={2: 1.0} if value is None else {}))
+    config = tmp_path / "conf.yaml"
+    sweep.report(study, tmp_path, "loss", config, {"space": {"train.lr": {}}, "set": {"train.max_steps": 8}})
+    text = (tmp_path / "best.yaml").read_text()
+    assert "(trial 1, dev loss 2.00)" in text
+    assert yaml.safe_load(text)["train"] == {"max_steps": 8, "lr": 0.02}
+    assert "| 3 | pruned | (1.00) | 0.03 |" in (tmp_path / "table.md").read_text()
 
 
 def test_a_continued_study_draws_new_values_rather_than_the_first_trials_again(tmp_path):

@@ -297,7 +297,8 @@ def main() -> int:
     retry_interrupted(study, sweep)
     enqueue_known(study, sweep)
     objective = objective_for(sweep, config, out, metric, metrics[metric].higher_is_better)
-    total, minutes = args.trials or sweep.get("trials", 20), args.minutes or sweep.get("minutes")
+    total = args.trials if args.trials is not None else sweep.get("trials", 20)
+    minutes = args.minutes if args.minutes is not None else sweep.get("minutes")  # --minutes 0: none starts
     started = time.time()
 
     def more_to_run() -> bool:  # with --enqueued-only, until no enqueued point (or retry) waits
@@ -310,7 +311,7 @@ def main() -> int:
               + (f", dev {metric} {trial.value:.2f}" if trial.value is not None else ""), file=sys.stderr)
 
     while more_to_run():
-        if minutes is not None and time.time() - started > minutes * 60:
+        if minutes is not None and time.time() - started >= minutes * 60:
             print(f"sweep: {minutes:g} minutes spent; {out / 'table.md'}", file=sys.stderr)
             break
         try:
