@@ -58,10 +58,15 @@ def test_two_processes_make_the_update_of_one_process_over_both_batches(tmp_path
     assert log.count("validation at step 4:") == 1 and "2 processes" in log
 
 
-def test_two_processes_resume_exactly(tmp_path, corpus_dir):
-    straight = torchrun(write_config(tmp_path, corpus_dir, "straight", dropout=0.3))
+def test_two_processes_resume_exactly_with_subword_sampling(tmp_path, corpus_dir):
+    """Dropout and each process's own sampled segmentation go on where they stopped."""
+    sampling = ", sampling_alpha: 0.2"
+    straight = torchrun(write_config(tmp_path, corpus_dir, "straight", dropout=0.3, extra=sampling))
     assert straight.returncode == 0, straight.stderr[-3000:]
-    split = write_config(tmp_path, corpus_dir, "split", dropout=0.3)
+    assert "subword sampling alpha 0.2" in (tmp_path / "straight" / "train.log").read_text()
+    for rank in range(2):  # each process segments its own share
+        assert list((tmp_path / "straight" / "data" / "sampled" / f"rank{rank}").glob("train.e*.src.bin"))
+    split = write_config(tmp_path, corpus_dir, "split", dropout=0.3, extra=sampling)
     assert torchrun(split, "--set", "train.max_steps=4").returncode == 0
     resumed = torchrun(split, "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]

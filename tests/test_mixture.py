@@ -127,6 +127,23 @@ def test_search_never_proposes_a_forbidden_id_even_the_most_probable():
             assert all(7 not in hyp.tokens for hyp in hyps)
 
 
+def test_the_task_nmt_train_builds_trains_on_the_weighted_and_tagged_epoch(prepared):
+    """The wiring from the config to the batches the loop gets (nmt-train's own build_task), not a log line."""
+    from nmt.launch import build_task
+    from nmt.tasks import spec_of
+
+    cfg = load_config(prepared / "config.yaml")
+    task = build_task(spec_of(cfg), cfg, device=torch.device("cpu"))
+    tag = task.tokenizer.tag_id("<bt>")
+    seen = np.zeros(300, dtype=int)
+    for batch in task.iterator:  # the first epoch
+        for row, index in enumerate(batch.indices.tolist()):
+            seen[index] += 1
+            assert (int(batch.src[row, 0]) == tag) == (index >= 200), index  # the tagged corpus, and it alone
+    assert (seen[:200] == 2).all()  # weight 2
+    assert set(np.unique(seen[200:])) == {0, 1} and 20 < seen[200:].sum() < 80  # weight 0.5
+
+
 def test_nmt_train_on_a_mixture_resumes_exactly_and_its_model_never_outputs_the_tag(tmp_path, prepared):
     straight = train_straight_and_resumed(tmp_path, prepared.parent / "run.yaml", prepared, steps=8, stop_at=3)
     log = (straight / "train.log").read_text(encoding="utf-8")

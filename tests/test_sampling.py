@@ -46,8 +46,8 @@ def epochs(exp_dir: Path, *, seed: int = 1, rank: int = 0) -> SampledEpochs:
     return SampledEpochs(exp_dir / "data", Tokenizer.load(exp_dir), alpha=0.2, nbest=16, seed=seed, rank=rank)
 
 
-def sentences(arrays: ParallelArrays) -> list[tuple[int, ...]]:
-    return [tuple(arrays.src[i]) for i in range(len(arrays))]
+def sentences(arrays: ParallelArrays, side: str = "src") -> list[tuple[int, ...]]:
+    return [tuple(getattr(arrays, side)[i]) for i in range(len(arrays))]
 
 
 def test_each_epoch_segments_anew_and_the_same_epoch_is_the_same_again(prepared):
@@ -58,6 +58,9 @@ def test_each_epoch_segments_anew_and_the_same_epoch_is_the_same_again(prepared)
     assert one != two and one != sentences(plain)  # another segmentation every epoch ...
     tokenizer = Tokenizer.load(prepared)
     assert tokenizer.decode_src([list(s) for s in one[:50]]) == tokenizer.decode_src([list(plain.src[i]) for i in range(50)])
+    targets = sentences(first(1), "tgt")  # the target side is sampled too, and says the same
+    assert targets != sentences(first(2), "tgt") and targets != sentences(plain, "tgt")
+    assert tokenizer.decode_tgt([list(t) for t in targets]) == tokenizer.decode_tgt([list(plain.tgt[i]) for i in range(len(plain))])
     first.close()
     again = epochs(prepared, rank=1)  # ... another process (or a resumed run) samples the same epoch
     assert sentences(again(2)) == two and sentences(again(1)) == one
@@ -117,6 +120,31 @@ def test_with_a_mixture_an_epoch_segments_the_pairs_it_draws_and_no_others(prepa
     heavier = sampler([2.0, 0.6], rank=11)
     assert not (folder / "train.e1.tgt.bin").exists()
     heavier.close()
+
+
+def test_the_task_nmt_train_builds_trains_on_sampled_segmentations_of_both_sides(prepared):
+    """The wiring from train.sampling_alpha to the batches the loop gets (nmt-train's own build_task)."""
+    import torch
+
+    from nmt.launch import build_task
+    from nmt.specials import EOS
+    from nmt.tasks import spec_of
+
+    cfg = load_config(prepared / "config.yaml")
+    task = build_task(spec_of(cfg), cfg, device=torch.device("cpu"))
+    plain, tokenizer = ParallelArrays(prepared / "data", "train"), task.tokenizer
+    changed = {"src": 0, "tgt": 0}
+    for batch in task.iterator:  # the first epoch
+        for row, index in enumerate(batch.indices.tolist()):
+            src = batch.src[row, : int(batch.src_lengths[row]) - 1].tolist()  # EOS dropped
+            tgt = batch.tgt_out[row].tolist()
+            tgt = tgt[: tgt.index(EOS)]
+            changed["src"] += src != list(plain.src[index])
+            changed["tgt"] += tgt != list(plain.tgt[index])
+            assert tokenizer.decode_src([src]) == tokenizer.decode_src([list(plain.src[index])])
+            assert tokenizer.decode_tgt([tgt]) == tokenizer.decode_tgt([list(plain.tgt[index])])
+    task.sampled.close()
+    assert changed["src"] > 30 and changed["tgt"] > 30, changed  # of 300 pairs
 
 
 def test_nmt_train_with_sampling_resumes_exactly(tmp_path, prepared):
