@@ -154,6 +154,23 @@ def test_every_recipe_config_is_valid_and_builds_its_model():
     assert reversed_cfg.exp_dir.endswith("seq2seq_reversed")
 
 
+def _back_translate_with_stubs(tmp_path, synthetic: str, translate: str) -> subprocess.CompletedProcess:
+    """recipes/lib/backtranslation.sh's back_translation in tmp_path, nmt-prepare, training and the
+    monolingual text stubbed, and nmt-translate the shell script `translate`."""
+    stubs = {"bin/nmt-prepare": "exit 0", "bin/nmt-translate": translate, "local/monolingual.sh": "exit 0"}
+    for name, body in stubs.items():
+        stub = tmp_path / name
+        stub.parent.mkdir(exist_ok=True)
+        stub.write_text(f"#!/bin/sh\n{body}\n")
+        stub.chmod(0o755)
+    (tmp_path / "data").mkdir(exist_ok=True)
+    (tmp_path / "bt.yaml").write_text(f"data:\n  train:\n    - {{src: {synthetic}, tgt: data/mono.en}}\n")
+    script = (f"train_model() {{ :; }}; conf=bt.yaml; source {REPO}/recipes/lib/backtranslation.sh; "
+              "back_translation de en conf/reverse.yaml")
+    return subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env=recipe_env(PATH=f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"))
+
+
 @pytest.mark.parametrize("synthetic, search", [
     ("data/mono.bt.de", "--beam 5"),
     ("data/mono.bt-sample.de", "--sample --seed 1"),
@@ -162,21 +179,28 @@ def test_every_recipe_config_is_valid_and_builds_its_model():
 def test_back_translation_searches_as_the_synthetic_corpus_name_says(tmp_path, synthetic, search):
     """recipes/lib/backtranslation.sh: the reverse model translates with beam 5, or samples, or searches greedily
     when the synthetic corpus's file name says so (the toolkit's commands stubbed: only the asking is checked)."""
-    stubs = {"nmt-prepare": "exit 0",
-             "nmt-translate": 'echo "$@" > asked\nwhile [ $# -gt 0 ]; do [ "$1" = -o ] && echo x > "$2"; shift; done',
-             "local/monolingual.sh": "exit 0"}
-    for name, body in stubs.items():
-        stub = tmp_path / ("bin" if name.startswith("nmt") else "") / name
-        stub.parent.mkdir(exist_ok=True)
-        stub.write_text(f"#!/bin/sh\n{body}\n")
-        stub.chmod(0o755)
-    (tmp_path / "data").mkdir()
-    (tmp_path / "bt.yaml").write_text(f"data:\n  train:\n    - {{src: {synthetic}, tgt: data/mono.en}}\n")
-    script = (f"train_model() {{ :; }}; conf=bt.yaml; source {REPO}/recipes/lib/backtranslation.sh; "
-              "back_translation de en conf/reverse.yaml")
-    result = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                            env=recipe_env(PATH=f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"))
+    result = _back_translate_with_stubs(
+        tmp_path, synthetic, 'echo "$@" > asked\nwhile [ $# -gt 0 ]; do [ "$1" = -o ] && echo x > "$2"; shift; done')
     assert result.returncode == 0, result.stderr
     asked = (tmp_path / "asked").read_text().strip()
     assert asked == f"-i data/mono.en -o {synthetic}.part {search} --model exp/reverse"
     assert (tmp_path / synthetic).read_text() == "x\n"
+
+
+def test_an_interrupted_back_translation_continues_its_part_file_when_run_again(tmp_path):
+    """The first run is stopped half way (nmt-translate exits 130 with half its lines in the .part file); the
+    recipe keeps the .part and asks the identical command again, which continues it (nmt-translate's own
+    continuation is tests/test_translate_cli.py's); only a finished translation becomes the corpus."""
+    translate = """echo "$@" >> asked
+out=""; while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done
+if [ -s "$out" ]; then echo "found $(cat "$out")" >> asked; echo two >> "$out"; exit 0; fi
+echo one > "$out"; exit 130"""
+    synthetic = tmp_path / "data" / "mono.bt.de"
+    first = _back_translate_with_stubs(tmp_path, "data/mono.bt.de", translate)
+    assert first.returncode != 0 and not synthetic.exists()
+    assert (tmp_path / "data" / "mono.bt.de.part").read_text() == "one\n"  # kept for the next run
+    second = _back_translate_with_stubs(tmp_path, "data/mono.bt.de", translate)
+    assert second.returncode == 0, second.stderr
+    calls = (tmp_path / "asked").read_text().splitlines()
+    assert calls == [calls[0], calls[0], "found one"]  # the identical command, finding the first half
+    assert synthetic.read_text() == "one\ntwo\n" and not (tmp_path / "data" / "mono.bt.de.part").exists()

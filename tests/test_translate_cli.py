@@ -220,9 +220,16 @@ def test_a_killed_file_to_file_run_continues_to_the_same_output(model_dir, tmp_p
     assert resumed.returncode == 0, resumed.stderr.decode()
     assert f"(continued after line {done:,})".encode() in resumed.stderr
     assert output.read_bytes() == (tmp_path / "straight.txt").read_bytes() and not sidecar.exists()
+    # Interrupted again, then asked for something else (another seed): the file is written anew.
+    process = _started_past(512, model_dir, *args, "-o", str(output), stderr=subprocess.DEVNULL)
+    process.kill()
+    process.wait(timeout=60)
+    done = json.loads(sidecar.read_text())["lines"]
     other_seed = translate(model_dir, "--sample", "--seed", "6", "-i", str(source), "-o", str(output), "--quiet")
-    assert other_seed.returncode == 0 and b" lines" not in other_seed.stderr  # written anew; --quiet: no progress
-    assert output.read_text(encoding="utf-8").count("\n") == 4002
+    assert other_seed.returncode == 0 and b"continued" not in other_seed.stderr  # --quiet: no progress either
+    written = output.read_text(encoding="utf-8").splitlines()
+    seed_5 = (tmp_path / "straight.txt").read_text(encoding="utf-8").splitlines()
+    assert len(written) == 4002 and written[:done] != seed_5[:done]  # not seed 5's lines kept
 
 
 def _started_past(lines: int, model_dir, *args: str, **popen) -> subprocess.Popen:
