@@ -17,7 +17,7 @@ def test_quick_benchmark_runs_and_reports_mfu(tmp_path):
     out = tmp_path / "bench.json"
     # The synthetic batches and untrained model, whether or not this checkout holds a trained Ding model.
     result = subprocess.run([sys.executable, str(REPO / "tools" / "bench.py"), "--quick", "--only", "train",
-                             "--only", "translate", "--json", str(out)], capture_output=True, text=True, timeout=600,
+                             "--only", "translate", "--json", str(out)], capture_output=True, text=True, timeout=300,
                             env={**os.environ, "NMT_BENCH_DING": str(tmp_path / "no-recipe")})
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(out.read_text())

@@ -183,7 +183,7 @@ def test_a_back_translation_config_makes_its_synthetic_corpus_in_stage_0(tmp_pat
 
     recipe = _tiny_recipe_with_english(tmp_path)
     result = subprocess.run(["bash", str(recipe / "run.sh"), "--conf", f"conf/{config}", "--stop-stage", "1"],
-                            capture_output=True, text=True, env=recipe_env(), timeout=600)
+                            capture_output=True, text=True, env=recipe_env(), timeout=500)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     trained = sorted(path.name for path in (recipe / "exp").glob("rnnsearch_reverse*"))
     assert trained == reverse_models

@@ -164,6 +164,16 @@ def test_a_recipe_reaches_no_other_recipes_scripts(recipe):
             assert not [form for form in (f'"{other}"', f"../{other}/", f"{other}/local") if form in text], (path, other)
 
 
+def test_no_test_waits_on_a_command_longer_than_pytest_timeout_allows_the_test():
+    """pytest-timeout ends a test at its limit: a subprocess timeout beyond it would never say what hung."""
+    import re
+
+    limit = int(re.search(r"^timeout = (\d+)", (REPO / "pyproject.toml").read_text(encoding="utf-8"), re.M).group(1))
+    for path in (REPO / "tests").glob("*.py"):
+        waits = [int(n) for n in re.findall(r"\btimeout=(\d+)", path.read_text(encoding="utf-8"))]
+        assert all(wait < limit for wait in waits), (path.name, max(waits), limit)
+
+
 def test_nmt_never_imports_tools_or_recipes():
     for path in PACKAGE.rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))

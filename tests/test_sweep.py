@@ -89,7 +89,7 @@ def test_a_sweep_prunes_a_trial_that_falls_behind_and_continues_after_ctrl_c(tmp
     assert first.returncode == 130 and "start it again to continue" in stderr, stderr[-2000:]
     assert "Traceback" not in stderr  # a Ctrl-C is the user's, not a crash
 
-    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    again = subprocess.run(command, capture_output=True, text=True, timeout=500)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "trial 2: complete" in again.stderr and "trial 3: pruned" in again.stderr  # not the waiting ones
     states = [t.state.name for t in optuna.load_study(study_name="sweep", storage=f"sqlite:///{out / 'study.db'}").trials]

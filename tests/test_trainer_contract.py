@@ -226,3 +226,22 @@ def test_fp16_trains_with_a_gradient_scaler_on_cuda_and_is_refused_elsewhere(tmp
     results = trainer.run()
     assert trainer.scaler.is_enabled() and results["skipped_updates"] <= 1
     assert load_checkpoint(tmp_path / "checkpoints" / "last.pt")["scaler"]["scale"] > 0
+
+
+def test_a_trainer_that_only_updates_writes_nothing_and_bf16_runs_the_update_in_bfloat16(tmp_path):
+    """Trainer.__init__ opens nothing (a benchmark calls update() alone); train.precision bf16 autocasts the
+    task's forward (the same weights give a loss near fp32's, not equal to it)."""
+    inputs, targets = next(iter(FakeIterator()))
+    losses, dtypes = {}, {}
+    for precision in ("fp32", "bf16"):
+        task = FakeTask(dropout=0.0)
+        seen: list[torch.dtype] = []
+        task.model[2].register_forward_hook(lambda module, args, output, seen=seen: seen.append(output.dtype))
+        loop = LoopConfig(precision=precision, stop_metric="loss")
+        trainer = Trainer(task, loop, exp_dir=tmp_path / precision, device=torch.device("cpu"))
+        losses[precision], _, count = trainer.update([(inputs, targets)])
+        dtypes[precision] = seen
+        assert count == 4
+    assert dtypes == {"fp32": [torch.float32], "bf16": [torch.bfloat16]}
+    assert losses["bf16"] != losses["fp32"] and losses["bf16"] == pytest.approx(losses["fp32"], rel=0.05)
+    assert not list(tmp_path.iterdir())  # no log, no TensorBoard events, no checkpoint

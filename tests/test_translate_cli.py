@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -141,6 +142,8 @@ def test_sampling_is_reproducible_with_a_seed(model_dir):
 
 
 def test_files_ensembles_averages_and_quantization(model_dir, tmp_path):
+    # A copy: avg.pt written into the session's model would make "no avg.pt yet" true only once a session.
+    model_dir = Path(shutil.copytree(model_dir, tmp_path / "model"))
     source = tmp_path / "in.txt"
     source.write_text("haus katze .\nbaum .\n", encoding="utf-8")
     single = translate(model_dir, "-i", str(source), "-o", str(tmp_path / "out.txt"))

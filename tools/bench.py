@@ -151,7 +151,7 @@ def isolated(name: str, **kwargs) -> dict:
 
 
 def train_table(report: dict, updates: int, compile_step: bool, bf16: bool, device: str,
-                layer_norm: bool = False) -> None:
+                layer_norm: bool = False, batch_size: int = 64) -> None:
     """MFU is against the fp32 peak, and for bf16 rows against the bf16 peak as well."""
     print("\n| training | target tok/s | updates/s | MFLOP/token | MFU | peak RSS |\n| --- | ---: | ---: | ---: | ---: | ---: |")
     report["train"] = {}
@@ -164,8 +164,8 @@ def train_table(report: dict, updates: int, compile_step: bool, bf16: bool, devi
         runs += [(f"{name} + decoder layer norm", name, {"decoder_layer_norm": True}, False, False)
                  for name in ("rnnsearch", "luong")]
     for label, variant, model_keys, compiled, low in runs:
-        r = report["train"][label] = isolated("train_speed", variant=variant, updates=updates, compile_step=compiled,
-                                              bf16=low, device=device, model_keys=model_keys)
+        r = report["train"][label] = isolated("train_speed", variant=variant, updates=updates, batch_size=batch_size,
+                                              compile_step=compiled, bf16=low, device=device, model_keys=model_keys)
         r["mfu"] = r["gflops"] / report["matmul_gflops"]
         mfu = f"{100 * r['mfu']:.0f} %"
         if low:
@@ -208,7 +208,7 @@ def scaling_table(report: dict, updates: int, quick: bool, device: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run: few updates, few sentences")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: few updates of 16 sentences, few sentences")
     parser.add_argument("--json", type=Path, default=Path("bench.json"), help="where to write the results")
     parser.add_argument("--compile", action="store_true",
                         help="also train the step-loop decoders with torch.compile of their step function")
@@ -236,7 +236,8 @@ def main() -> None:
         report["matmul_gflops_bf16"] = matmul_peak(0.5 if args.quick else 3.0, torch.bfloat16, device=device)
         print(f"bf16 matmul peak: {report['matmul_gflops_bf16']:.0f} GFLOPS")
     if "train" in parts:
-        train_table(report, updates, args.compile, args.bf16, device, args.layer_norm)
+        train_table(report, updates, args.compile, args.bf16, device, args.layer_norm,
+                    batch_size=16 if args.quick else 64)
     if "translate" in parts:
         translate_table(report, sentences, args.bf16, device)
     if "scaling" in parts:

@@ -24,11 +24,17 @@ REPO = Path(__file__).resolve().parents[1]
 DING = Path(os.environ.get("NMT_BENCH_DING", REPO / "recipes" / "ding-de-en"))  # its data and model, where trained
 REFERENCE = REPO / "recipes" / "ding-de-en" / "conf" / "rnnsearch.yaml"
 VOCAB = 8000  # the reference vocabulary (Ding's SentencePiece size)
-VARIANTS = {  # the reference sizes, and the fused and Luong variants beside it
+# Every variant at the sizes the toolkit compares them at: the reference is REFERENCE's RNNsearch
+# (embeddings 256, encoder 256 per direction, decoder 512, attention 512); a one-way encoder has 512.
+REFERENCE_MODELS: dict[str, dict] = {
     "rnnsearch": {},
     "seq2seq": {"variant": "seq2seq", "encoder_hidden": 512},
+    "seq2seq_reversed": {"variant": "seq2seq", "encoder_hidden": 512, "reverse_source": True},
+    "context": {"variant": "context", "encoder_hidden": 512},
+    "bidir": {"variant": "bidir"},
     "luong": {"variant": "luong", "encoder_hidden": 512, "score": "general", "input_feeding": True},
 }
+VARIANTS = ("rnnsearch", "seq2seq", "luong")  # what bench.py times: the reference, a fused decoder, Luong
 
 
 def sync(device: str) -> None:
@@ -38,9 +44,9 @@ def sync(device: str) -> None:
 
 
 def reference_config(variant: str = "rnnsearch", **model_keys):
-    """The reference config (Ding's RNNsearch) as `variant` of VARIANTS, with further model keys set."""
+    """The reference config (Ding's RNNsearch) as `variant` of REFERENCE_MODELS, with further model keys set."""
     cfg = load_config(REFERENCE)
-    for key, value in {**VARIANTS[variant], **model_keys}.items():
+    for key, value in {**REFERENCE_MODELS[variant], **model_keys}.items():
         setattr(cfg.model, key, value)
     return cfg
 

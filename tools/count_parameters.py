@@ -2,30 +2,20 @@
 """Print the parameter count of each model variant a config describes.
 
     python tools/count_parameters.py recipes/ding-de-en/conf/rnnsearch.yaml --vocab 8000
-    python tools/count_parameters.py --reference --vocab 8000   # every variant at the reference sizes
+    python tools/count_parameters.py --reference --vocab 8000   # every variant at the reference sizes (tools/benchlib.py)
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+
+import benchlib  # tools/, beside this file: the reference sizes
 
 from nmt.config import ModelConfig
 from nmt.errors import NmtError
 from nmt.models import build_model, count_parameters
 from nmt.tasks import load_config
-
-# The sizes the issues compare at: embeddings 256, encoder 256 per direction or 512
-# unidirectional, decoder 512, attention 512.
-REFERENCE: dict[str, dict[str, Any]] = {
-    "seq2seq": dict(variant="seq2seq", encoder_hidden=512),
-    "seq2seq_reversed": dict(variant="seq2seq", encoder_hidden=512, reverse_source=True),
-    "context": dict(variant="context", encoder_hidden=512),
-    "bidir": dict(variant="bidir", encoder_hidden=256),
-    "rnnsearch": dict(variant="rnnsearch", encoder_hidden=256),
-    "luong": dict(variant="luong", encoder_hidden=512, score="general", input_feeding=True),
-}
 
 
 def main() -> None:
@@ -37,9 +27,8 @@ def main() -> None:
     models: dict[str, ModelConfig] = {}
     if args.reference:
         for cell in ("lstm", "gru", "rnn"):
-            for name, sizes in REFERENCE.items():
-                models[f"{name} ({cell})"] = ModelConfig(cell=cell, embed_size=256, decoder_hidden=512,
-                                                         attention_size=512, **sizes)
+            for name in benchlib.REFERENCE_MODELS:
+                models[f"{name} ({cell})"] = benchlib.reference_config(name, cell=cell).model
     try:
         for path in args.configs:
             models[path] = load_config(path).model

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Everything issue 15 measures on a GPU, meant for one call of the device tool (600 s at most;
-# the lent GPU machine has torch, sentencepiece, sacrebleu and tensorboard, no network, no nmt):
+# The toolkit's GPU figures in one script, meant for one call on a lent GPU machine (600 s at most;
+# such a machine has torch, sentencepiece, sacrebleu and tensorboard, no network, no nmt):
 #
 #   bash tools/gpu_check.sh                  # on the GPU machine, with recipes/ding-de-en/data carried
 #   DEVICE=cpu QUICK=1 bash tools/gpu_check.sh   # a smoke run of the script itself, here
@@ -76,7 +76,8 @@ rm -rf recipes/ding-de-en/exp/rnnsearch
 
 # 4. Tests that only run where CUDA is (each skips or takes its CPU branch without it).
 if python3 -c "import pytest" 2>/dev/null; then
-  python3 -m pytest -q -rs tests/test_train.py tests/test_trainer_contract.py -k "fp16" 2>&1 | tail -4 | tee "$out/tests.txt"
+  # -o addopts="": the project's `-n auto` needs pytest-xdist, which a bare machine may lack
+  python3 -m pytest -o addopts="" -q -rs tests/test_train.py tests/test_trainer_contract.py -k "fp16" 2>&1 | tail -4 | tee "$out/tests.txt"
 else
   echo "pytest is not installed here: CUDA tests not run" | tee "$out/tests.txt"
 fi
