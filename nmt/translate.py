@@ -31,6 +31,22 @@ class Translation:
     source: list[int]  # the source ids translated (cut to decode.max_src_tokens; no EOS)
 
 
+def json_record(result: list[Translation], tokenizer: Tokenizer, *, alignment: bool) -> dict:
+    """One line's translation as nmt-translate --json and the HTTP API both give it: the best text and
+    score, the n-best, and (when asked) the best one's attention with the pieces it runs over."""
+    best = result[0]
+    record: dict = {"text": best.text, "score": round(best.score, 4),
+                    "nbest": [{"text": t.text, "score": round(t.score, 4)} for t in result]}
+    if alignment:
+        record["alignment"] = None if best.attention is None else {
+            "source": [tokenizer.src.id_to_piece(int(i)) for i in best.source] + ["</s>"],
+            "target": [tokenizer.tgt.id_to_piece(int(i)) for i in best.tokens] + ["</s>"],
+            # (target, source), EOS included on both sides; a batch's padding cut off
+            "weights": [[round(float(w), 4) for w in row] for row in best.attention[:, : len(best.source) + 1]],
+        }
+    return record
+
+
 class Translator:
     """Translates with a model (or an ensemble) as `decode` says; `seed` makes sampling repeatable."""
 

@@ -51,10 +51,10 @@ def test_nmt_translate_ensembles_a_forward_and_a_reversed_source_model():
     result = subprocess.run(command, input=lines, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(records) == 4 and records[2]["translation"] == ""
-    assert all(r["translation"] for i, r in enumerate(records) if i != 2)
-    for record in (r for r in records if r["translation"]):  # the first member's attention: rows of weights
-        rows = record["alignment"]
+    assert len(records) == 4 and records[2]["text"] == ""
+    assert all(r["text"] for i, r in enumerate(records) if i != 2)
+    for record in (r for r in records if r["text"]):  # the first member's attention: rows of weights
+        rows = record["alignment"]["weights"]
         assert len({len(row) for row in rows}) == 1 and all(abs(sum(row) - 1) < 1e-3 for row in rows)
 
 

@@ -33,18 +33,19 @@ def test_greedy_and_beam_translations_are_unchanged(name):
     model = str(PINNED / name)
     assert translate("--model", model, "--beam", "1") == expected["greedy"]
     beam = [json.loads(line) for line in translate("--model", model, "--beam", "5", "--nbest", "3", "--json")]
-    assert [r["translation"] for r in beam] == [r["translation"] for r in expected["beam5"]]
+    assert [r["text"] for r in beam] == [r["translation"] for r in expected["beam5"]]  # the file keeps its keys
     for got, want in zip(beam, expected["beam5"]):
         assert [h["text"] for h in got["nbest"]] == [h["text"] for h in want["nbest"]]
         assert [h["score"] for h in got["nbest"]] == pytest.approx([h["score"] for h in want["nbest"]], abs=2e-4)
     if "alignments" in expected:
-        aligned = [json.loads(line)["alignment"] for line in translate("--model", model, "--beam", "1", "--alignments")]
+        aligned = [(json.loads(line)["alignment"] or {}).get("weights")
+                   for line in translate("--model", model, "--beam", "1", "--alignments")]
         for got, want in zip(aligned, expected["alignments"]):
             assert (got is None) == (want is None)
             if got is not None:
                 assert len(got) == len(want)
-                for row, want_row in zip(got, want):
-                    assert row == pytest.approx(want_row, abs=2e-4)
+                for row, want_row in zip(got, want):  # pinned with the batch's padding, which is now cut off
+                    assert row == pytest.approx(want_row[: len(row)], abs=2e-4) and not any(want_row[len(row):])
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -42,6 +45,16 @@ def test_lines_in_equal_lines_out_with_scores_nbest_and_alignments(client):
         assert all(len(row) == len(alignment["source"]) and abs(sum(row) - 1) < 1e-3 for row in alignment["weights"])
     single = client.post("/v1/translate", json={"text": "haus katze .", "model": "reversed"}).json()
     assert single["model"] == "reversed" and len(single["translations"]) == 1
+
+
+def test_the_api_and_nmt_translate_json_give_a_translation_in_one_shape(client):
+    lines = ["haus katze .", ""]
+    api = client.post("/v1/translate", json={"text": lines, "beam": 3, "nbest": 2, "alignments": True}).json()
+    command = [sys.executable, "-m", "nmt.cli.translate", "--model", str(PINNED / "rnnsearch"), "--beam", "3",
+               "--nbest", "2", "--json", "--alignments"]
+    cli = subprocess.run(command, input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0, cli.stderr
+    assert [json.loads(line) for line in cli.stdout.splitlines()] == api["translations"]
 
 
 def test_models_health_docs_and_the_page(client):

@@ -95,9 +95,9 @@ def test_nbest_json_and_alignments(model_dir):
     assert [float(s) for s in fields[1::2]] == sorted((float(s) for s in fields[1::2]), reverse=True)
     aligned = translate(model_dir, "--alignments", "--beam", "1", stdin=b"haus katze .\n\n")
     first, empty = [json.loads(line) for line in aligned.stdout.decode().splitlines()]
-    matrix = first["alignment"]
-    assert len(matrix[0]) >= 3 and all(abs(sum(row) - 1) < 1e-3 for row in matrix)
-    assert empty["translation"] == "" and empty["alignment"] is None
+    matrix = first["alignment"]["weights"]
+    assert len(matrix[0]) == len(first["alignment"]["source"]) >= 3 and all(abs(sum(row) - 1) < 1e-3 for row in matrix)
+    assert empty["text"] == "" and empty["alignment"] is None
 
 
 def test_decode_settings_can_be_overridden_but_nothing_else(model_dir):

@@ -99,14 +99,11 @@ def _decode_config(saved: Config, args: argparse.Namespace) -> Config:
         raise ConfigError(f"{err} ({'; '.join(named)})" if named else str(err)) from None
 
 
-def _format(result, args: argparse.Namespace, nbest: int) -> str:
+def _format(result, tokenizer, args: argparse.Namespace, nbest: int) -> str:
+    from nmt.translate import json_record  # loaded by now: torch waits until the arguments are checked
+
     if args.json or args.alignments:
-        record = {"translation": result[0].text,
-                  "nbest": [{"text": t.text, "score": round(t.score, 4)} for t in result]}
-        if args.alignments:
-            attention = result[0].attention
-            record["alignment"] = [[round(float(w), 4) for w in row] for row in attention] if attention is not None else None
-        return json.dumps(record, ensure_ascii=False)
+        return json.dumps(json_record(result, tokenizer, alignment=args.alignments), ensure_ascii=False)
     if nbest > 1:
         return "\t".join(f"{t.text}\t{t.score:.4f}" for t in result)
     return result[0].text
@@ -187,7 +184,7 @@ def _translate_lines(translator, source, output, progress: LineProgress | None, 
                   f"{cfg.decode.max_src_tokens} tokens; translating its beginning only", file=sys.stderr)
 
         results = translator.translate(texts, on_truncated=warn_truncated)
-        text = "".join(_format(result, args, cfg.decode.nbest).replace("\n", " ") + "\n" for result in results)
+        text = "".join(_format(result, translator.tokenizer, args, cfg.decode.nbest).replace("\n", " ") + "\n" for result in results)
         output.write(text, len(texts), translator.sampling_state())
         if progress is not None:
             progress.advance(len(texts))

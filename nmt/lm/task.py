@@ -140,4 +140,4 @@ class LanguageModelTask:
         saved = state.get("state")
         if saved:
             tensors = [t.to(self.device) for t in saved]
-            self.state = tuple(tensors) if len(tensors) == 2 else tensors[0]
+            self.state = tuple(tensors) if self.cfg.model.cell == "lstm" else tensors[0]  # LSTM: (h, c)

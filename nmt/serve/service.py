@@ -13,7 +13,7 @@ from typing import Any
 from nmt.activations import LayerActivations, decoder_activations, encoder_activations
 from nmt.data import clean_text
 from nmt.experiment import LoadedModel
-from nmt.translate import Translation, Translator
+from nmt.translate import Translation, Translator, json_record
 
 
 @dataclass(frozen=True)
@@ -116,17 +116,7 @@ class Service:
         return [processor.id_to_piece(int(i)) for i in ids]
 
     def _record(self, options: Options, result: list[Translation]) -> dict:
-        best = result[0]
-        source_ids = best.source
-        record = {"text": best.text, "score": round(best.score, 4),
-                  "nbest": [{"text": t.text, "score": round(t.score, 4)} for t in result]}
-        if options.alignments:
-            record["alignment"] = None if best.attention is None else {
-                "source": self._pieces(options.model, source_ids, "src") + ["</s>"],
-                "target": self._pieces(options.model, best.tokens, "tgt") + ["</s>"],
-                "weights": _round(best.attention[:, : len(source_ids) + 1]),
-            }
-        return record
+        return json_record(result, self.models[options.model].tokenizer, alignment=options.alignments)
 
     def _analysis(self, options: Options, result: list[Translation]) -> dict[str, Any]:
         """The page's view of one line: every hypothesis with its attention and decoder cells, and the encoder cells."""

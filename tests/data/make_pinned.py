@@ -64,13 +64,13 @@ def main() -> None:
         record = {
             "model": model,
             "greedy": run("nmt.cli.translate", "--model", str(exp), "--beam", "1", stdin=text).splitlines(),
-            "beam5": [json.loads(line) for line in
+            "beam5": [{"translation": r["text"], "nbest": r["nbest"]} for r in map(json.loads,
                       run("nmt.cli.translate", "--model", str(exp), "--beam", "5", "--nbest", "3", "--json",
-                          stdin=text).splitlines()],
+                          stdin=text).splitlines())],
             "losses": training_losses(exp / "tb"),
         }
         if name == "rnnsearch":
-            record["alignments"] = [json.loads(line)["alignment"] for line in
+            record["alignments"] = [(json.loads(line)["alignment"] or {}).get("weights") for line in
                                     run("nmt.cli.translate", "--model", str(exp), "--beam", "1", "--alignments",
                                         stdin=text).splitlines()]
         expected["models"][name] = record
