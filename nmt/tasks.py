@@ -1,15 +1,17 @@
-"""What the training loop can train: the TASKS registry, and the contract a task keeps with the loop.
+"""What the training loop can train: the TASKS registry, the contract a task keeps with the loop,
+and the one way to read a config (load_config) and to load a trained model (load_trained).
 
 `task:` in a config names an entry (translation when it names none). The entry says, as
 "module:name" strings imported only when needed, which config class reads the file, how
-the data is prepared, which class trains it and which command reads a trained model. So
-choosing the task happens here and nowhere else, and this module imports no torch: a bad
-config is reported before torch loads.
+the data is prepared, which class trains it, how a trained model is loaded, which command
+uses it and what fine-tuning may change. So choosing the task happens here and nowhere
+else, and this module imports no torch: a bad config is reported before torch loads.
 
-`nmt.train.Trainer` owns the loop (optimizer, checkpoints, exact resume, TensorBoard, early
-stopping, data parallelism) and receives a built `Task`; the task owns the model, its
-batches, its loss and its validation. Adding a task is one class that keeps the `Task`
-protocol, a config class, a prepare function and one entry here (docs/architecture.md).
+`nmt.launch` builds the task an entry names and hands it to `nmt.train.Trainer`, which owns
+the loop (optimizer, checkpoints, exact resume, TensorBoard, early stopping, data
+parallelism); the task owns the model, its batches, its loss and its validation. Adding a
+task is a config class, a prepare function, a class that keeps the `Task` protocol, a loader
+and one entry here (docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ ESTIMATE_AFTER = 20  # updates timed before the first estimate of the run's leng
 
 
 class Trainer:
-    """Trains `task` (built on `device`, its model seeded or fine-tuned: nmt.tasks.build_task) with the
+    """Trains `task` (built on `device`, its model seeded or fine-tuned: nmt.launch.build_task) with the
     loop settings `loop`, writing checkpoints, logs and TensorBoard events into `exp_dir`.
 
     `hparams` (flat "section.key" -> value) goes to TensorBoard's HParams dashboard with the final metrics.
