@@ -12,14 +12,17 @@ from conftest import REPO, copy_recipe, recipe_env
 
 
 def test_toy_ablation_trains_both_variants_and_compares_them(tmp_path):
+    """The ablation's machinery on the toy recipe at 60 updates a run: that its models learn the task is
+    test_seq2seq.py's (every variant and cell learns reversal), not this slow test's to repeat."""
     recipe = copy_recipe(tmp_path, "toy-reverse")
-    with (recipe / "conf" / "seq2seq.yaml").open("a", encoding="utf-8") as conf:
-        conf.write("train: {max_steps: 150}  # the test needs this run, not its score (rnnsearch's is checked)\n")
+    conf = recipe / "conf" / "rnnsearch.yaml"  # seq2seq.yaml takes its train section from this one
+    conf.write_text(conf.read_text().replace("max_steps: 900", "max_steps: 60").replace("validate_every: 100",
+                                                                                      "validate_every: 30"))
     result = subprocess.run(["bash", str(recipe / "ablation.sh")], capture_output=True, text=True,
                             env=recipe_env(), timeout=540)
     assert result.returncode == 0, result.stderr[-3000:]
     results = {v: json.loads((recipe / "exp" / v / "results.json").read_text()) for v in ("seq2seq", "rnnsearch")}
-    assert results["rnnsearch"]["test"]["bleu"] >= 95.0, results["rnnsearch"]["test"]
+    assert all(r["train"]["steps"] == 60 and 0 <= r["test"]["bleu"] <= 100 for r in results.values())
     assert "test BLEU" in result.stdout
     # BLEU by source length came from the score stage, over every test sentence.
     for variant in results.values():
