@@ -37,7 +37,8 @@ class StepModel(Protocol):
     """
 
     def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> EncoderOutput:
-        """src (B, S) ids ending in EOS, then PAD; src_lengths (B,) -> what the steps read."""
+        """src (B, S) ids ending in EOS, then PAD (or, for an image model, the images); src_lengths (B,):
+        the positions each source gives, which bound the output length -> what the steps read."""
 
     def init_state(self, memory: EncoderOutput) -> StepState:
         """The state before the first target token."""
@@ -46,7 +47,7 @@ class StepModel(Protocol):
              memory: EncoderOutput) -> tuple[torch.Tensor, StepState, torch.Tensor | None]:
         """prev_tokens (B,) -> log-probabilities (B, V), the next state, attention (B, S) or None.
 
-        Attention positions are those of `src` as given to `encode`.
+        Attention positions are those `encode` made: a sentence's tokens as given, an image's grid cells.
         """
 
     def reorder(self, state: StepState, memory: EncoderOutput | None,
@@ -105,13 +106,15 @@ def _decode_one_path(model: StepModel, src, src_lengths, *, choose: Chooser, max
     steps = int(max_len.max()) + 1  # the last step can only be EOS
     out_tokens = torch.full((batch, steps), EOS, dtype=torch.long, device=device)
     out_scores = torch.zeros(batch, device=device)
-    out_attention = torch.zeros(batch, steps, src.shape[1], device=device) if keep_attention else None
+    out_attention: torch.Tensor | None = None  # (B, steps, positions), made when the first weights come
     ends = torch.full((batch,), steps - 1, dtype=torch.long, device=device)
     alive = torch.arange(batch, device=device)  # original row of each active row
     tokens = torch.full((batch,), BOS, dtype=torch.long, device=device)
     attended = False  # whether the model returned attention weights at all
     for step in range(steps):
         log_probs, state, weights = model.step(tokens, state, memory)
+        if keep_attention and out_attention is None and weights is not None:  # as wide as what the model attends over
+            out_attention = torch.zeros(batch, steps, weights.shape[1], device=device)
         log_probs = restrict_eos(log_probs, step, max_len[alive], min_length)
         tokens = choose(log_probs)
         out_tokens[alive, step] = tokens
@@ -201,13 +204,15 @@ def beam_search(model: StepModel, src: torch.Tensor, src_lengths: torch.Tensor, 
     scores = torch.zeros(batch, K, device=device)
     scores[:, 1:] = NEG_INF  # all K beams start identical: expand only the first
     prefix = torch.empty(batch * K, 0, dtype=torch.long, device=device)  # tokens so far, per beam row
-    history = torch.empty(batch * K, 0, src.shape[1], device=device) if keep_attention else None
+    history: torch.Tensor | None = None  # (rows, steps, positions) of attention, made when the first weights come
     tokens = torch.full((batch * K,), BOS, dtype=torch.long, device=device)
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
 
     for step in range(int(max_len.max()) + 1):
         n = alive.numel()
         log_probs, state, weights = model.step(tokens, state, memory)  # (n*K, V)
+        if keep_attention and history is None and weights is not None:  # as wide as what the model attends over
+            history = torch.zeros(n * K, 0, weights.shape[1], device=device)
         log_probs = restrict_eos(log_probs, step, max_len[alive].repeat_interleave(K), min_length)
         vocab = log_probs.shape[-1]
         candidates = (scores.view(n * K, 1) + log_probs).view(n, K * vocab)  # (n, K*V)

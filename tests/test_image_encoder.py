@@ -1,0 +1,71 @@
+"""nmt/models/image_encoder.py: a CNN over an image returns what the text encoder returns, so each
+decoder reads a grid as it reads a sentence, and search's scores are the teacher-forced ones."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nmt.config import DecodeConfig, ModelConfig
+from nmt.models.image_encoder import ConvEncoder, build_image_model
+from nmt.search import generate
+from nmt.specials import BOS, EOS
+
+V = 12
+
+
+def images(batch: int, seed: int = 0) -> torch.Tensor:
+    return torch.randint(0, 256, (batch, 16, 24, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))
+
+
+def model_for(variant: str, cell: str):
+    torch.manual_seed(0)
+    cfg = ModelConfig(variant=variant, cell=cell, embed_size=8, encoder_hidden=10, decoder_hidden=12,
+                      attention_size=6, dropout=0.0, input_feeding=variant == "luong")
+    return build_image_model(cfg, channels=3, width=4, blocks=2, tgt_vocab_size=V).eval()
+
+
+def test_the_grid_is_read_row_by_row_every_position_real_and_the_start_is_the_mean():
+    encoder = ConvEncoder(channels=3, width=4, hidden_size=10, blocks=2, num_layers=2, dropout=0.0).eval()
+    with torch.no_grad():
+        out = encoder(images(2))
+    assert ConvEncoder.grid_size(16, 24, 2) == (4, 6)
+    assert out.states.shape == (2, 4 * 6, 10) and out.mask.all() and out.mask.shape == (2, 24)
+    assert out.final_hidden.shape == (2, 1, 2, 10)  # (layers, directions, B, D)
+    torch.testing.assert_close(out.final_hidden[1, 0], out.states.mean(1))
+    with torch.no_grad():  # row by row: position r * w + c is grid cell (r, c)
+        grid = encoder.cnn(images(2).permute(0, 3, 1, 2).float().sub(127.5).div(127.5))
+    torch.testing.assert_close(out.states[:, 1 * 6 + 2], grid[:, :, 1, 2])
+
+
+def _teacher_forced_score(model, image: torch.Tensor, tokens: list[int]) -> float:
+    tgt_in = torch.tensor([[BOS] + tokens])
+    with torch.no_grad():
+        log_probs = torch.log_softmax(model(image[None], torch.tensor([1]), tgt_in).logits[0], -1)
+    return float(sum(log_probs[i, t] for i, t in enumerate(tokens + [EOS])))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("variant", ["rnnsearch", "context", "luong", "seq2seq"])
+def test_greedy_and_beam_on_images_score_what_teacher_forcing_scores(variant, cell):
+    model, batch = model_for(variant, cell), images(3, seed=1)
+    grid = torch.full((3,), 4 * 6)  # the positions each image gives, as a sentence's length
+    for decode in (DecodeConfig(method="greedy", max_length_a=0.0, max_length_b=6),
+                   DecodeConfig(beam_size=3, nbest=2, length_penalty=0.0, max_length_a=0.0, max_length_b=6)):
+        with torch.no_grad():
+            results = generate(model, batch, grid, decode)
+        for image, hyps in zip(batch, results):
+            assert len(hyps) == decode.nbest
+            for hyp in hyps:
+                assert hyp.score == pytest.approx(_teacher_forced_score(model, image, hyp.tokens), abs=1e-4)
+
+
+@pytest.mark.parametrize("variant", ["rnnsearch", "luong"])
+def test_attention_spans_the_grid_in_search(variant):
+    model, batch = model_for(variant, "lstm"), images(2, seed=2)
+    decode = DecodeConfig(beam_size=2, max_length_a=0.0, max_length_b=5)
+    with torch.no_grad():
+        results = generate(model, batch, torch.full((2,), 24), decode, keep_attention=True)
+    for (hyp,) in results:
+        assert hyp.attention.shape == (len(hyp.tokens) + 1, 24)
+        torch.testing.assert_close(hyp.attention.sum(-1), torch.ones(len(hyp.tokens) + 1))
