@@ -167,6 +167,11 @@ TASKS: dict[str, TaskSpec] = {
         task="nmt.lm.task:LanguageModelTask", load="nmt.lm.model:load_char_model",
         reader="sample from it with nmt-sample",
         legacy_keys={"data.valid": "data.dev", "model.layers": "model.num_layers"}),
+    "captioning": TaskSpec(
+        name="captioning", title="captioning model", config="nmt.captioning.config:CaptionConfig",
+        prepare="nmt.captioning.data:prepare", format_summary="nmt.captioning.data:format_summary",
+        task="nmt.captioning.task:CaptionTask", load="nmt.captioning.task:load_captioner",
+        reader="caption images with nmt-caption"),
 }
 
 

@@ -12,10 +12,16 @@ encoder, so each decoder's bridge reads it whole.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
 from nmt.models.encoder import EncoderOutput
+
+if TYPE_CHECKING:
+    from nmt.config import ModelConfig
+    from nmt.models.seq2seq import Seq2Seq
 
 
 class ConvEncoder(nn.Module):
@@ -61,7 +67,7 @@ class ConvEncoder(nn.Module):
         return height >> blocks, width >> blocks
 
 
-def build_image_model(cfg, *, channels: int, width: int, blocks: int, tgt_vocab_size: int):
+def build_image_model(cfg: ModelConfig, *, channels: int, width: int, blocks: int, tgt_vocab_size: int) -> Seq2Seq:
     """A Seq2Seq whose encoder is a ConvEncoder with `cfg.encoder_hidden` channels out; the decoder
     is the variant's own (its bridge and attention read the grid as they read a sentence)."""
     from nmt.models.seq2seq import Seq2Seq, TiedOutput, _embedding

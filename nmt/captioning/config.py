@@ -1,0 +1,71 @@
+"""The captioning experiment's configuration: the translation sections it shares (tokenizer, model,
+train, decode) and its own data and image sections. A file with `task: captioning` is one of these
+(nmt/tasks.py). Imports no torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Optional
+
+from nmt.config import DecodeConfig, ModelConfig, TokenizerConfig, TrainConfig
+from nmt.config_files import value_range
+from nmt.errors import ConfigError
+
+
+@dataclass
+class CaptionSplit:
+    captions: str = ""  # a TSV file: an image's path (relative to this file) TAB its caption, one a line
+
+
+@dataclass
+class CaptionDataConfig:
+    lang: str = "en"  # the captions' language
+    train: CaptionSplit = field(default_factory=CaptionSplit)
+    dev: CaptionSplit = field(default_factory=CaptionSplit)
+    test: Optional[CaptionSplit] = None
+
+
+@dataclass
+class ImageConfig:
+    """Images are decoded once, resized to height x width, into one memory-mapped uint8 array."""
+
+    height: int = field(default=64, metadata=value_range(8))
+    width: int = field(default=64, metadata=value_range(8))
+    channels: Literal[1, 3] = 3  # 1: grey
+    cnn_width: int = field(default=32, metadata=value_range(1))  # channels of the first block (doubling to 4x)
+    blocks: int = field(default=3, metadata=value_range(1, 6))  # each halves the grid: 64 x 64 -> 8 x 8
+
+
+def _caption_decode() -> DecodeConfig:
+    return DecodeConfig(max_length_a=0.0, max_length_b=40)  # an image has no length to scale with
+
+
+@dataclass
+class CaptionConfig:
+    task: Literal["captioning"] = "captioning"
+    exp_dir: str = ""
+    data: CaptionDataConfig = field(default_factory=CaptionDataConfig)
+    image: ImageConfig = field(default_factory=ImageConfig)
+    tokenizer: TokenizerConfig = field(default_factory=lambda: TokenizerConfig(vocab_size=1000))
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    decode: DecodeConfig = field(default_factory=_caption_decode)
+
+    def check(self) -> None:
+        if not (self.data.train.captions and self.data.dev.captions):
+            raise ConfigError("config: a captioning config needs data.train.captions and data.dev.captions "
+                              "(TSV files: image path TAB caption)")
+        if self.model.reverse_source:
+            raise ConfigError("config: model.reverse_source reverses a sentence; an image has no word order "
+                              "to reverse (task: captioning)")
+        if self.model.bidirectional is not None or self.model.word_dropout_src:
+            key = "bidirectional" if self.model.bidirectional is not None else "word_dropout_src"
+            raise ConfigError(f"config: model.{key} sets the text encoder; a captioning model reads images "
+                              "with a CNN (see the image section)")
+        if self.model.share_embeddings:
+            raise ConfigError("config: model.share_embeddings shares source and target words; an image has none")
+        model = self.model
+        if model.variant == "luong" and model.score == "dot" and model.decoder_hidden != model.encoder_hidden:
+            raise ConfigError(f"config: model.score = 'dot' needs model.decoder_hidden ({model.decoder_hidden}) to "
+                              f"equal the CNN's output size (model.encoder_hidden = {model.encoder_hidden})")
+        self.train.check()

@@ -1,0 +1,221 @@
+"""Captioning data: TSV files of (image path, caption) -> images decoded once into a memory-mapped
+uint8 array (N, H, W, C) beside the captions' token arrays, and batches of (images, captions) by
+caption length with a position that saves and restores exactly.
+
+    data/{split}.images.u8   the images, resized to image.height x image.width
+    data/{split}.tgt         the captions as text (dev: the references); {split}.tgt.bin/.idx.npy their ids
+    data/{split}.paths       where each image came from
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from nmt.batching import Batch, TokenArray, collate, make_batches, shard, write_token_array
+from nmt.captioning.config import CaptionConfig, ImageConfig
+from nmt.config_files import save_config
+from nmt.data import clean_text, read_lines
+from nmt.errors import DataError
+from nmt.tokenizer import Tokenizer, train_sentencepiece
+
+Log = Callable[[str], None]
+RECORD = "prepared.json"
+
+
+class ImageError(Exception):
+    """An image that cannot be read: the message names it and says why."""
+
+
+def read_image(path: str | Path, image: ImageConfig) -> np.ndarray:
+    """An image file (PNG, JPEG, ... and SVG where cairosvg is installed) as (H, W, C) uint8 at the
+    configured size; transparency is laid on white. Raises ImageError naming the file."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".svg":
+            opened = Image.open(_rasterise_svg(path, image))
+        else:
+            opened = Image.open(path)
+        opened.load()  # a truncated file fails here, not later
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise ImageError(f"{path}: not a readable image ({err})") from None
+    rgba = opened.convert("RGBA")
+    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    flat = Image.alpha_composite(white, rgba).convert("RGB" if image.channels == 3 else "L")
+    resized = flat.resize((image.width, image.height), Image.Resampling.LANCZOS)
+    pixels = np.asarray(resized, dtype=np.uint8)
+    return pixels if pixels.ndim == 3 else pixels[:, :, None]  # (H, W) -> (H, W, 1)
+
+
+def _rasterise_svg(path: Path, image: ImageConfig):
+    import io
+
+    try:
+        import cairosvg
+    except ImportError:
+        raise ImageError(f"{path}: SVG needs cairosvg (pip install cairosvg)") from None
+    return io.BytesIO(cairosvg.svg2png(url=str(path), output_width=image.width * 2, output_height=image.height * 2))
+
+
+def read_captions(path: str | Path) -> list[tuple[Path, str]]:
+    """(image path, caption) pairs of a TSV file; a malformed line names the file and line."""
+    path = Path(path)
+    pairs = []
+    for number, line in enumerate(read_lines(path), 1):
+        if not line.strip():
+            continue
+        image, tab, caption = line.partition("\t")
+        caption = clean_text(caption)
+        if not tab or not image or not caption:
+            raise DataError(f"data: {path} line {number}: expected an image path, a TAB and a caption")
+        pairs.append((path.parent / image, caption))
+    if not pairs:
+        raise DataError(f"data: {path} holds no captions")
+    return pairs
+
+
+def images_path(data_dir: Path, split: str) -> Path:
+    return data_dir / f"{split}.images.u8"
+
+
+def open_images(data_dir: Path, split: str) -> np.ndarray:
+    """The split's images, (N, H, W, C) uint8, memory-mapped read-only."""
+    shape = json.loads((data_dir / f"{split}.images.json").read_text())["shape"]
+    return np.memmap(images_path(data_dir, split), dtype=np.uint8, mode="r", shape=tuple(shape))
+
+
+def _write_images(paths: list[Path], image: ImageConfig, data_dir: Path, split: str, log: Log) -> None:
+    """Decode every image once into one array; a bad image stops preparation, naming it."""
+    shape = (len(paths), image.height, image.width, image.channels)
+    tmp = images_path(data_dir, split).with_suffix(".u8.tmp")
+    array = np.memmap(tmp, dtype=np.uint8, mode="w+", shape=shape)
+    for index, path in enumerate(paths):
+        try:
+            array[index] = read_image(path, image)
+        except ImageError as err:
+            raise DataError(f"data: {split} image {index + 1}: {err}") from None
+        if (index + 1) % 5000 == 0:
+            log(f"{split}: {index + 1:,} of {len(paths):,} images decoded")
+    array.flush()
+    del array
+    (data_dir / f"{split}.images.json").write_text(json.dumps({"shape": list(shape)}))
+    tmp.replace(images_path(data_dir, split))
+
+
+def _splits(cfg: CaptionConfig) -> dict[str, Path]:
+    splits = {"train": Path(cfg.data.train.captions), "dev": Path(cfg.data.dev.captions)}
+    if cfg.data.test is not None and cfg.data.test.captions:
+        splits["test"] = Path(cfg.data.test.captions)
+    return splits
+
+
+def _identity(cfg: CaptionConfig) -> str:
+    """What the prepared data depends on: the caption files (size and time), the image and tokenizer settings."""
+    files = {split: [str(path), path.stat().st_size, path.stat().st_mtime_ns] if path.exists() else str(path)
+             for split, path in _splits(cfg).items()}
+    parts = [files, cfg.image.height, cfg.image.width, cfg.image.channels, json.dumps(cfg.tokenizer.__dict__)]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def prepare(cfg: CaptionConfig, *, log: Log, tokenizer_from: Path | None = None) -> dict:
+    """Images and captions of every split into exp_dir/data, a SentencePiece model of the training
+    captions into exp_dir/spm.model; reused while the inputs and settings are the same."""
+    exp_dir = Path(cfg.exp_dir)
+    data_dir = exp_dir / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, exp_dir / "config.yaml")
+    key = _identity(cfg)
+    record_path = data_dir / RECORD
+    record = json.loads(record_path.read_text()) if record_path.exists() else {}
+    if record.get("key") == key and (exp_dir / "spm.model").exists():
+        log(f"reusing the prepared images and captions in {data_dir}")
+        return dict(record["summary"])
+    counts = {}
+    for split, tsv in _splits(cfg).items():
+        pairs = read_captions(tsv)
+        (data_dir / f"{split}.paths").write_text("".join(f"{p}\n" for p, _ in pairs), encoding="utf-8")
+        (data_dir / f"{split}.tgt").write_text("".join(f"{c}\n" for _, c in pairs), encoding="utf-8")
+        _write_images([p for p, _ in pairs], cfg.image, data_dir, split, log)
+        counts[split] = len(pairs)
+    train_sentencepiece([data_dir / "train.tgt"], exp_dir / "spm", model_type=cfg.tokenizer.model_type,
+                        vocab_size=cfg.tokenizer.vocab_size, character_coverage=cfg.tokenizer.character_coverage,
+                        input_sentence_size=cfg.tokenizer.input_sentence_size)
+    tokenizer = Tokenizer.load(exp_dir)
+    tokens = {}
+    for split in counts:
+        captions = list(read_lines(data_dir / f"{split}.tgt"))
+        tokens[split] = write_token_array(tokenizer.encode_tgt(captions), data_dir / f"{split}.tgt",
+                                          vocab_size=tokenizer.tgt_vocab_size)
+    from nmt.models.image_encoder import ConvEncoder  # the grid the CNN will make of them (torch, once)
+
+    summary = {"images": counts, "caption_tokens": tokens, "vocab_size": tokenizer.tgt_vocab_size,
+               "grid": list(ConvEncoder.grid_size(cfg.image.height, cfg.image.width, cfg.image.blocks))}
+    record_path.write_text(json.dumps({"key": key, "summary": summary}))
+    return summary
+
+
+def format_summary(summary: dict, cfg: CaptionConfig) -> str:
+    h, w = summary["grid"]
+    splits = ", ".join(f"{split} {n:,}" for split, n in summary["images"].items())
+    return (f"captioning: {splits} images of {cfg.image.height} x {cfg.image.width} (a {h} x {w} grid); "
+            f"{summary['vocab_size']:,} caption pieces; in {Path(cfg.exp_dir) / 'data'}")
+
+
+class CaptionBatches:
+    """Epochs of (images, captions) batches grouped by caption length, sharded over processes, with
+    a position that can be saved and restored exactly (the EpochIterator of nmt/tasks.py)."""
+
+    def __init__(self, images: np.ndarray, captions: TokenArray, *, positions: int, batch_tokens: int,
+                 batch_size: int | None, seed: int, max_tgt_tokens: int | None = None, rank: int = 0,
+                 world_size: int = 1):
+        self.images, self.captions, self.positions = images, captions, positions
+        self.batch_tokens, self.batch_size, self.seed = batch_tokens, batch_size, seed
+        self.rank, self.world_size = rank, world_size
+        self.keep = captions.lengths <= max_tgt_tokens if max_tgt_tokens else np.ones(len(captions), dtype=bool)
+        self.n_left_out = int((~self.keep).sum())
+        self.epoch, self.position = 1, 0
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.position = int(state["epoch"]), int(state["position"])
+
+    def batches_in_epoch(self, epoch: int) -> int:
+        return len(self.epoch_plan(epoch))
+
+    def epoch_plan(self, epoch: int) -> list[np.ndarray]:
+        """This process's batches of the epoch, as image indices (an image's own cost is one position)."""
+        batches = make_batches(np.zeros(len(self.captions), dtype=np.int64), self.captions.lengths,
+                               batch_tokens=self.batch_tokens, batch_size=self.batch_size, seed=self.seed,
+                               epoch=epoch, keep=self.keep)
+        return shard(batches, rank=self.rank, world_size=self.world_size)
+
+    def __iter__(self) -> Iterator:
+        plan = self.epoch_plan(self.epoch)
+        while self.position < len(plan):
+            indices = plan[self.position]
+            self.position += 1  # consumed before it is used: a checkpoint after the update resumes with the next
+            yield image_batch(self.images, indices, self.positions, [self.captions[i] for i in indices])
+        self.epoch, self.position = self.epoch + 1, 0
+
+
+def image_batch(images: np.ndarray, indices, positions: int, captions=None) -> Batch:
+    """A Batch whose source is images (B, H, W, C) uint8: translation's loss and search take it as they
+    take a sentence batch; `src_lengths` says how many grid positions each image gives."""
+    import torch
+
+    indices = np.asarray(indices)
+    shifted = collate([np.zeros(0, dtype=np.int64)] * len(indices), captions, indices) if captions is not None else None
+    return Batch(src=torch.from_numpy(np.ascontiguousarray(images[indices])),
+                 src_lengths=torch.full((len(indices),), positions, dtype=torch.long),
+                 tgt_in=shifted.tgt_in if shifted else None, tgt_out=shifted.tgt_out if shifted else None,
+                 indices=torch.from_numpy(indices.astype(np.int64)))

@@ -1,0 +1,179 @@
+"""Captioning as the training loop sees it (nmt/tasks.py), and as nmt-caption uses a trained model.
+
+The model is a Seq2Seq whose encoder is a CNN (nmt/models/image_encoder.py); its batches are
+translation's Batch with images as the source, so the loss is translation's `token_loss` and
+search is translation's. Validation: dev loss and perplexity, then captions scored with
+sacreBLEU (BLEU, chrF) and exact match.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from nmt.batching import TokenArray, make_batches
+from nmt.captioning.config import CaptionConfig
+from nmt.captioning.data import CaptionBatches, image_batch, open_images
+from nmt.checkpoint import checkpoint_path, load_weights
+from nmt.config import DecodeConfig
+from nmt.data import read_lines
+from nmt.device import evaluating
+from nmt.distributed import Cluster
+from nmt.metrics import corpus_scores
+from nmt.models.image_encoder import ConvEncoder, build_image_model
+from nmt.models.seq2seq import Seq2Seq
+from nmt.search import TranslationModel, generate
+from nmt.tasks import ExtrasSink, Metric, Validation, load_config
+from nmt.tokenizer import Tokenizer
+from nmt.translate import Translation
+from nmt.translation_task import token_loss
+
+N_EXAMPLES = 5  # dev captions shown in TensorBoard at each validation
+
+
+def build_captioner(cfg: CaptionConfig, vocab_size: int) -> Seq2Seq:
+    return build_image_model(cfg.model, channels=cfg.image.channels, width=cfg.image.cnn_width,
+                             blocks=cfg.image.blocks, tgt_vocab_size=vocab_size)
+
+
+def grid_positions(cfg: CaptionConfig) -> int:
+    h, w = ConvEncoder.grid_size(cfg.image.height, cfg.image.width, cfg.image.blocks)
+    return h * w
+
+
+class Captioner:
+    """Captions images (N, H, W, C) uint8 with a model as `decode` says; `seed` makes sampling repeatable."""
+
+    def __init__(self, model: TranslationModel, tokenizer: Tokenizer, *, decode: DecodeConfig, positions: int,
+                 device: torch.device | str = "cpu", seed: int | None = None, keep_attention: bool = False,
+                 batch_size: int = 32):
+        self.model, self.tokenizer, self.decode, self.positions = model, tokenizer, decode, positions
+        self.device, self.keep_attention, self.batch_size = torch.device(device), keep_attention, batch_size
+        self.generator = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
+
+    @torch.inference_mode()
+    def caption(self, images: np.ndarray) -> list[list[Translation]]:
+        """The n-best captions of each image, best first (attention (T, h*w) when kept)."""
+        out: list[list[Translation]] = []
+        with evaluating(self.model):
+            for start in range(0, len(images), self.batch_size):
+                batch = image_batch(images, np.arange(start, min(start + self.batch_size, len(images))), self.positions)
+                batch = batch.to(self.device)
+                results = generate(self.model, batch.src, batch.src_lengths, self.decode, generator=self.generator,
+                                   keep_attention=self.keep_attention)
+                for hyps in results:
+                    texts = self.tokenizer.decode_tgt([h.tokens for h in hyps])
+                    out.append([Translation(t, h.score, h.tokens, h.attention, []) for t, h in zip(texts, hyps)])
+        return out
+
+
+@dataclass
+class LoadedCaptioner:
+    cfg: CaptionConfig
+    tokenizer: Tokenizer
+    model: Seq2Seq
+    checkpoint: Path
+
+    def captioner(self, *, decode: DecodeConfig | None = None, device: torch.device | str = "cpu",
+                  seed: int | None = None, keep_attention: bool = False) -> Captioner:
+        return Captioner(self.model, self.tokenizer, decode=decode or self.cfg.decode,
+                         positions=grid_positions(self.cfg), device=device, seed=seed, keep_attention=keep_attention)
+
+
+def load_captioner(exp_dir: str | Path, *, checkpoint: str = "best",
+                   device: str | torch.device = "cpu") -> LoadedCaptioner:
+    """The captioning model of an experiment directory with the weights of `checkpoint`. The registry's
+    `load` for captioning: callers go through nmt.tasks.load_trained."""
+    exp_dir = Path(exp_dir)
+    cfg = load_config(exp_dir / "config.yaml")
+    tokenizer = Tokenizer.load(exp_dir)
+    path = checkpoint_path(exp_dir, checkpoint)
+    model = build_captioner(cfg, tokenizer.tgt_vocab_size)
+    load_weights(model, path, mismatch=f"model: {path} does not fit the model in {exp_dir / 'config.yaml'}")
+    return LoadedCaptioner(cfg, tokenizer, model.to(device).eval(), path)
+
+
+class CaptionTask:
+    metrics = {
+        "loss": Metric("loss", higher_is_better=False, digits=3),
+        "ppl": Metric("ppl", higher_is_better=False),
+        "bleu": Metric("BLEU", higher_is_better=True),
+        "chrf": Metric("chrF", higher_is_better=True),
+        "exact": Metric("exact match %", higher_is_better=True, digits=1),
+    }
+    unit = "caption tokens"
+
+    def __init__(self, cfg: CaptionConfig, *, device: torch.device, cluster: Cluster):
+        self.cfg, self.device, self.cluster = cfg, device, cluster
+        data_dir = Path(cfg.exp_dir) / "data"
+        self.tokenizer = Tokenizer.load(cfg.exp_dir)
+        self.model = build_captioner(cfg, self.tokenizer.tgt_vocab_size).to(device)
+        self.positions = grid_positions(cfg)
+        train = cfg.train
+        self.iterator = CaptionBatches(open_images(data_dir, "train"), TokenArray(data_dir / "train.tgt"),
+                                       positions=self.positions, batch_tokens=train.batch_tokens,
+                                       batch_size=train.batch_size, seed=train.seed, max_tgt_tokens=train.max_tgt_tokens,
+                                       rank=cluster.rank, world_size=cluster.world_size)
+        self.dev_images, self.dev_captions = open_images(data_dir, "dev"), TokenArray(data_dir / "dev.tgt")
+        self.references = list(read_lines(data_dir / "dev.tgt"))
+        one_best = dataclasses.replace(cfg.decode, method="beam", beam_size=train.validation_beam, nbest=1)
+        self.captioner = Captioner(self.model, self.tokenizer, decode=one_best, positions=self.positions, device=device)
+        self.hypotheses: list[str] = []
+
+    def count(self, batch) -> int:
+        return batch.n_tgt_tokens
+
+    def loss(self, model: nn.Module, batch, *, label_smoothing: float) -> torch.Tensor:
+        return token_loss(model, batch.to(self.device), label_smoothing=label_smoothing)
+
+    @torch.no_grad()
+    def _dev_loss(self) -> tuple[float, float]:
+        batches = make_batches(np.zeros(len(self.dev_captions), dtype=np.int64), self.dev_captions.lengths,
+                               batch_tokens=self.cfg.decode.batch_tokens, batch_size=64, shuffle=False)
+        total, tokens = 0.0, 0.0
+        with evaluating(self.model):
+            for indices in batches[self.cluster.rank::self.cluster.world_size]:
+                batch = image_batch(self.dev_images, indices, self.positions, [self.dev_captions[i] for i in indices])
+                total += float(token_loss(self.model, batch.to(self.device)))
+                tokens += batch.n_tgt_tokens
+        total, tokens = self.cluster.sum([total, tokens], self.device, what="validation")
+        loss = total / max(tokens, 1)
+        return loss, math.exp(min(loss, 50.0))
+
+    def validate(self) -> Validation:
+        loss, ppl = self._dev_loss()
+        share = np.arange(self.cluster.rank, len(self.dev_images), self.cluster.world_size)
+        mine = [result[0].text for result in self.captioner.caption(self.dev_images[share])]
+        shares = self.cluster.gather(mine, what="validation")
+        self.hypotheses = [shares[i % len(shares)][i // len(shares)] for i in range(len(self.dev_images))]
+        scores = corpus_scores(self.hypotheses, [self.references])
+        exact = 100.0 * float(np.mean([h == r for h, r in zip(self.hypotheses, self.references)]))
+        metrics = {"loss": loss, "ppl": ppl, "bleu": float(scores["bleu"]), "chrf": float(scores["chrf"]),
+                   "exact": exact}
+        return Validation(metrics, note=str(scores["bleu_signature"]))
+
+    def report(self, sink: ExtrasSink, step: int) -> None:
+        """The first dev captions beside their references, as a table."""
+        rows = ["| image | reference | caption |", "| --- | --- | --- |"]
+        rows += [f"| {i} | {self.references[i]} | {self.hypotheses[i]} |" for i in range(min(N_EXAMPLES, len(self.hypotheses)))]
+        sink.text("dev/captions", "\n".join(rows), step)
+
+    def describe(self) -> dict:
+        return {"task": "captioning", "variant": self.cfg.model.variant, "cell": self.cfg.model.cell}
+
+    def summary(self) -> str:
+        h, w = ConvEncoder.grid_size(self.cfg.image.height, self.cfg.image.width, self.cfg.image.blocks)
+        return (f"captioning with {self.cfg.model.variant} ({self.cfg.model.cell}) over a {h} x {w} CNN grid, "
+                f"{len(self.iterator.captions):,} training images ({self.iterator.n_left_out:,} over the length limit)")
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass

@@ -1,0 +1,143 @@
+"""nmt-caption: caption images with a trained captioning model (nmt-train with `task: captioning`).
+
+    nmt-caption --model EXP_DIR IMAGE [IMAGE ...]        # a caption a line, in the order given
+    ls images/*.png | nmt-caption --model EXP_DIR        # image paths on stdin, one a line
+    nmt-caption --model EXP_DIR --beam 5 --nbest 3 --json IMAGE   # n-best, and each word's attention as an h x w grid
+
+An image that is missing, unreadable or truncated gets one line on stderr and an empty caption
+line, and the next one goes on; the exit status is then 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from typing import Iterator
+
+from nmt.cli.common import limit_threads, run_main, stop_on_signals
+from nmt.errors import NmtError
+
+BATCH = 32  # images read and captioned together
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="nmt-caption", description=__doc__.splitlines()[0])
+    parser.add_argument("images", nargs="*", metavar="IMAGE", help="image files (PNG, JPEG, SVG with cairosvg); "
+                                                                   "none: paths on stdin, one a line")
+    parser.add_argument("--model", action="append", required=True, metavar="EXP_DIR",
+                        help="experiment directory (repeat for an ensemble)")
+    parser.add_argument("--checkpoint", default="best", metavar="best|last|avg|PATH")
+    parser.add_argument("--beam", type=int, default=None, help="decode.beam_size (1 is greedy)")
+    parser.add_argument("--nbest", type=int, default=None, help="decode.nbest: captions per image, tab-separated with scores")
+    parser.add_argument("--sample", action="store_true", help="sample a caption instead of searching")
+    parser.add_argument("--temperature", type=float, default=None, help="decode.temperature, for --sample")
+    parser.add_argument("--seed", type=int, default=None, help="seed for --sample")
+    parser.add_argument("--json", action="store_true", help="JSON lines: caption, n-best, attention as h x w grids")
+    parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when there is one)")
+    return parser.parse_args()
+
+
+def _paths(args: argparse.Namespace) -> Iterator[str]:
+    if args.images:
+        yield from args.images
+        return
+    for raw in sys.stdin.buffer:
+        yield raw.decode("utf-8", errors="replace").rstrip("\r\n")
+
+
+def _decode(cfg, args: argparse.Namespace):
+    changes: dict = {}
+    if args.beam is not None:
+        changes.update(beam_size=args.beam, method="beam")
+    if args.nbest is not None:
+        changes["nbest"] = args.nbest
+    if args.sample:
+        changes["method"] = "sample"
+    if args.temperature is not None:
+        changes["temperature"] = args.temperature
+    decode = dataclasses.replace(cfg.decode, **changes)
+    if decode.beam_size < 1 or decode.nbest < 1 or decode.temperature <= 0:
+        raise NmtError("caption: --beam and --nbest must be at least 1, --temperature above 0")
+    if decode.method == "beam" and decode.nbest > decode.beam_size:
+        raise NmtError(f"caption: --nbest {decode.nbest} must be at most the beam size ({decode.beam_size})")
+    if decode.method != "beam" and decode.nbest != 1:
+        raise NmtError("caption: --nbest needs beam search (greedy search and sampling give one caption)")
+    return decode
+
+
+def _format(result, args: argparse.Namespace, grid: tuple[int, int], pieces) -> str:
+    best = result[0]
+    if args.json:
+        record: dict = {"text": best.text, "score": round(best.score, 4),
+                        "nbest": [{"text": t.text, "score": round(t.score, 4)} for t in result]}
+        if best.attention is not None:  # one h x w grid per output piece (and EOS)
+            h, w = grid
+            record["attention"] = {"pieces": [pieces(i) for i in best.tokens] + ["</s>"],
+                                   "grid": [[[round(float(v), 4) for v in row] for row in step.view(h, w)]
+                                            for step in best.attention]}
+        return json.dumps(record, ensure_ascii=False)
+    if len(result) > 1:
+        return "\t".join(f"{t.text}\t{t.score:.4f}" for t in result)
+    return best.text
+
+
+def _main() -> int:
+    args = _arguments()
+    from nmt.device import pick_device
+
+    limit_threads()
+    device = pick_device(args.device, setting="caption: --device")
+    import numpy as np
+
+    from nmt.captioning.data import ImageError, read_image
+    from nmt.captioning.task import Captioner
+    from nmt.models.image_encoder import ConvEncoder
+    from nmt.tasks import load_trained
+    from nmt.translate import Ensemble
+
+    loaded = [load_trained(path, task="captioning", checkpoint=args.checkpoint, device=device) for path in args.model]
+    first = loaded[0]
+    for other, path in zip(loaded[1:], args.model[1:]):
+        if dataclasses.astuple(other.cfg.image) != dataclasses.astuple(first.cfg.image) or \
+                other.tokenizer.tgt_vocab_size != first.tokenizer.tgt_vocab_size:
+            raise NmtError(f"caption: {path} reads images or writes captions unlike {args.model[0]}: "
+                           "an ensemble needs the same image settings and caption vocabulary")
+    model = first.model if len(loaded) == 1 else Ensemble([item.model for item in loaded])
+    image = first.cfg.image
+    grid = ConvEncoder.grid_size(image.height, image.width, image.blocks)
+    captioner = Captioner(model, first.tokenizer, decode=_decode(first.cfg, args), positions=grid[0] * grid[1],
+                          device=device, seed=args.seed, keep_attention=args.json)
+    failed = 0
+
+    def flush(pending: list) -> None:
+        readable = [pixels for _, pixels in pending if pixels is not None]
+        results = iter(captioner.caption(np.stack(readable))) if readable else iter(())
+        for _, pixels in pending:
+            line = "" if pixels is None else _format(next(results), args, grid, first.tokenizer.tgt.id_to_piece)
+            sys.stdout.write(line.replace("\n", " ") + "\n")
+        sys.stdout.flush()
+
+    stop_on_signals()
+    pending: list = []
+    for path in _paths(args):
+        try:
+            pending.append((path, read_image(path, image)))
+        except ImageError as err:
+            print(f"nmt-caption: {err}", file=sys.stderr, flush=True)
+            pending.append((path, None))
+            failed += 1
+        if len(pending) >= BATCH or not args.images:  # a pipe: each caption as soon as its path came
+            flush(pending)
+            pending = []
+    flush(pending)
+    return 1 if failed else 0
+
+
+def main() -> None:
+    run_main("nmt-caption", _main)
+
+
+if __name__ == "__main__":
+    main()

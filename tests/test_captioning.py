@@ -1,0 +1,127 @@
+"""The captioning task (task: captioning) on images the test draws: nmt-prepare, nmt-train (the same
+loop, exact resume), a toy captioner learned, nmt-caption (bad images, stdin, n-best, attention
+grids, ensembles) and the one-line refusals."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import run_cli, train_straight_and_resumed
+
+from nmt.errors import ConfigError
+from nmt.tasks import load_config
+
+COLOURS = {"red": (220, 30, 30), "blue": (30, 60, 220), "green": (30, 160, 60)}
+CONFIG = """task: captioning
+exp_dir: {exp}
+data: {{train: {{captions: {root}/train.tsv}}, dev: {{captions: {root}/dev.tsv}}}}
+image: {{height: 16, width: 16, cnn_width: 8, blocks: 2}}
+tokenizer: {{vocab_size: 15}}
+model: {{variant: rnnsearch, embed_size: 16, encoder_hidden: 16, decoder_hidden: 32, attention_size: 16, dropout: 0.0}}
+train: {{batch_tokens: 400, batch_size: 32, validate_every: 40, max_steps: 120, lr: 0.01, stop_metric: loss}}
+decode: {{beam_size: 2}}
+"""
+
+
+def draw(path: Path, colour: str, rng: random.Random) -> None:
+    """A disc of the colour somewhere on white: the caption is the colour's name."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (16, 16), "white")
+    x, y, r = rng.randint(5, 11), rng.randint(5, 11), rng.randint(3, 5)
+    ImageDraw.Draw(image).ellipse([x - r, y - r, x + r, y + r], fill=COLOURS[colour])
+    image.save(path)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A toy captioner: 300 drawings, 120 updates (seconds)."""
+    root = tmp_path_factory.mktemp("captions")
+    (root / "images").mkdir()
+    rng = random.Random(0)
+    for split, count in (("train", 300), ("dev", 24)):
+        lines = []
+        for index in range(count):
+            colour = rng.choice(sorted(COLOURS))
+            draw(root / "images" / f"{split}{index}.png", colour, rng)
+            lines.append(f"images/{split}{index}.png\t{colour}\n")
+        (root / f"{split}.tsv").write_text("".join(lines), encoding="utf-8")
+    (root / "run.yaml").write_text(CONFIG.format(exp=root / "run", root=root), encoding="utf-8")
+    result = run_cli("nmt.cli.train", "--config", str(root / "run.yaml"), "--quiet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root / "run"
+
+
+def test_prepare_decodes_each_image_once_into_one_array_beside_the_captions(trained):
+    from nmt.captioning.data import open_images
+
+    images = open_images(trained / "data", "dev")
+    assert images.shape == (24, 16, 16, 3) and images.dtype == np.uint8
+    assert (images[0] == 255).any() and (images[0] < 255).any()  # white, and a disc
+    assert len((trained / "data" / "dev.tgt").read_text().splitlines()) == 24
+
+
+def test_the_loop_trains_a_captioner_that_names_the_colour(trained):
+    results = json.loads((trained / "results.json").read_text())["train"]
+    assert results["task"] == "captioning" and results["unit"] == "caption tokens"
+    assert results["best"]["exact"] >= 90.0, results["history"]  # of 24 dev images
+
+
+def test_nmt_train_resumes_a_captioning_run_exactly(tmp_path, trained):
+    train_straight_and_resumed(tmp_path, trained.parent / "run.yaml", trained, steps=12, stop_at=5)
+
+
+def caption(model: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nmt.cli.caption", "--model", str(model), *args], input=stdin,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_nmt_caption_says_one_line_for_a_bad_image_and_goes_on(trained, tmp_path):
+    images = trained.parent / "images"
+    truncated = tmp_path / "cut.png"
+    truncated.write_bytes((images / "dev0.png").read_bytes()[:60])
+    (tmp_path / "text.png").write_text("not an image")
+    paths = [images / "dev0.png", tmp_path / "missing.png", truncated, tmp_path / "text.png", images / "dev1.png"]
+    result = caption(trained, stdin="".join(f"{p}\n" for p in paths))  # paths on stdin
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    lines = result.stdout.split("\n")[:-1]
+    assert len(lines) == 5 and lines[1] == lines[2] == lines[3] == "" and lines[0] in COLOURS and lines[4] in COLOURS
+    problems = result.stderr.strip().splitlines()
+    assert len(problems) == 3 and "missing.png: no such file" in problems[0] and "cut.png: not a readable" in problems[1]
+    references = (trained / "data" / "dev.tgt").read_text().splitlines()
+    assert [lines[0], lines[4]] == references[:2]
+
+
+def test_nmt_caption_gives_nbest_json_with_attention_grids_and_ensembles(trained):
+    image = trained.parent / "images" / "dev2.png"
+    nbest = caption(trained, "--beam", "3", "--nbest", "2", str(image)).stdout.rstrip("\n").split("\t")
+    assert len(nbest) == 4 and float(nbest[1]) >= float(nbest[3])
+    record = json.loads(caption(trained, "--json", str(image)).stdout)
+    grids = record["attention"]["grid"]
+    assert len(grids) == len(record["attention"]["pieces"]) and record["attention"]["pieces"][-1] == "</s>"
+    assert all(len(grid) == 4 and all(len(row) == 4 for row in grid) for grid in grids)  # 16 x 16 -> a 4 x 4 grid
+    assert all(abs(sum(map(sum, grid)) - 1) < 1e-3 for grid in grids)
+    twice = caption(trained, "--model", str(trained), str(image))
+    assert twice.returncode == 0 and twice.stdout.strip() == record["text"]
+
+
+def test_a_captioning_model_given_to_nmt_translate_names_nmt_caption(trained):
+    result = run_cli("nmt.cli.translate", "--model", str(trained), stdin="haus\n")
+    assert result.returncode == 2 and "holds a captioning model (task: captioning)" in result.stderr
+    assert "caption images with nmt-caption" in result.stderr
+
+
+@pytest.mark.parametrize("override, named", [
+    ("model.reverse_source=true", "model.reverse_source reverses a sentence"),
+    ("model.bidirectional=true", "model.bidirectional sets the text encoder"),
+    ("image.channels=2", "image.channels = 2 is not valid"),
+])
+def test_settings_an_image_cannot_take_are_one_line(trained, override, named):
+    with pytest.raises(ConfigError, match=named):
+        load_config(trained.parent / "run.yaml", [override])
