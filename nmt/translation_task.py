@@ -35,7 +35,12 @@ def token_loss(model, batch: Batch, *, label_smoothing: float = 0.0) -> torch.Te
     """Summed cross-entropy over the batch's real target tokens (the output layer runs once, over all steps)."""
     assert batch.tgt_out is not None, "a loss needs the batch's targets"
     logits = model(batch.src, batch.src_lengths, batch.tgt_in).logits  # (B, T, V)
-    return F.cross_entropy(logits.flatten(0, 1).float(), batch.tgt_out.flatten(),  # (B, T, V) -> (B*T, V)
+    return summed_cross_entropy(logits, batch.tgt_out, label_smoothing=label_smoothing)
+
+
+def summed_cross_entropy(logits: torch.Tensor, tgt_out: torch.Tensor, *, label_smoothing: float = 0.0) -> torch.Tensor:
+    """logits (B, T, V), tgt_out (B, T) -> the cross-entropy summed over the real (non-PAD) positions."""
+    return F.cross_entropy(logits.flatten(0, 1).float(), tgt_out.flatten(),  # (B, T, V) -> (B*T, V)
                            ignore_index=PAD, label_smoothing=label_smoothing, reduction="sum")
 
 

@@ -125,3 +125,34 @@ def test_a_captioning_model_given_to_nmt_translate_names_nmt_caption(trained):
 def test_settings_an_image_cannot_take_are_one_line(trained, override, named):
     with pytest.raises(ConfigError, match=named):
         load_config(trained.parent / "run.yaml", [override])
+
+
+def test_the_doubly_stochastic_regulariser_adds_what_xu_et_al_write(trained):
+    """lambda * sum over grid positions of (1 - the attention each got over the caption's steps)^2, per image."""
+    import torch
+
+    from nmt.captioning.task import CaptionTask
+    from nmt.distributed import Cluster
+    from nmt.specials import PAD
+    from nmt.translation_task import summed_cross_entropy
+
+    task = CaptionTask(load_config(trained / "config.yaml", ["train.attention_coverage=0.5"]),
+                       device=torch.device("cpu"), cluster=Cluster())
+    from nmt.captioning.data import image_batch
+
+    lengths = task.dev_captions.lengths  # two images whose captions differ in length: one is padded
+    pair = [int(np.argmin(lengths)), int(np.argmax(lengths))]
+    assert lengths[pair[0]] < lengths[pair[1]]
+    batch = image_batch(task.dev_images, pair, task.positions, [task.dev_captions[i] for i in pair])
+    model = task.model.eval()
+    with torch.no_grad():
+        out = model(batch.src, batch.src_lengths, batch.tgt_in)
+        penalty = 0.0
+        for row in range(len(batch.indices)):  # by hand, image by image
+            steps = int((batch.tgt_out[row] != PAD).sum())
+            penalty += float(((1 - out.attention[row, :steps].sum(0)) ** 2).sum())
+        expected = float(summed_cross_entropy(out.logits, batch.tgt_out)) + 0.5 * penalty
+        assert float(task.loss(model, batch, label_smoothing=0.0)) == pytest.approx(expected, rel=1e-5)
+    assert penalty > 0
+    with pytest.raises(ConfigError, match="train.attention_coverage regularises attention; model.variant = 'context'"):
+        load_config(trained / "config.yaml", ["model.variant=context", "train.attention_coverage=0.1"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
-from nmt.config import DecodeConfig, ModelConfig, TokenizerConfig, TrainConfig
+from nmt.config import DecodeConfig, LoopConfig, ModelConfig, TokenizerConfig
 from nmt.config_files import value_range
 from nmt.errors import ConfigError
 
@@ -36,6 +36,20 @@ class ImageConfig:
     blocks: int = field(default=3, metadata=value_range(1, 6))  # each halves the grid: 64 x 64 -> 8 x 8
 
 
+@dataclass
+class CaptionTrainConfig(LoopConfig):
+    """The loop's settings and batches of images grouped by caption length."""
+
+    batch_tokens: int = field(default=2000, metadata=value_range(1))  # padded caption tokens a batch
+    batch_size: Optional[int] = field(default=64, metadata=value_range(1))  # images a batch, at most
+    max_tgt_tokens: int = field(default=100, metadata=value_range(1))  # longer captions are left out of training
+    validation_beam: int = field(default=1, metadata=value_range(1))  # 1: greedy
+    stop_metric: Literal["bleu", "chrf", "exact", "loss", "ppl"] = "bleu"
+    # Xu et al. 2015's doubly stochastic regulariser: lambda * sum over grid positions of
+    # (1 - the attention they got over all steps)^2, so every part of the image is looked at. 0: off.
+    attention_coverage: float = field(default=0.0, metadata=value_range(0.0))
+
+
 def _caption_decode() -> DecodeConfig:
     return DecodeConfig(max_length_a=0.0, max_length_b=40)  # an image has no length to scale with
 
@@ -48,7 +62,7 @@ class CaptionConfig:
     image: ImageConfig = field(default_factory=ImageConfig)
     tokenizer: TokenizerConfig = field(default_factory=lambda: TokenizerConfig(vocab_size=1000))
     model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    train: CaptionTrainConfig = field(default_factory=CaptionTrainConfig)
     decode: DecodeConfig = field(default_factory=_caption_decode)
 
     def check(self) -> None:
@@ -65,6 +79,9 @@ class CaptionConfig:
         if self.model.share_embeddings:
             raise ConfigError("config: model.share_embeddings shares source and target words; an image has none")
         model = self.model
+        if self.train.attention_coverage and model.variant not in ("rnnsearch", "luong"):
+            raise ConfigError(f"config: train.attention_coverage regularises attention; model.variant = "
+                              f"{model.variant!r} has none (rnnsearch and luong attend over the grid)")
         if model.variant == "luong" and model.score == "dot" and model.decoder_hidden != model.encoder_hidden:
             raise ConfigError(f"config: model.score = 'dot' needs model.decoder_hidden ({model.decoder_hidden}) to "
                               f"equal the CNN's output size (model.encoder_hidden = {model.encoder_hidden})")

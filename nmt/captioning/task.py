@@ -29,10 +29,11 @@ from nmt.metrics import corpus_scores
 from nmt.models.image_encoder import ConvEncoder, build_image_model
 from nmt.models.seq2seq import Seq2Seq
 from nmt.search import TranslationModel, generate
+from nmt.specials import PAD
 from nmt.tasks import ExtrasSink, Metric, Validation, load_config
 from nmt.tokenizer import Tokenizer
 from nmt.translate import Translation
-from nmt.translation_task import token_loss
+from nmt.translation_task import summed_cross_entropy, token_loss
 
 N_EXAMPLES = 5  # dev captions shown in TensorBoard at each validation
 
@@ -130,7 +131,17 @@ class CaptionTask:
         return batch.n_tgt_tokens
 
     def loss(self, model: nn.Module, batch, *, label_smoothing: float) -> torch.Tensor:
-        return token_loss(model, batch.to(self.device), label_smoothing=label_smoothing)
+        """Summed cross-entropy, plus Xu et al.'s lambda * sum_i (1 - sum_t alpha_ti)^2 per image when
+        train.attention_coverage is lambda (the steps t of each caption, its EOS included)."""
+        batch = batch.to(self.device)
+        out = model(batch.src, batch.src_lengths, batch.tgt_in)
+        loss = summed_cross_entropy(out.logits, batch.tgt_out, label_smoothing=label_smoothing)
+        coverage = self.cfg.train.attention_coverage
+        if coverage and out.attention is not None:
+            real = (batch.tgt_out != PAD)[:, :, None]  # (B, T, 1)
+            received = (out.attention.float() * real).sum(1)  # (B, T, S) -> (B, S): all steps' attention
+            loss = loss + coverage * (1.0 - received).pow(2).sum()
+        return loss
 
     @torch.no_grad()
     def _dev_loss(self) -> tuple[float, float]:
