@@ -156,3 +156,29 @@ def test_the_doubly_stochastic_regulariser_adds_what_xu_et_al_write(trained):
     assert penalty > 0
     with pytest.raises(ConfigError, match="train.attention_coverage regularises attention; model.variant = 'context'"):
         load_config(trained / "config.yaml", ["model.variant=context", "train.attention_coverage=0.1"])
+
+
+def test_tensorboard_gets_the_captions_and_where_each_piece_looked(trained):
+    import torch
+
+    from nmt.captioning.task import CaptionTask
+    from nmt.distributed import Cluster
+
+    class Sink:
+        def __init__(self):
+            self.texts, self.figures = {}, {}
+
+        def text(self, tag, markdown, step):
+            self.texts[tag] = markdown
+
+        def figure(self, tag, figure, step):
+            self.figures[tag] = [len(figure.axes), [axis.get_title() for axis in figure.axes]]
+
+    task = CaptionTask(load_config(trained / "config.yaml"), device=torch.device("cpu"), cluster=Cluster())
+    task.validate()
+    sink = Sink()
+    task.report(sink, step=1)
+    assert len(sink.texts["dev/captions"].splitlines()) == 2 + 5  # a header, its rule and five rows
+    assert sorted(sink.figures) == ["dev/attention/0", "dev/attention/1", "dev/attention/2"]
+    for panels, titles in sink.figures.values():  # the image and one panel per output piece, EOS last
+        assert panels == len(titles) >= 2 and titles[0] == "image" and titles[-1] == "</s>"

@@ -36,6 +36,30 @@ from nmt.translate import Translation
 from nmt.translation_task import summed_cross_entropy, token_loss
 
 N_EXAMPLES = 5  # dev captions shown in TensorBoard at each validation
+N_ATTENTION_EXAMPLES = 3  # dev images whose attention is drawn
+
+
+def attention_figure(image: np.ndarray, pieces: list[str], attention: torch.Tensor, grid: tuple[int, int]):
+    """The image, then for each output piece the image under its attention (T, h*w) as an h x w map
+    stretched over it: a matplotlib figure of 1 + T panels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    height, width = image.shape[:2]
+    fig, axes = plt.subplots(1, len(pieces) + 1, figsize=(1.6 * (len(pieces) + 1), 1.9), squeeze=False)
+    shown = image[:, :, 0] if image.shape[2] == 1 else image
+    for axis in axes[0]:
+        axis.imshow(shown, cmap="gray" if image.shape[2] == 1 else None)
+        axis.set_xticks([]), axis.set_yticks([])
+    axes[0][0].set_title("image", fontsize=8)
+    for axis, piece, weights in zip(axes[0][1:], pieces, attention):
+        axis.imshow(weights.view(*grid).numpy(), cmap="Greys_r", alpha=0.65, extent=(0, width, height, 0),
+                    interpolation="bilinear")
+        axis.set_title(piece, fontsize=8)
+    fig.tight_layout()
+    return fig
 
 
 def build_captioner(cfg: CaptionConfig, vocab_size: int) -> Seq2Seq:
@@ -170,10 +194,20 @@ class CaptionTask:
         return Validation(metrics, note=str(scores["bleu_signature"]))
 
     def report(self, sink: ExtrasSink, step: int) -> None:
-        """The first dev captions beside their references, as a table."""
+        """The first dev captions beside their references, as a table, and where a few of them looked:
+        each piece's attention over its image (Show, Attend and Tell's figure)."""
         rows = ["| image | reference | caption |", "| --- | --- | --- |"]
         rows += [f"| {i} | {self.references[i]} | {self.hypotheses[i]} |" for i in range(min(N_EXAMPLES, len(self.hypotheses)))]
         sink.text("dev/captions", "\n".join(rows), step)
+        images = self.dev_images[: min(N_ATTENTION_EXAMPLES, len(self.dev_images))]
+        greedy = dataclasses.replace(self.cfg.decode, method="greedy", nbest=1)
+        looking = Captioner(self.model, self.tokenizer, decode=greedy, positions=self.positions, device=self.device,
+                            keep_attention=True)
+        grid = ConvEncoder.grid_size(self.cfg.image.height, self.cfg.image.width, self.cfg.image.blocks)
+        for index, ((best,), image) in enumerate(zip(looking.caption(images), images)):
+            if best.attention is not None:
+                pieces = [self.tokenizer.tgt.id_to_piece(int(i)) for i in best.tokens] + ["</s>"]
+                sink.figure(f"dev/attention/{index}", attention_figure(image, pieces, best.attention, grid), step)
 
     def describe(self) -> dict:
         return {"task": "captioning", "variant": self.cfg.model.variant, "cell": self.cfg.model.cell}
