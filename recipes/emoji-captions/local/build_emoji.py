@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""The emoji captioning corpus: Noto Color Emoji's own bitmaps as images, their Unicode CLDR names in
+English and German as captions ("woman scientist: medium skin tone" / "Wissenschaftlerin:
+mittlere Hautfarbe").
+
+Split by unseen combinations: of the emoji drawn in all five skin tones, each base holds out one
+tone for test and another for dev (rotating over the bases), so every test word is seen in
+training (the base with other tones, the tone with other bases) but never together. Everything
+else is training data. Writes OUT/images/<code points>.png and OUT/{train,dev,test}.{en,de}.tsv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+TONES = [chr(c) for c in range(0x1F3FB, 0x1F400)]  # light ... dark skin tone modifiers
+VARIATION = "\ufe0f"  # emoji presentation; CLDR keys and fonts differ in where they keep it
+
+
+def read_names(cldr: Path, lang: str) -> dict[str, str]:
+    """Emoji (CLDR's code point strings) -> their short name (type="tts") in `lang`, derived names included."""
+    names = {}
+    for folder in ("annotations", "annotationsDerived"):
+        path = cldr / "common" / folder / f"{lang}.xml"
+        for item in ET.parse(path).getroot().iter("annotation"):
+            if item.get("type") == "tts" and item.text and item.text.strip() != "↑↑↑":
+                names[item.get("cp", "")] = item.text.strip()
+    return names
+
+
+def tone_of(emoji: str) -> tuple[str, str | None]:
+    """(the emoji without its skin tone, the one tone it has); None where it has none or several."""
+    present = [t for t in TONES if t in emoji]
+    base = "".join(c for c in emoji if c not in TONES)
+    return base, present[0] if len(present) == 1 and emoji.count(present[0]) == 1 else None
+
+
+def split(emoji: list[str]) -> dict[str, str]:
+    """emoji -> train, dev or test: one tone of each five-tone base for test, another for dev."""
+    tones_of: dict[str, dict[str, str]] = {}
+    for item in emoji:
+        base, tone = tone_of(item)
+        if tone is not None:
+            tones_of.setdefault(base, {})[tone] = item
+    chosen = {item: "train" for item in emoji}
+    full = sorted(base for base, tones in tones_of.items() if len(tones) == len(TONES))
+    for index, base in enumerate(full):
+        chosen[tones_of[base][TONES[index % 5]]] = "test"
+        chosen[tones_of[base][TONES[(index + 2) % 5]]] = "dev"
+    return chosen
+
+
+def font_images(font: Path):
+    """emoji string -> PNG bytes, from the font's colour bitmaps (CBDT): single characters through its
+    character map, sequences (ZWJ, tones, flags) through its ligatures."""
+    from fontTools.ttLib import TTFont
+
+    ttf = TTFont(str(font))
+    cmap, strike = ttf.getBestCmap(), ttf["CBDT"].strikeData[0]
+    ligatures = {}
+    for lookup in ttf["GSUB"].table.LookupList.Lookup:
+        for table in lookup.SubTable:
+            table = getattr(table, "ExtSubTable", table)
+            for first, items in getattr(table, "ligatures", {}).items():
+                for ligature in items:
+                    ligatures[(first, *ligature.Component)] = ligature.LigGlyph
+
+    def png(emoji: str) -> bytes | None:
+        for form in (emoji, emoji.replace(VARIATION, "")):
+            glyphs = [cmap.get(ord(c)) for c in form]
+            if None in glyphs:
+                continue
+            glyph = glyphs[0] if len(glyphs) == 1 else ligatures.get(tuple(glyphs))
+            if glyph in strike:
+                bitmap = strike[glyph]
+                bitmap.decompile()
+                return bitmap.imageData
+        return None
+
+    return png
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--font", type=Path, required=True, help="NotoColorEmoji.ttf")
+    parser.add_argument("--cldr", type=Path, required=True, help="the CLDR folder holding common/annotations")
+    parser.add_argument("out", type=Path)
+    args = parser.parse_args()
+    english, german = read_names(args.cldr, "en"), read_names(args.cldr, "de")
+    png = font_images(args.font)
+    (args.out / "images").mkdir(parents=True, exist_ok=True)
+    kept = []
+    for emoji in sorted(set(english) & set(german)):
+        data = png(emoji)
+        if data is None:
+            continue  # a symbol with a name but no colour glyph (punctuation, letters)
+        name = "-".join(f"{ord(c):x}" for c in emoji if c != VARIATION)
+        (args.out / "images" / f"{name}.png").write_bytes(data)
+        kept.append((emoji, f"images/{name}.png"))
+    splits = split([emoji for emoji, _ in kept])
+    for lang, names in (("en", english), ("de", german)):
+        for part in ("train", "dev", "test"):
+            lines = [f"{path}\t{names[emoji]}\n" for emoji, path in kept if splits[emoji] == part]
+            (args.out / f"{part}.{lang}.tsv").write_text("".join(lines), encoding="utf-8")
+    counts = {part: sum(1 for v in splits.values() if v == part) for part in ("train", "dev", "test")}
+    print(f"emoji: {len(kept):,} images with English and German names; train {counts['train']:,}, "
+          f"dev {counts['dev']:,}, test {counts['test']:,} (unseen tone combinations)")
+    if not counts["test"]:
+        sys.exit("emoji: no emoji in all five skin tones: is this the Noto Color Emoji font?")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Emoji captioning: an image of an emoji to its Unicode name, in English or German.
+#   0 data   1 prepare   2 train   3 caption the test images (beam 5)   4 score (BLEU, chrF, exact match)
+# Usage: run.sh [--stage N] [--stop-stage M] [--conf conf/rnnsearch_en.yaml]
+set -euo pipefail
+{  # read whole before it runs: bash reads a script as it goes, so an edit mid-run would change the run
+cd "$(dirname "$0")"
+stage=0 stop_stage=4 conf=conf/rnnsearch_en.yaml
+source ../lib/stages.sh
+nmt_python="$(dirname "$(command -v nmt-train)")/python"  # the interpreter the nmt commands run in
+lang=$("$nmt_python" -c "import sys; from nmt.tasks import load_config; print(load_config(sys.argv[1]).data.lang)" "$conf")
+
+caption_test() {  # the test images' captions into $exp/test.hyp (kept while newer than the model)
+  if [ -s "$exp/test.hyp" ] && [ "$exp/test.hyp" -nt "$exp/checkpoints/best.pt" ]; then
+    echo "$exp/test.hyp is newer than the model: kept"; return 0
+  fi
+  cut -f1 "data/test.$lang.tsv" | sed 's|^|data/|' | nmt-caption --model "$exp" --beam 5 > "$exp/test.hyp.tmp" &&
+    mv "$exp/test.hyp.tmp" "$exp/test.hyp"
+}
+
+score_captions() {  # BLEU, chrF and exact match of $exp/test.hyp into $exp/results.json
+  cut -f2 "data/test.$lang.tsv" > "$exp/test.ref"
+  nmt-score -r "$exp/test.ref" -i "$exp/test.hyp" --json > "$exp/test.scores.json" &&
+  "$nmt_python" - "$exp" <<'PY'
+import json, sys
+from pathlib import Path
+exp = Path(sys.argv[1])
+hyps, refs = (exp / "test.hyp").read_text().splitlines(), (exp / "test.ref").read_text().splitlines()
+scores = json.loads((exp / "test.scores.json").read_text())
+scores["exact"] = round(100.0 * sum(h == r for h, r in zip(hyps, refs)) / len(refs), 2)
+scores["base_exact"] = round(100.0 * sum(h.split(":")[0] == r.split(":")[0] for h, r in zip(hyps, refs)) / len(refs), 2)
+scores["tone_exact"] = round(100.0 * sum(h.split(":")[-1] == r.split(":")[-1] for h, r in zip(hyps, refs)) / len(refs), 2)
+results = json.loads((exp / "results.json").read_text()) if (exp / "results.json").exists() else {}
+results["test"] = scores
+(exp / "results.json").write_text(json.dumps(results, indent=2))
+print(f"{exp.name}: test exact match {scores['exact']:.1f} % (name {scores['base_exact']:.1f} %, skin tone "
+      f"{scores['tone_exact']:.1f} %), BLEU {scores['bleu']:.2f}, chrF {scores['chrf']:.2f}")
+PY
+}
+
+run_stage 0 data local/data.sh data
+run_stage 1 prepare nmt-prepare --config "$conf" --set exp_dir="$exp"
+run_stage 2 train train_model
+run_stage 3 caption caption_test
+run_stage 4 score score_captions
+exit
+}
