@@ -179,7 +179,27 @@ def shard(batches: list[np.ndarray], *, rank: int, world_size: int) -> list[np.n
     return batches[rank:usable:world_size]
 
 
-class BatchIterator:
+class EpochPosition:
+    """Where an iterator of epochs stands (epoch, batches of it handed out), saved and restored whole;
+    a subclass says what an epoch's batches are (`epoch_plan`)."""
+
+    epoch: int
+    position: int
+
+    def epoch_plan(self, epoch: int) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.position = int(state["epoch"]), int(state["position"])
+
+    def batches_in_epoch(self, epoch: int) -> int:
+        return len(self.epoch_plan(epoch))
+
+
+class BatchIterator(EpochPosition):
     """Epochs of training batches with a position that can be saved and restored exactly."""
 
     def __init__(
@@ -219,15 +239,6 @@ class BatchIterator:
 
     def corpus_of(self, epoch: int) -> ParallelArrays:
         return self.sampled(epoch) if self.sampled is not None else self.corpus
-
-    def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "position": self.position}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.epoch, self.position = int(state["epoch"]), int(state["position"])
-
-    def batches_in_epoch(self, epoch: int) -> int:
-        return len(self.epoch_plan(epoch))
 
     def epoch_plan(self, epoch: int) -> list[np.ndarray]:
         """This process's batches of the epoch, as pair indices."""

@@ -112,6 +112,16 @@ class Task(Protocol):
     def load_state_dict(self, state: dict) -> None: ...
 
 
+class NoTaskState:
+    """For a task whose exact resume needs nothing beyond model, optimizer and batch position."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
 # ---------------------------------------------------------------- the registry
 
 @dataclass(frozen=True, kw_only=True)

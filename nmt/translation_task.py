@@ -23,7 +23,7 @@ from nmt.mixture import CORPUS_FILE, Mixture
 from nmt.models import build_model
 from nmt.sampling import SampledEpochs
 from nmt.specials import PAD
-from nmt.tasks import ExtrasSink, Metric, Validation
+from nmt.tasks import ExtrasSink, Metric, NoTaskState, Validation
 from nmt.tokenizer import Tokenizer
 from nmt.translate import Translator
 
@@ -44,7 +44,7 @@ def summed_cross_entropy(logits: torch.Tensor, tgt_out: torch.Tensor, *, label_s
                            ignore_index=PAD, label_smoothing=label_smoothing, reduction="sum")
 
 
-class TranslationTask:
+class TranslationTask(NoTaskState):
     metrics = {
         "loss": Metric("loss", higher_is_better=False, digits=3),
         "ppl": Metric("ppl", higher_is_better=False),
@@ -112,12 +112,6 @@ class TranslationTask:
                 for size, corpus in zip(self.mixture.sizes(), self.cfg.data.train))
         return (f"{self.cfg.model.variant} ({self.cfg.model.cell}), {len(self.iterator.corpus):,} training pairs"
                 f"{corpora} ({self.iterator.n_left_out:,} over the length limits){sampling}")
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
 
 
 class Validator:

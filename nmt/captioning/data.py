@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from nmt.batching import Batch, TokenArray, collate, make_batches, shard, write_token_array
+from nmt.batching import Batch, EpochPosition, TokenArray, collate, make_batches, shard, write_token_array
 from nmt.captioning.config import CaptionConfig, ImageConfig
 from nmt.config_files import save_config
 from nmt.data import clean_text, read_lines
@@ -169,7 +169,7 @@ def format_summary(summary: dict, cfg: CaptionConfig) -> str:
             f"{summary['vocab_size']:,} caption pieces; in {Path(cfg.exp_dir) / 'data'}")
 
 
-class CaptionBatches:
+class CaptionBatches(EpochPosition):
     """Epochs of (images, captions) batches grouped by caption length, sharded over processes, with
     a position that can be saved and restored exactly (the EpochIterator of nmt/tasks.py)."""
 
@@ -182,15 +182,6 @@ class CaptionBatches:
         self.keep = captions.lengths <= max_tgt_tokens if max_tgt_tokens else np.ones(len(captions), dtype=bool)
         self.n_left_out = int((~self.keep).sum())
         self.epoch, self.position = 1, 0
-
-    def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "position": self.position}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.epoch, self.position = int(state["epoch"]), int(state["position"])
-
-    def batches_in_epoch(self, epoch: int) -> int:
-        return len(self.epoch_plan(epoch))
 
     def epoch_plan(self, epoch: int) -> list[np.ndarray]:
         """This process's batches of the epoch, as image indices (an image's own cost is one position)."""

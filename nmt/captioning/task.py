@@ -30,10 +30,10 @@ from nmt.models.image_encoder import ConvEncoder, build_image_model
 from nmt.models.seq2seq import Seq2Seq
 from nmt.search import TranslationModel, generate
 from nmt.specials import PAD
-from nmt.tasks import ExtrasSink, Metric, Validation, load_config
+from nmt.tasks import ExtrasSink, Metric, NoTaskState, Validation, load_config
 from nmt.tokenizer import Tokenizer
 from nmt.translate import Translation
-from nmt.translation_task import summed_cross_entropy, token_loss
+from nmt.translation_task import TranslationTask, summed_cross_entropy, token_loss
 
 N_EXAMPLES = 5  # dev captions shown in TensorBoard at each validation
 N_ATTENTION_EXAMPLES = 3  # dev images whose attention is drawn
@@ -124,14 +124,8 @@ def load_captioner(exp_dir: str | Path, *, checkpoint: str = "best",
     return LoadedCaptioner(cfg, tokenizer, model.to(device).eval(), path)
 
 
-class CaptionTask:
-    metrics = {
-        "loss": Metric("loss", higher_is_better=False, digits=3),
-        "ppl": Metric("ppl", higher_is_better=False),
-        "bleu": Metric("BLEU", higher_is_better=True),
-        "chrf": Metric("chrF", higher_is_better=True),
-        "exact": Metric("exact match %", higher_is_better=True, digits=1),
-    }
+class CaptionTask(NoTaskState):
+    metrics = {**TranslationTask.metrics, "exact": Metric("exact match %", higher_is_better=True, digits=1)}
     unit = "caption tokens"
 
     def __init__(self, cfg: CaptionConfig, *, device: torch.device, cluster: Cluster):
@@ -216,9 +210,3 @@ class CaptionTask:
         h, w = ConvEncoder.grid_size(self.cfg.image.height, self.cfg.image.width, self.cfg.image.blocks)
         return (f"captioning with {self.cfg.model.variant} ({self.cfg.model.cell}) over a {h} x {w} CNN grid, "
                 f"{len(self.iterator.captions):,} training images ({self.iterator.n_left_out:,} over the length limit)")
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
