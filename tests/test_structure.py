@@ -90,9 +90,10 @@ def test_the_cycle_finder_finds_a_cycle():
 def test_reading_any_config_loads_no_torch():
     # The command lines check a config (and print its one-line errors) before torch is loaded.
     code = ("import sys; from nmt.tasks import load_config; "
-            "import nmt.config, nmt.variants, nmt.specials, nmt.lm.config; "
+            "import nmt.config, nmt.variants, nmt.specials, nmt.lm.config, nmt.captioning.config; "
             f"load_config({str(REPO / 'recipes/ding-de-en/conf/rnnsearch.yaml')!r}); "
             f"load_config({str(REPO / 'recipes/char-rnn/conf/lstm.yaml')!r}); "
+            f"load_config({str(REPO / 'recipes/emoji-captions/conf/rnnsearch_en.yaml')!r}); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'sentencepiece', 'numpy')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
