@@ -182,3 +182,22 @@ def test_tensorboard_gets_the_captions_and_where_each_piece_looked(trained):
     assert sorted(sink.figures) == ["dev/attention/0", "dev/attention/1", "dev/attention/2"]
     for panels, titles in sink.figures.values():  # the image and one panel per output piece, EOS last
         assert panels == len(titles) >= 2 and titles[0] == "image" and titles[-1] == "</s>"
+
+
+def test_the_language_only_baseline_gives_every_image_the_same_caption_scores(trained):
+    """image.blank: the same decoder, trained and run on one grey image whatever the input."""
+    import torch
+
+    from nmt.captioning.data import image_batch, open_images
+    from nmt.captioning.task import build_captioner, grid_positions
+
+    images = open_images(trained / "data", "dev")
+    for blank in (False, True):
+        cfg = load_config(trained / "config.yaml", [f"image.blank={str(blank).lower()}"])
+        torch.manual_seed(0)
+        model = build_captioner(cfg, 15).eval()
+        batch = image_batch(images, [0, 1], grid_positions(cfg), [[5, 6], [5, 6]])
+        with torch.no_grad():
+            logits = model(batch.src, batch.src_lengths, batch.tgt_in).logits
+        same = torch.allclose(logits[0], logits[1], atol=1e-6)
+        assert same == blank  # different pictures, the same scores only when blank

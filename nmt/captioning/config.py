@@ -34,6 +34,7 @@ class ImageConfig:
     channels: Literal[1, 3] = 3  # 1: grey
     cnn_width: int = field(default=32, metadata=value_range(1))  # channels of the first block (doubling to 4x)
     blocks: int = field(default=3, metadata=value_range(1, 6))  # each halves the grid: 64 x 64 -> 8 x 8
+    blank: bool = False  # the language-only baseline: the CNN sees one grey image whatever the input
 
 
 @dataclass

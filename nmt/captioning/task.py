@@ -64,7 +64,7 @@ def attention_figure(image: np.ndarray, pieces: list[str], attention: torch.Tens
 
 def build_captioner(cfg: CaptionConfig, vocab_size: int) -> Seq2Seq:
     return build_image_model(cfg.model, channels=cfg.image.channels, width=cfg.image.cnn_width,
-                             blocks=cfg.image.blocks, tgt_vocab_size=vocab_size)
+                             blocks=cfg.image.blocks, tgt_vocab_size=vocab_size, blank=cfg.image.blank)
 
 
 def grid_positions(cfg: CaptionConfig) -> int:

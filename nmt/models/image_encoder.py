@@ -30,8 +30,12 @@ class ConvEncoder(nn.Module):
 
     directions = 1  # the decoders' view: a one-way encoder whose final state is the mean annotation
 
-    def __init__(self, *, channels: int, width: int, hidden_size: int, blocks: int, num_layers: int, dropout: float):
+    def __init__(self, *, channels: int, width: int, hidden_size: int, blocks: int, num_layers: int, dropout: float,
+                 blank: bool = False):
+        """`blank`: every image is read as the same grey one, so the decoder learns the captions alone
+        (the language-only baseline: what a captioner scores when it ignores the picture)."""
         super().__init__()
+        self.blank = blank
         layers: list[nn.Module] = []
         size_in = channels
         for block in range(blocks):
@@ -52,6 +56,8 @@ class ConvEncoder(nn.Module):
         """images (B, H, W, C) uint8 -> states (B, h*w, D) row by row; `lengths` (the grid size, from the
         caller's collate) is not needed: every image fills its grid."""
         pixels = images.permute(0, 3, 1, 2).float().sub(127.5).div(127.5)  # (B, H, W, C) -> (B, C, H, W) in [-1, 1]
+        if self.blank:
+            pixels = torch.zeros_like(pixels)
         grid = self.cnn(pixels)  # (B, D, h, w)
         states = grid.flatten(2).transpose(1, 2)  # (B, D, h*w) -> (B, h*w, D): row by row
         batch, positions, _ = states.shape
@@ -67,14 +73,15 @@ class ConvEncoder(nn.Module):
         return height >> blocks, width >> blocks
 
 
-def build_image_model(cfg: ModelConfig, *, channels: int, width: int, blocks: int, tgt_vocab_size: int) -> Seq2Seq:
+def build_image_model(cfg: ModelConfig, *, channels: int, width: int, blocks: int, tgt_vocab_size: int,
+                      blank: bool = False) -> Seq2Seq:
     """A Seq2Seq whose encoder is a ConvEncoder with `cfg.encoder_hidden` channels out; the decoder
     is the variant's own (its bridge and attention read the grid as they read a sentence)."""
     from nmt.models.seq2seq import Seq2Seq, TiedOutput, _embedding
     from nmt.variants import VARIANTS
 
     encoder = ConvEncoder(channels=channels, width=width, hidden_size=cfg.encoder_hidden, blocks=blocks,
-                          num_layers=cfg.encoder_layers, dropout=cfg.dropout)
+                          num_layers=cfg.encoder_layers, dropout=cfg.dropout, blank=blank)
     decoder = VARIANTS[cfg.variant].decoder_class().from_config(cfg, encoder)
     tgt_embedding = _embedding(tgt_vocab_size, cfg.embed_size)
     output: nn.Module = (TiedOutput(decoder.feature_size, tgt_embedding) if cfg.tie_embeddings
