@@ -156,6 +156,16 @@ class DecodeConfig:
     batch_tokens: int = field(default=4000, metadata=value_range(1))
     max_src_tokens: int = field(default=250, metadata=value_range(1))  # longer inputs are truncated
 
+    def check(self) -> None:
+        """Rules between the search keys; every task whose config has a decode section calls this."""
+        if self.method == "beam" and self.nbest > self.beam_size:
+            raise ConfigError(f"config: decode.nbest = {self.nbest} must be at most decode.beam_size ({self.beam_size})")
+        if self.method != "beam" and self.nbest != 1:
+            raise ConfigError(f"config: decode.nbest = {self.nbest} needs decode.method 'beam' ({self.method!r} "
+                              "gives one hypothesis)")
+        if self.method == "sample" and self.temperature <= 0:
+            raise ConfigError(f"config: decode.temperature = {self.temperature} must be above 0 for sampling")
+
 
 @dataclass
 class Config:
@@ -200,7 +210,7 @@ def _check_consistency(cfg: Config) -> None:
     if cfg.model.share_embeddings and not cfg.tokenizer.joint:
         raise ConfigError("config: model.share_embeddings needs tokenizer.joint: true (one vocabulary)")
     _check_model(cfg.model)
-    _check_decode(cfg.decode)
+    cfg.decode.check()
     cfg.train.check()
 
 
@@ -223,14 +233,3 @@ def _check_model(model: ModelConfig) -> None:
             f"config: model.score = 'dot' needs model.decoder_hidden ({model.decoder_hidden}) to equal the encoder's "
             f"output size (encoder_hidden x directions = {model.encoder_hidden * directions}); use score 'general'"
         )
-
-
-def _check_decode(decode: DecodeConfig) -> None:
-    if decode.method == "beam" and decode.nbest > decode.beam_size:
-        raise ConfigError(f"config: decode.nbest = {decode.nbest} must be at most decode.beam_size ({decode.beam_size})")
-    if decode.method != "beam" and decode.nbest != 1:
-        raise ConfigError(f"config: decode.nbest = {decode.nbest} needs decode.method 'beam' ({decode.method!r} "
-                          "gives one hypothesis)")
-    if decode.method == "sample" and decode.temperature <= 0:
-        raise ConfigError(f"config: decode.temperature = {decode.temperature} must be above 0 for sampling")
-

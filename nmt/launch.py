@@ -16,7 +16,7 @@ from nmt.config_files import config_to_dict
 from nmt.device import pick_device
 from nmt.distributed import Cluster
 from nmt.errors import NmtError
-from nmt.tasks import Task, TaskSpec, format_summary, load_config, prepare, spec_of
+from nmt.tasks import Task, format_summary, load_config, prepare, spec_of
 from nmt.train import Trainer
 
 # Sections a resumed run must share with the run it continues; train and decode may change.
@@ -96,12 +96,11 @@ def resuming(cfg: Any, *, resume: bool) -> bool:
     return resume and (Path(cfg.exp_dir) / "checkpoints" / "last.pt").exists()
 
 
-def build_task(spec: TaskSpec, cfg: Any, *, device: torch.device, cluster: Cluster | None = None,
-               init_from: Path | None = None) -> Task:
-    """The task, its model seeded by train.seed (every process starts from the same weights), or
-    with the weights of `init_from` (fine-tuning)."""
+def build_task(cfg: Any, *, device: torch.device, cluster: Cluster | None = None, init_from: Path | None = None) -> Task:
+    """The task of `cfg` (its registry entry's class), its model seeded by train.seed (every process starts
+    from the same weights), or with the weights of `init_from` (fine-tuning)."""
     torch.manual_seed(cfg.train.seed)
-    task: Task = spec.task_class()(cfg, device=device, cluster=cluster or Cluster())
+    task: Task = spec_of(cfg).task_class()(cfg, device=device, cluster=cluster or Cluster())
     if init_from is not None:
         load_weights(task.model, init_from, map_location=device,
                      mismatch=f"train: --init-from {init_from} does not fit this config's model")
@@ -125,7 +124,7 @@ def train_experiment(cfg: Any, *, resume: bool = False, init_from: str | None = 
             log(format_summary(spec, prepare(spec, cfg, log=log, tokenizer_from=init_dir), cfg))
         cluster.wait_for_main(what="data preparation")
         device = cluster.device(pick_device(cfg.train.device))
-        task = build_task(spec, cfg, device=device, cluster=cluster,
+        task = build_task(cfg, device=device, cluster=cluster,
                           init_from=None if resuming(cfg, resume=resume) else init_checkpoint)
         hparams = {f"{section}.{key}": value for section in ("model", "train")
                    for key, value in config_to_dict(cfg)[section].items()}

@@ -27,7 +27,7 @@ from nmt.tokenizer import Tokenizer, train_sentencepiece
 ENCODE_CHUNK = 10_000  # lines encoded per SentencePiece call
 
 
-def _fingerprint(*parts) -> str:
+def fingerprint(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -90,7 +90,7 @@ class Preparer:
 
     def clean_corpora(self) -> str:
         data = self.cfg.data
-        key = _fingerprint(
+        key = fingerprint(
             [[_corpus_identity(c) for c in corpora] for corpora in _splits(self.cfg).values()],
             data.src_lang, data.tgt_lang, data.max_words, data.max_ratio, data.dedup,
         )
@@ -130,7 +130,7 @@ class Preparer:
     def train_tokenizer(self, text_key: str) -> str:
         tok = self.cfg.tokenizer
         learned_from = [corpus.vocabulary for corpus in self.cfg.data.train]
-        key = _fingerprint(text_key, dataclasses.asdict(tok), tags(self.cfg),
+        key = fingerprint(text_key, dataclasses.asdict(tok), tags(self.cfg),
                            *([learned_from] if not all(learned_from) else []))  # old records stay valid
         src_model, tgt_model = Tokenizer.model_paths(self.exp_dir, joint=tok.joint)
         if self.tokenizer_from is not None:
@@ -178,7 +178,7 @@ class Preparer:
                 raise DataError(f"tokenizer: {source} is missing: the SentencePiece model to reuse")
             if not target.exists() or target.read_bytes() != source.read_bytes():
                 shutil.copyfile(source, target)
-        key = _fingerprint(*(hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted({src_model, tgt_model})))
+        key = fingerprint(*(hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted({src_model, tgt_model})))
         if self.record.get("spm", {}).get("key") != key:
             self.record["spm"] = {"key": key, "copied_from": str(self.tokenizer_from)}
             self.record.pop("arrays", None)
@@ -187,7 +187,7 @@ class Preparer:
         return key
 
     def encode_arrays(self, spm_key: str) -> None:
-        key = _fingerprint(spm_key)
+        key = fingerprint(spm_key)
         names = [f"{s}.{side}" for s in _splits(self.cfg) for side in ("src", "tgt")]
         if self._fresh("arrays", key, [self.data_dir / f"{n}.bin" for n in names]):
             self.log(f"reusing token arrays in {self.data_dir}")

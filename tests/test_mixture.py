@@ -130,10 +130,9 @@ def test_search_never_proposes_a_forbidden_id_even_the_most_probable():
 def test_the_task_nmt_train_builds_trains_on_the_weighted_and_tagged_epoch(prepared):
     """The wiring from the config to the batches the loop gets (nmt-train's own build_task), not a log line."""
     from nmt.launch import build_task
-    from nmt.tasks import spec_of
 
     cfg = load_config(prepared / "config.yaml")
-    task = build_task(spec_of(cfg), cfg, device=torch.device("cpu"))
+    task = build_task(cfg, device=torch.device("cpu"))
     tag = task.tokenizer.tag_id("<bt>")
     seen = np.zeros(300, dtype=int)
     for batch in task.iterator:  # the first epoch

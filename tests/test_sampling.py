@@ -128,10 +128,9 @@ def test_the_task_nmt_train_builds_trains_on_sampled_segmentations_of_both_sides
 
     from nmt.launch import build_task
     from nmt.specials import EOS
-    from nmt.tasks import spec_of
 
     cfg = load_config(prepared / "config.yaml")
-    task = build_task(spec_of(cfg), cfg, device=torch.device("cpu"))
+    task = build_task(cfg, device=torch.device("cpu"))
     plain, tokenizer = ParallelArrays(prepared / "data", "train"), task.tokenizer
     changed = {"src": 0, "tgt": 0}
     for batch in task.iterator:  # the first epoch

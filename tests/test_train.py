@@ -37,11 +37,10 @@ def train(config, *args):
 def translation_trainer(cfg):
     """The Trainer nmt-train builds for a translation config (data already prepared), quiet."""
     from nmt.launch import build_task
-    from nmt.tasks import spec_of
     from nmt.train import Trainer
 
     device = torch.device("cpu")
-    task = build_task(spec_of(cfg), cfg, device=device)
+    task = build_task(cfg, device=device)
     return Trainer(task, cfg.train, exp_dir=cfg.exp_dir, device=device, quiet=True)
 
 def test_resumed_run_ends_with_identical_parameters(tmp_path, corpus_dir):

@@ -86,4 +86,5 @@ class CaptionConfig:
         if model.variant == "luong" and model.score == "dot" and model.decoder_hidden != model.encoder_hidden:
             raise ConfigError(f"config: model.score = 'dot' needs model.decoder_hidden ({model.decoder_hidden}) to "
                               f"equal the CNN's output size (model.encoder_hidden = {model.encoder_hidden})")
+        self.decode.check()
         self.train.check()

@@ -9,7 +9,7 @@ caption length with a position that saves and restores exactly.
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import json
 from pathlib import Path
 from typing import Callable, Iterator
@@ -21,6 +21,7 @@ from nmt.captioning.config import CaptionConfig, ImageConfig
 from nmt.config_files import save_config
 from nmt.data import clean_text, read_lines
 from nmt.errors import DataError
+from nmt.prepare import fingerprint
 from nmt.tokenizer import Tokenizer, train_sentencepiece
 
 Log = Callable[[str], None]
@@ -121,8 +122,7 @@ def _identity(cfg: CaptionConfig) -> str:
     """What the prepared data depends on: the caption files (size and time), the image and tokenizer settings."""
     files = {split: [str(path), path.stat().st_size, path.stat().st_mtime_ns] if path.exists() else str(path)
              for split, path in _splits(cfg).items()}
-    parts = [files, cfg.image.height, cfg.image.width, cfg.image.channels, json.dumps(cfg.tokenizer.__dict__)]
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+    return fingerprint(files, cfg.image.height, cfg.image.width, cfg.image.channels, dataclasses.asdict(cfg.tokenizer))
 
 
 def prepare(cfg: CaptionConfig, *, log: Log, tokenizer_from: Path | None = None) -> dict:
@@ -138,25 +138,22 @@ def prepare(cfg: CaptionConfig, *, log: Log, tokenizer_from: Path | None = None)
     if record.get("key") == key and (exp_dir / "spm.model").exists():
         log(f"reusing the prepared images and captions in {data_dir}")
         return dict(record["summary"])
-    counts = {}
+    captions = {}
     for split, tsv in _splits(cfg).items():
         pairs = read_captions(tsv)
         (data_dir / f"{split}.paths").write_text("".join(f"{p}\n" for p, _ in pairs), encoding="utf-8")
         (data_dir / f"{split}.tgt").write_text("".join(f"{c}\n" for _, c in pairs), encoding="utf-8")
         _write_images([p for p, _ in pairs], cfg.image, data_dir, split, log)
-        counts[split] = len(pairs)
+        captions[split] = [c for _, c in pairs]
     train_sentencepiece([data_dir / "train.tgt"], exp_dir / "spm", model_type=cfg.tokenizer.model_type,
                         vocab_size=cfg.tokenizer.vocab_size, character_coverage=cfg.tokenizer.character_coverage,
                         input_sentence_size=cfg.tokenizer.input_sentence_size)
     tokenizer = Tokenizer.load(exp_dir)
-    tokens = {}
-    for split in counts:
-        captions = list(read_lines(data_dir / f"{split}.tgt"))
-        tokens[split] = write_token_array(tokenizer.encode_tgt(captions), data_dir / f"{split}.tgt",
-                                          vocab_size=tokenizer.tgt_vocab_size)
+    tokens = {split: write_token_array(tokenizer.encode_tgt(texts), data_dir / f"{split}.tgt",
+                                       vocab_size=tokenizer.tgt_vocab_size) for split, texts in captions.items()}
     from nmt.models.image_encoder import ConvEncoder  # the grid the CNN will make of them (torch, once)
 
-    summary = {"images": counts, "caption_tokens": tokens, "vocab_size": tokenizer.tgt_vocab_size,
+    summary = {"images": {split: len(texts) for split, texts in captions.items()}, "caption_tokens": tokens, "vocab_size": tokenizer.tgt_vocab_size,
                "grid": list(ConvEncoder.grid_size(cfg.image.height, cfg.image.width, cfg.image.blocks))}
     record_path.write_text(json.dumps({"key": key, "summary": summary}))
     return summary

@@ -67,8 +67,13 @@ def build_captioner(cfg: CaptionConfig, vocab_size: int) -> Seq2Seq:
                              blocks=cfg.image.blocks, tgt_vocab_size=vocab_size, blank=cfg.image.blank)
 
 
+def grid(cfg: CaptionConfig) -> tuple[int, int]:
+    """(h, w) of the grid the model's CNN makes of an image."""
+    return ConvEncoder.grid_size(cfg.image.height, cfg.image.width, cfg.image.blocks)
+
+
 def grid_positions(cfg: CaptionConfig) -> int:
-    h, w = ConvEncoder.grid_size(cfg.image.height, cfg.image.width, cfg.image.blocks)
+    h, w = grid(cfg)
     return h * w
 
 
@@ -197,16 +202,15 @@ class CaptionTask(NoTaskState):
         greedy = dataclasses.replace(self.cfg.decode, method="greedy", nbest=1)
         looking = Captioner(self.model, self.tokenizer, decode=greedy, positions=self.positions, device=self.device,
                             keep_attention=True)
-        grid = ConvEncoder.grid_size(self.cfg.image.height, self.cfg.image.width, self.cfg.image.blocks)
         for index, ((best,), image) in enumerate(zip(looking.caption(images), images)):
             if best.attention is not None:
                 pieces = [self.tokenizer.tgt.id_to_piece(int(i)) for i in best.tokens] + ["</s>"]
-                sink.figure(f"dev/attention/{index}", attention_figure(image, pieces, best.attention, grid), step)
+                sink.figure(f"dev/attention/{index}", attention_figure(image, pieces, best.attention, grid(self.cfg)), step)
 
     def describe(self) -> dict:
         return {"task": "captioning", "variant": self.cfg.model.variant, "cell": self.cfg.model.cell}
 
     def summary(self) -> str:
-        h, w = ConvEncoder.grid_size(self.cfg.image.height, self.cfg.image.width, self.cfg.image.blocks)
+        h, w = grid(self.cfg)
         return (f"captioning with {self.cfg.model.variant} ({self.cfg.model.cell}) over a {h} x {w} CNN grid, "
                 f"{len(self.iterator.captions):,} training images ({self.iterator.n_left_out:,} over the length limit)")

@@ -17,6 +17,7 @@ import sys
 from typing import Iterator
 
 from nmt.cli.common import limit_threads, run_main, stop_on_signals
+from nmt.cli.search_options import add_search_arguments, plain_line, with_search_options
 from nmt.errors import NmtError
 
 BATCH = 32  # images read and captioned together
@@ -29,11 +30,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--model", action="append", required=True, metavar="EXP_DIR",
                         help="experiment directory (repeat for an ensemble)")
     parser.add_argument("--checkpoint", default="best", metavar="best|last|avg|PATH")
-    parser.add_argument("--beam", type=int, default=None, help="decode.beam_size (1 is greedy)")
-    parser.add_argument("--nbest", type=int, default=None, help="decode.nbest: captions per image, tab-separated with scores")
-    parser.add_argument("--sample", action="store_true", help="sample a caption instead of searching")
-    parser.add_argument("--temperature", type=float, default=None, help="decode.temperature, for --sample")
-    parser.add_argument("--seed", type=int, default=None, help="seed for --sample")
+    add_search_arguments(parser, per="image")  # each sets the model's decode.* key of the same meaning
     parser.add_argument("--json", action="store_true", help="JSON lines: caption, n-best, attention as h x w grids")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when there is one)")
     return parser.parse_args()
@@ -47,40 +44,21 @@ def _paths(args: argparse.Namespace) -> Iterator[str]:
         yield raw.decode("utf-8", errors="replace").rstrip("\r\n")
 
 
-def _decode(cfg, args: argparse.Namespace):
-    changes: dict = {}
-    if args.beam is not None:
-        changes.update(beam_size=args.beam, method="beam")
-    if args.nbest is not None:
-        changes["nbest"] = args.nbest
-    if args.sample:
-        changes["method"] = "sample"
-    if args.temperature is not None:
-        changes["temperature"] = args.temperature
-    decode = dataclasses.replace(cfg.decode, **changes)
-    if decode.beam_size < 1 or decode.nbest < 1 or decode.temperature <= 0:
-        raise NmtError("caption: --beam and --nbest must be at least 1, --temperature above 0")
-    if decode.method == "beam" and decode.nbest > decode.beam_size:
-        raise NmtError(f"caption: --nbest {decode.nbest} must be at most the beam size ({decode.beam_size})")
-    if decode.method != "beam" and decode.nbest != 1:
-        raise NmtError("caption: --nbest needs beam search (greedy search and sampling give one caption)")
-    return decode
+def _format(result, args: argparse.Namespace, tokenizer, grid: tuple[int, int], nbest: int) -> str:
+    """A caption line: plain, n-best with scores, or JSON (nmt-translate's record and, per output piece,
+    its attention as an h x w grid)."""
+    from nmt.translate import json_record
 
-
-def _format(result, args: argparse.Namespace, grid: tuple[int, int], pieces) -> str:
+    if not args.json:
+        return plain_line(result, nbest)
+    record = json_record(result, tokenizer, alignment=False)
     best = result[0]
-    if args.json:
-        record: dict = {"text": best.text, "score": round(best.score, 4),
-                        "nbest": [{"text": t.text, "score": round(t.score, 4)} for t in result]}
-        if best.attention is not None:  # one h x w grid per output piece (and EOS)
-            h, w = grid
-            record["attention"] = {"pieces": [pieces(i) for i in best.tokens] + ["</s>"],
-                                   "grid": [[[round(float(v), 4) for v in row] for row in step.view(h, w)]
-                                            for step in best.attention]}
-        return json.dumps(record, ensure_ascii=False)
-    if len(result) > 1:
-        return "\t".join(f"{t.text}\t{t.score:.4f}" for t in result)
-    return best.text
+    if best.attention is not None:
+        h, w = grid
+        record["attention"] = {"pieces": [tokenizer.tgt.id_to_piece(int(i)) for i in best.tokens] + ["</s>"],
+                               "grid": [[[round(float(v), 4) for v in row] for row in step.view(h, w)]
+                                        for step in best.attention]}
+    return json.dumps(record, ensure_ascii=False)
 
 
 def _main() -> int:
@@ -92,8 +70,7 @@ def _main() -> int:
     import numpy as np
 
     from nmt.captioning.data import ImageError, read_image
-    from nmt.captioning.task import Captioner
-    from nmt.models.image_encoder import ConvEncoder
+    from nmt.captioning.task import Captioner, grid
     from nmt.tasks import load_trained
     from nmt.translate import Ensemble
 
@@ -105,17 +82,17 @@ def _main() -> int:
             raise NmtError(f"caption: {path} reads images or writes captions unlike {args.model[0]}: "
                            "an ensemble needs the same image settings and caption vocabulary")
     model = first.model if len(loaded) == 1 else Ensemble([item.model for item in loaded])
-    image = first.cfg.image
-    grid = ConvEncoder.grid_size(image.height, image.width, image.blocks)
-    captioner = Captioner(model, first.tokenizer, decode=_decode(first.cfg, args), positions=grid[0] * grid[1],
-                          device=device, seed=args.seed, keep_attention=args.json)
+    image, (h, w) = first.cfg.image, grid(first.cfg)
+    decode = with_search_options(first.cfg, args).decode
+    captioner = Captioner(model, first.tokenizer, decode=decode, positions=h * w, device=device, seed=args.seed,
+                          keep_attention=args.json)
     failed = 0
 
     def flush(pending: list) -> None:
         readable = [pixels for _, pixels in pending if pixels is not None]
         results = iter(captioner.caption(np.stack(readable))) if readable else iter(())
         for _, pixels in pending:
-            line = "" if pixels is None else _format(next(results), args, grid, first.tokenizer.tgt.id_to_piece)
+            line = "" if pixels is None else _format(next(results), args, first.tokenizer, (h, w), decode.nbest)
             sys.stdout.write(line.replace("\n", " ") + "\n")
         sys.stdout.flush()
 

@@ -13,11 +13,10 @@ from pathlib import Path
 
 from nmt.cli.bulk import LineProgress, ResumableOutput, StreamOutput, count_lines, file_identity
 from nmt.cli.common import limit_threads, run_main, stop_on_signals
+from nmt.cli.search_options import add_search_arguments, plain_line, with_search_options
 from nmt.cli.stream import clean_line, line_batches
 from nmt.config import Config
-from nmt.config_files import config_to_dict
-from nmt.errors import ConfigError, NmtError
-from nmt.tasks import load_config
+from nmt.errors import NmtError
 
 CHUNK_LINES = 512  # lines read (and sorted by length into batches) at a time from a file; 64 from a stream
 
@@ -28,15 +27,9 @@ def _arguments() -> argparse.Namespace:
                         help="experiment directory (repeat for an ensemble)")
     parser.add_argument("--checkpoint", action="append", default=None, metavar="best|last|avg|PATH",
                         help="which weights (default best); repeat to ensemble checkpoints of one model")
-    # Each search option sets the model's decode.* key of the same meaning (its default).
-    parser.add_argument("--beam", type=int, default=None, help="decode.beam_size (1 is greedy)")
-    parser.add_argument("--nbest", type=int, default=None, help="decode.nbest: hypotheses per line, tab-separated with scores")
+    add_search_arguments(parser, per="line")  # each sets the model's decode.* key of the same meaning
     parser.add_argument("--json", action="store_true", help="JSON lines: translation, n-best with scores")
     parser.add_argument("--alignments", action="store_true", help="JSON lines with the attention matrix")
-    parser.add_argument("--sample", action="store_true", help="decode.method=sample: sample instead of searching")
-    parser.add_argument("--temperature", type=float, default=None, help="decode.temperature, for --sample")
-    parser.add_argument("--top-k", type=int, default=None, help="decode.top_k: sample from the k most probable tokens (0: all)")
-    parser.add_argument("--seed", type=int, default=None, help="seed for --sample")
     parser.add_argument("--batch-tokens", type=int, default=None)
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when there is one)")
     parser.add_argument("--quantize", choices=["int8"], default=None, help="dynamic int8 quantization (CPU)")
@@ -73,30 +66,13 @@ def _load(args: argparse.Namespace):
     return loaded, models[0] if len(models) == 1 else Ensemble(models)
 
 
-OPTION_KEYS = {"--beam": "beam_size", "--nbest": "nbest", "--temperature": "temperature", "--top-k": "top_k",
-               "--sample": "method"}
-
-
-def _search_options(args: argparse.Namespace) -> dict[str, str]:
-    """The search options given, as {option: the decode.* key it stands for}."""
-    values = {"--beam": args.beam, "--nbest": args.nbest, "--temperature": args.temperature, "--top-k": args.top_k,
-              "--sample": "sample" if args.sample else None}
-    return {option: f"decode.{OPTION_KEYS[option]}={value}" for option, value in values.items() if value is not None}
-
-
 def _decode_config(saved: Config, args: argparse.Namespace) -> Config:
     """The model's config with --set decode.* items and then the search options applied and checked."""
     for item in args.overrides:
         if not item.startswith("decode."):
             raise NmtError(f"translate: --set {item!r}: only decode.* settings can change at translation time")
-    options = _search_options(args)
-    try:
-        cfg: Config = load_config(config_to_dict(saved), args.overrides + list(options.values()))
-        return cfg
-    except ConfigError as err:
-        named = [f"{option} sets decode.{OPTION_KEYS[option]}" for option in options
-                 if f"decode.{OPTION_KEYS[option]} " in str(err)]
-        raise ConfigError(f"{err} ({'; '.join(named)})" if named else str(err)) from None
+    cfg: Config = with_search_options(saved, args, args.overrides)
+    return cfg
 
 
 def _format(result, tokenizer, args: argparse.Namespace, nbest: int) -> str:
@@ -104,9 +80,7 @@ def _format(result, tokenizer, args: argparse.Namespace, nbest: int) -> str:
 
     if args.json or args.alignments:
         return json.dumps(json_record(result, tokenizer, alignment=args.alignments), ensure_ascii=False)
-    if nbest > 1:
-        return "\t".join(f"{t.text}\t{t.score:.4f}" for t in result)
-    return result[0].text
+    return plain_line(result, nbest)
 
 
 def _main() -> int:
