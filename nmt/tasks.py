@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Protocol
 
 from nmt.config_files import apply_overrides, read_config_file, validated_config
 from nmt.errors import ConfigError, NmtError
@@ -81,6 +81,14 @@ class EpochIterator(Protocol):
     def load_state_dict(self, state: dict) -> None: ...
 
 
+class Regularised(NamedTuple):
+    """A loss that is more than cross-entropy: the loop minimises `objective` but logs the
+    cross-entropy as the loss (a perplexity of the objective means nothing) and the penalty apart."""
+
+    objective: torch.Tensor
+    cross_entropy: torch.Tensor
+
+
 class Task(Protocol):
     """What the loop needs of the thing it trains, and no more."""
 
@@ -92,8 +100,9 @@ class Task(Protocol):
     def count(self, batch: Any) -> int:
         """Units of a batch: the update's loss is divided by their sum over all processes."""
 
-    def loss(self, model: nn.Module, batch: Any, *, label_smoothing: float) -> torch.Tensor:
-        """The summed loss of a batch through `model` (the model itself, or its DDP wrapper)."""
+    def loss(self, model: nn.Module, batch: Any, *, label_smoothing: float) -> torch.Tensor | Regularised:
+        """The summed loss of a batch through `model` (the model itself, or its DDP wrapper); a
+        Regularised one when the objective adds a penalty to the cross-entropy."""
 
     def validate(self) -> Validation:
         """Dev metrics; every process takes part and gets the same."""

@@ -35,7 +35,7 @@ from nmt.errors import NmtError
 from nmt.monitor import Monitor, NullMonitor
 from nmt.optim import Schedule, build_optimizer
 from nmt.progress import Progress, format_minutes, step_budget
-from nmt.tasks import Task
+from nmt.tasks import Regularised, Task
 
 MAX_NONFINITE_IN_A_ROW = 5
 ESTIMATE_AFTER = 20  # updates timed before the first estimate of the run's length
@@ -75,6 +75,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=loop.precision == "fp16")
         self.progress = Progress()
         self.nonfinite_in_a_row = 0
+        self.penalty: float | None = None  # the last update's regulariser per token, if its task has one
         self.signalled = False  # Ctrl-C or SIGTERM reached this process
         self.interrupted = False  # ... any process: all stop at the same update
         self._epoch_size = (0, 0)  # (epoch, its updates), for estimates
@@ -152,7 +153,8 @@ class Trainer:
 
     def update(self, group: list) -> tuple[float, float, int] | None:
         """One optimizer update from `group` batches (of every process together);
-        returns (loss per token, grad norm, tokens) or None if skipped."""
+        returns (cross-entropy per token, grad norm, tokens) or None if skipped. A regularised
+        objective's penalty per token goes to self.penalty."""
         self.model.train()
         cluster = self.cluster
         (n_tokens,) = cluster.sum([sum(self.task.count(b) for b in group)], self.device, what="an update")
@@ -160,19 +162,22 @@ class Trainer:
         # into normalising by the target tokens of all processes together.
         per_process = n_tokens / cluster.world_size
         self.optimizer.zero_grad(set_to_none=True)
-        total = 0.0
+        total, cross_entropy = 0.0, 0.0
         for index, batch in enumerate(group):
             with self._gradient_sync(last=index == len(group) - 1), cluster.watch("an update"):
                 with self._autocast():
                     loss = self.task.loss(self.train_model, batch, label_smoothing=self.train_cfg.label_smoothing)
-                self.scaler.scale(loss / per_process).backward()
-            total += loss.detach().item()
+                objective, entropy = loss if isinstance(loss, Regularised) else (loss, loss)
+                self.scaler.scale(objective / per_process).backward()
+            total += objective.detach().item()
+            cross_entropy += entropy.detach().item()
         self.scaler.unscale_(self.optimizer)
         clip = self.train_cfg.clip_norm if self.train_cfg.clip_norm else float("inf")
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip))
         limit = self.train_cfg.max_minutes
         out_of_time = limit is not None and self.progress.elapsed >= limit * 60
-        total, signalled, times_up = cluster.sum([total, self.signalled, out_of_time], self.device, what="an update")
+        total, cross_entropy, signalled, times_up = cluster.sum([total, cross_entropy, self.signalled, out_of_time],
+                                                                self.device, what="an update")
         self.interrupted, self.out_of_time = signalled > 0, times_up > 0
         if not (math.isfinite(total) and math.isfinite(grad_norm)):
             self._skip(total, grad_norm)
@@ -181,7 +186,8 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.schedule.after_update()
-        return total / n_tokens, grad_norm, int(n_tokens)
+        self.penalty = (total - cross_entropy) / n_tokens if total != cross_entropy else None
+        return cross_entropy / n_tokens, grad_norm, int(n_tokens)
 
     def _skip(self, loss: float, grad_norm: float) -> None:
         self.optimizer.zero_grad(set_to_none=True)
@@ -307,7 +313,7 @@ class Trainer:
 
     def _loop(self) -> str:
         cfg, progress = self.train_cfg, self.progress
-        group, window_tokens, window_start, window_loss = [], 0, time.time(), []
+        group, window_tokens, window_start, window_loss, window_penalty = [], 0, time.time(), [], []
         loop_start = time.time()
         clock_zero = loop_start - progress.elapsed
         first_step = self.step
@@ -328,11 +334,14 @@ class Trainer:
                     progress.units_trained += tokens
                     window_tokens += tokens
                     window_loss.append(loss)
+                    if self.penalty is not None:
+                        window_penalty.append(self.penalty)
                     self.monitor.progress(self.step, loss, window_tokens / max(time.time() - window_start, 1e-9))
                 if self.step % cfg.log_every == 0 and window_loss:
                     rate = window_tokens / max(time.time() - window_start, 1e-9)
-                    self._log_train(sum(window_loss) / len(window_loss), grad_norm, rate)
-                    window_tokens, window_start, window_loss = 0, time.time(), []
+                    penalty = sum(window_penalty) / len(window_penalty) if window_penalty else None
+                    self._log_train(sum(window_loss) / len(window_loss), grad_norm, rate, penalty)
+                    window_tokens, window_start, window_loss, window_penalty = 0, time.time(), [], []
                 progress.elapsed = time.time() - clock_zero
                 if self.step - first_step == ESTIMATE_AFTER:
                     self._log_estimate()
@@ -366,12 +375,17 @@ class Trainer:
                               f"{describe_device(self.device)}: {self.progress.seconds_per_update():.2f} s an update, "
                               f"{timed}{sooner}")
 
-    def _log_train(self, loss: float, grad_norm: float, tokens_per_sec: float) -> None:
+    def _log_train(self, loss: float, grad_norm: float, tokens_per_sec: float, penalty: float | None = None) -> None:
+        """loss and ppl are the cross-entropy's; a regularised objective's penalty is logged beside them."""
         ppl = math.exp(min(loss, 50.0))
-        self.monitor.train_scalars(self.step, {"loss": loss, "ppl": ppl, "lr": self.schedule.lr,
-                                               "grad_norm": grad_norm, "tokens_per_sec": tokens_per_sec})
+        scalars = {"loss": loss, "ppl": ppl, "lr": self.schedule.lr, "grad_norm": grad_norm,
+                   "tokens_per_sec": tokens_per_sec}
+        if penalty is not None:
+            scalars["penalty"] = penalty
+        self.monitor.train_scalars(self.step, scalars)
         left = self._seconds_left()
-        self.monitor.info(f"step {self.step} epoch {self.iterator.epoch}: loss {loss:.3f}, ppl {ppl:.2f}, "
+        shown = f", penalty {penalty:.3f}" if penalty is not None else ""
+        self.monitor.info(f"step {self.step} epoch {self.iterator.epoch}: loss {loss:.3f}, ppl {ppl:.2f}{shown}, "
                           f"lr {self.schedule.lr:.2e}, grad norm {grad_norm:.2f}, {tokens_per_sec:,.0f} {self.task.unit}/s"
                           + (f", ~{format_minutes(left)} left" if left is not None else ""))
 

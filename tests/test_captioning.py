@@ -151,8 +151,10 @@ def test_the_doubly_stochastic_regulariser_adds_what_xu_et_al_write(trained):
         for row in range(len(batch.indices)):  # by hand, image by image
             steps = int((batch.tgt_out[row] != PAD).sum())
             penalty += float(((1 - out.attention[row, :steps].sum(0)) ** 2).sum())
-        expected = float(summed_cross_entropy(out.logits, batch.tgt_out)) + 0.5 * penalty
-        assert float(task.loss(model, batch, label_smoothing=0.0)) == pytest.approx(expected, rel=1e-5)
+        cross_entropy = float(summed_cross_entropy(out.logits, batch.tgt_out))
+        objective, logged = task.loss(model, batch, label_smoothing=0.0)
+        assert float(objective) == pytest.approx(cross_entropy + 0.5 * penalty, rel=1e-5)
+        assert float(logged) == pytest.approx(cross_entropy, rel=1e-5)  # the log's loss and ppl: no penalty
     assert penalty > 0
     with pytest.raises(ConfigError, match="train.attention_coverage regularises attention; model.variant = 'context'"):
         load_config(trained / "config.yaml", ["model.variant=context", "train.attention_coverage=0.1"])

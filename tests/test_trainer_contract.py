@@ -15,7 +15,7 @@ from torch import nn
 from nmt.checkpoint import load_checkpoint
 from nmt.config import LoopConfig
 from nmt.errors import NmtError
-from nmt.tasks import Metric, Validation
+from nmt.tasks import Metric, Regularised, Validation
 from nmt.train import Trainer
 
 BATCHES_PER_EPOCH = 6
@@ -116,6 +116,34 @@ def test_an_update_accumulates_its_batches_and_divides_by_their_count(tmp_path):
     loss_merged, _, n_merged = merged.update([(inputs, targets)])
     assert n_split == n_merged == 12 and loss_split == pytest.approx(loss_merged, rel=1e-6)
     for a, b in zip(split.model.parameters(), merged.model.parameters()):
+        torch.testing.assert_close(a, b)
+
+
+class PenalisedTask(FakeTask):
+    """The squared error plus a weight penalty, as a Regularised loss or (plain=True) as one tensor."""
+
+    def __init__(self, plain: bool):
+        super().__init__(dropout=0.0)
+        self.plain = plain
+
+    def loss(self, model, batch, *, label_smoothing: float):
+        error = super().loss(model, batch, label_smoothing=label_smoothing)
+        objective = error + 10.0 * model[0].weight.pow(2).sum()
+        return objective if self.plain else Regularised(objective, error)
+
+
+def test_a_regularised_loss_trains_on_its_objective_and_logs_its_cross_entropy(tmp_path):
+    batches = list(FakeIterator())[:2]
+    plain = Trainer(PenalisedTask(plain=True), LOOP, exp_dir=tmp_path / "plain", device=torch.device("cpu"), quiet=True)
+    split = Trainer(PenalisedTask(plain=False), LOOP, exp_dir=tmp_path / "split", device=torch.device("cpu"), quiet=True)
+    with torch.no_grad():
+        error = sum(float(((split.model(x)[:, 0] - y) ** 2).sum()) for x, y in batches)
+        penalty = 2 * 10.0 * float(split.model[0].weight.pow(2).sum())
+    objective, _, n = plain.update(batches)
+    logged, _, _ = split.update(batches)
+    assert objective == pytest.approx((error + penalty) / n, rel=1e-5) and plain.penalty is None
+    assert logged == pytest.approx(error / n, rel=1e-5) and split.penalty == pytest.approx(penalty / n, rel=1e-5)
+    for a, b in zip(split.model.parameters(), plain.model.parameters()):  # the same step: the objective's
         torch.testing.assert_close(a, b)
 
 

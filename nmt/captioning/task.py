@@ -30,7 +30,7 @@ from nmt.models.image_encoder import ConvEncoder, build_image_model
 from nmt.models.seq2seq import Seq2Seq
 from nmt.search import TranslationModel, generate
 from nmt.specials import PAD
-from nmt.tasks import ExtrasSink, Metric, NoTaskState, Validation, load_config
+from nmt.tasks import ExtrasSink, Metric, NoTaskState, Regularised, Validation, load_config
 from nmt.tokenizer import Tokenizer
 from nmt.translate import Translation
 from nmt.translation_task import TranslationTask, summed_cross_entropy, token_loss
@@ -153,7 +153,7 @@ class CaptionTask(NoTaskState):
     def count(self, batch) -> int:
         return batch.n_tgt_tokens
 
-    def loss(self, model: nn.Module, batch, *, label_smoothing: float) -> torch.Tensor:
+    def loss(self, model: nn.Module, batch, *, label_smoothing: float) -> torch.Tensor | Regularised:
         """Summed cross-entropy, plus Xu et al.'s lambda * sum_i (1 - sum_t alpha_ti)^2 per image when
         train.attention_coverage is lambda (the steps t of each caption, its EOS included)."""
         batch = batch.to(self.device)
@@ -163,7 +163,7 @@ class CaptionTask(NoTaskState):
         if coverage and out.attention is not None:
             real = (batch.tgt_out != PAD)[:, :, None]  # (B, T, 1)
             received = (out.attention.float() * real).sum(1)  # (B, T, S) -> (B, S): all steps' attention
-            loss = loss + coverage * (1.0 - received).pow(2).sum()
+            return Regularised(loss + coverage * (1.0 - received).pow(2).sum(), loss)
         return loss
 
     @torch.no_grad()
