@@ -68,6 +68,9 @@ class ModelConfig:
     decoder_hidden: int = field(default=512, metadata=value_range(2))  # maxout halves it
     decoder_layers: int = field(default=1, metadata=value_range(1))
     attention_size: int = field(default=512, metadata=value_range(1))  # rnnsearch
+    # rnnsearch: Xu et al. 2015's gating scalar, c_i scaled by sigmoid(w . s_{i-1} + b) before it is
+    # used, so a step can lean on the language model instead of the source (an image, mostly)
+    attention_gate: bool = False
     score: Literal["dot", "general"] = "general"  # luong
     input_feeding: bool = True  # luong
     reverse_source: bool = False  # the encoder reads each source sentence backwards (EOS stays last)
@@ -223,6 +226,9 @@ def _check_model(model: ModelConfig) -> None:
         raise ConfigError(f"config: model.bidirectional = {model.bidirectional} contradicts "
                           f"model.variant = '{model.variant}'{hint}")
     directions = 2 if is_bidirectional(model.variant, model.bidirectional) else 1
+    if model.attention_gate and model.variant != "rnnsearch":
+        raise ConfigError(f"config: model.attention_gate scales rnnsearch's additive-attention context; "
+                          f"model.variant = '{model.variant}' has no such step")
     stepped = model.variant == "rnnsearch" or (model.variant == "luong" and model.input_feeding)
     if model.decoder_layer_norm and not stepped:
         which = "luong without input feeding" if model.variant == "luong" else f"'{model.variant}'"

@@ -21,6 +21,7 @@ VARIANTS = {  # every registered variant as configured by default, and the optio
     "rnnsearch_reversed": {"variant": "rnnsearch", "reverse_source": True},
     "luong_general_feed": {"variant": "luong", "score": "general", "input_feeding": True},
     "luong_dot": {"variant": "luong", "score": "dot", "input_feeding": False, "decoder_hidden": 12},
+    "rnnsearch_gated": {"variant": "rnnsearch", "attention_gate": True},
 }
 CELLS = ["lstm", "gru", "rnn"]
 SMALL = dict(embed_size=10, encoder_hidden=12, decoder_hidden=14, attention_size=9, dropout=0.0)
@@ -115,6 +116,28 @@ def test_deep_tied_and_shared_layouts_keep_the_step_interface_exact(name, layout
         assert model.output.embedding is model.tgt_embedding
 
 
+def test_the_attention_gate_scales_the_context_between_nothing_and_all_of_it():
+    """Show, Attend and Tell's beta: shut, the source cannot reach the output; open, the model is the
+    ungated one with the same weights."""
+    gated, plain = make("rnnsearch_gated", "gru"), make("rnnsearch", "gru")
+    plain.load_state_dict({k: v for k, v in gated.state_dict().items() if ".gate." not in k})
+    batch, _, _ = mixed_batch(seed=4)
+    other = batch.src.clone()
+    other[batch.src_mask] = (other[batch.src_mask] - 4 + 1) % (V - 4) + 4  # every real source token changed
+    with torch.no_grad():
+        gated.decoder.gate.weight.zero_()
+        gated.decoder.gate.bias.fill_(1e4)
+        torch.testing.assert_close(gated(batch.src, batch.src_lengths, batch.tgt_in).logits,
+                                   plain(batch.src, batch.src_lengths, batch.tgt_in).logits)
+        gated.decoder.gate.bias.fill_(-1e4)
+        memory, other_memory = gated.encode(batch.src, batch.src_lengths), gated.encode(other, batch.src_lengths)
+        other_memory.init_hidden = memory.init_hidden  # the start state reads the source too: hold it equal
+        embedded = gated.tgt_embedding(batch.tgt_in)
+        features = [gated.decoder(embedded, gated.init_state(m), m)[0] for m in (memory, other_memory)]
+    assert not torch.equal(memory.states, other_memory.states)
+    torch.testing.assert_close(features[0], features[1])
+
+
 def test_sutskever_decoder_starts_from_the_encoder_final_state():
     model = make("seq2seq", "lstm", decoder_hidden=12)
     batch, _, _ = mixed_batch()
@@ -151,6 +174,7 @@ def test_parameter_count_of_the_sutskever_lstm_matches_the_formula():
         ({"variant": "seq2seq", "decoder_layer_norm": True}, "model.decoder_layer_norm needs a decoder that steps"),
         ({"variant": "luong", "input_feeding": False, "decoder_layer_norm": True},
          "luong without input feeding runs a fused torch RNN"),
+        ({"variant": "luong", "attention_gate": True}, "model.attention_gate scales rnnsearch's"),
     ],
 )
 def test_inconsistent_model_configs_are_one_line(model, message):

@@ -26,14 +26,16 @@ class BahdanauDecoder(nn.Module):
     """s_i = f(s_{i-1}, [E y_{i-1}; c_i]) with c_i = sum_j a_ij h_j, a_i = softmax(v^T tanh(W s_{i-1} + U h_j)).
 
     Starts from s_0 = tanh(W_s <-h_1) (the backward encoder state); the maxout output layer
-    reads [s_i; E y_{i-1}; c_i].
+    reads [s_i; E y_{i-1}; c_i]. With `gate` (Show, Attend and Tell's beta), c_i is
+    sigmoid(w . s_{i-1} + b) * sum_j a_ij h_j wherever it is read.
     """
 
     def __init__(self, *, cell: Cell, embed_size: int, hidden_size: int, num_layers: int, dropout: float,
                  encoder_hidden: int, encoder_layers: int, encoder_directions: int, attention_size: int,
-                 layer_norm: bool = False):
+                 layer_norm: bool = False, gate: bool = False):
         super().__init__()
         context_size = encoder_hidden * encoder_directions
+        self.gate = nn.Linear(hidden_size, 1) if gate else None
         self.attention = AdditiveAttention(query_size=hidden_size, key_size=context_size, attention_size=attention_size)
         self.rnn = StackedCell(cell=cell, embed_size=embed_size, extra_size=context_size, hidden_size=hidden_size,
                                num_layers=num_layers, dropout=dropout, layer_norm=layer_norm)
@@ -45,7 +47,8 @@ class BahdanauDecoder(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: ModelConfig, encoder: Encoder) -> BahdanauDecoder:
-        return cls(**stepped_rnn_arguments(cfg), **encoder_shape(cfg, encoder), attention_size=cfg.attention_size)
+        return cls(**stepped_rnn_arguments(cfg), **encoder_shape(cfg, encoder), attention_size=cfg.attention_size,
+                   gate=cfg.attention_gate)
 
     def make_memory(self, encoded: EncoderOutput) -> Memory:
         hidden, cell = self.initial(encoded)
@@ -58,6 +61,8 @@ class BahdanauDecoder(nn.Module):
     def _advance(self, projected: torch.Tensor, state: DecoderState, memory: Memory):
         """One step from the projected embedding (B, G): attend with s_{i-1}, then update the RNN."""
         context, weights = self.attention(state.hidden[-1], memory.keys, memory.states, memory.mask)
+        if self.gate is not None:
+            context = torch.sigmoid(self.gate(state.hidden[-1])) * context  # (B, 1) * (B, C)
         output, hidden, cell = self.rnn(projected, context, state.hidden, state.cell)
         return output, context, weights, DecoderState(hidden, cell)
 
