@@ -67,6 +67,20 @@ def test_prepare_decodes_each_image_once_into_one_array_beside_the_captions(trai
     assert len((trained / "data" / "dev.tgt").read_text().splitlines()) == 24
 
 
+def test_an_svg_is_rasterised_at_the_configured_size_and_a_broken_one_is_named(tmp_path):
+    from nmt.captioning.config import ImageConfig
+    from nmt.captioning.data import ImageError, read_image
+
+    (tmp_path / "disc.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+                                       '<circle cx="5" cy="5" r="3" fill="rgb(220,30,30)"/></svg>')
+    pixels = read_image(tmp_path / "disc.svg", ImageConfig(height=20, width=20))
+    assert pixels.shape == (20, 20, 3)
+    assert tuple(pixels[10, 10]) == COLOURS["red"] and tuple(pixels[0, 0]) == (255, 255, 255)  # on white
+    (tmp_path / "cut.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="10"')
+    with pytest.raises(ImageError, match="cut.svg: not a readable SVG"):
+        read_image(tmp_path / "cut.svg", ImageConfig())
+
+
 def test_the_loop_trains_a_captioner_that_names_the_colour(trained):
     results = json.loads((trained / "results.json").read_text())["train"]
     assert results["task"] == "captioning" and results["unit"] == "caption tokens"

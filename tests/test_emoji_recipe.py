@@ -43,3 +43,17 @@ def test_each_five_tone_base_holds_out_one_tone_for_test_and_another_for_dev():
                item.startswith("\U0001F9D1"))
     for tone in TONES:  # every held-out tone and base is seen in training with something else
         assert any(chosen[e] == "train" and tone in e for e in emoji)
+
+
+def test_the_three_vendors_file_names_meet_on_one_key(tmp_path):
+    """Twemoji drops leading zeros and FE0F, OpenMoji keeps both in upper case: one emoji, one key."""
+    for vendor, name in (("twemoji", "23-20e3"), ("openmoji", "0023-FE0F-20E3"), ("plain", "1F469-1F3FD-200D-1F52C")):
+        (tmp_path / vendor).mkdir()
+        (tmp_path / vendor / f"{name}.svg").write_text("<svg/>")
+    (tmp_path / "openmoji" / "E0A1.svg").write_text("<svg/>")  # an extra of the vendor's own: kept apart
+    (tmp_path / "openmoji" / "logo.svg").write_text("<svg/>")
+    keycap = build_emoji.key("#\ufe0f\u20e3")
+    assert keycap == "23-20e3"
+    assert set(build_emoji.svg_files(tmp_path / "twemoji")) == {keycap}
+    assert set(build_emoji.svg_files(tmp_path / "openmoji")) == {keycap, "e0a1"}
+    assert set(build_emoji.svg_files(tmp_path / "plain")) == {build_emoji.key("\U0001F469\U0001F3FD\u200d\U0001F52C")}

@@ -33,7 +33,7 @@ class ImageError(Exception):
 
 
 def read_image(path: str | Path, image: ImageConfig) -> np.ndarray:
-    """An image file (PNG, JPEG, ... and SVG where cairosvg is installed) as (H, W, C) uint8 at the
+    """An image file (PNG, JPEG, ... and SVG) as (H, W, C) uint8 at the
     configured size; transparency is laid on white. Raises ImageError naming the file."""
     from PIL import Image, UnidentifiedImageError
 
@@ -59,11 +59,26 @@ def read_image(path: str | Path, image: ImageConfig) -> np.ndarray:
 def _rasterise_svg(path: Path, image: ImageConfig):
     import io
 
+    return io.BytesIO(rasterise_svg(path, image.width * 2, image.height * 2))
+
+
+def rasterise_svg(path: Path, width: int, height: int) -> bytes:
+    """An SVG file as PNG bytes of width x height, with resvg (resvg-py, a dependency), else cairosvg.
+    Raises ImageError naming the file."""
     try:
-        import cairosvg
+        import resvg_py
     except ImportError:
-        raise ImageError(f"{path}: SVG needs cairosvg (pip install cairosvg)") from None
-    return io.BytesIO(cairosvg.svg2png(url=str(path), output_width=image.width * 2, output_height=image.height * 2))
+        resvg_py = None
+    try:
+        if resvg_py is not None:
+            return bytes(resvg_py.svg_to_bytes(svg_path=str(path), width=width, height=height))
+        import cairosvg
+
+        return cairosvg.svg2png(url=str(path), output_width=width, output_height=height)
+    except ImportError:
+        raise ImageError(f"{path}: SVG needs resvg-py or cairosvg (pip install resvg-py)") from None
+    except (ValueError, OSError) as err:
+        raise ImageError(f"{path}: not a readable SVG ({err})") from None
 
 
 def read_captions(path: str | Path) -> list[tuple[Path, str]]:

@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
-"""The emoji captioning corpus: Noto Color Emoji's own bitmaps as images, their Unicode CLDR names in
-English and German as captions ("woman scientist: medium skin tone" / "Wissenschaftlerin:
-mittlere Hautfarbe").
+"""The emoji captioning corpus: each emoji drawn by three vendors (Noto Color Emoji's own bitmaps,
+Twemoji's and OpenMoji's SVGs rasterised), with its Unicode CLDR names in English and German as
+captions ("woman scientist: medium skin tone" / "Wissenschaftlerin: mittlere Hautfarbe"). Only
+emoji that all three draw and CLDR names in both languages are kept.
 
 Split by unseen combinations: of the emoji drawn in all five skin tones, each base holds out one
 tone for test and another for dev (rotating over the bases), so every test word is seen in
 training (the base with other tones, the tone with other bases) but never together. Everything
-else is training data. Writes OUT/images/<code points>.png and OUT/{train,dev,test}.{en,de}.tsv.
+else is training data. Writes OUT/images/{noto,twemoji,openmoji}/<code points>.png and, per
+language L:
+  {train,dev,test}.L.tsv                 Noto only
+  {train,dev,test}_2styles.L.tsv         Noto and Twemoji
+  test_openmoji.L.tsv                    the unseen style: OpenMoji's drawings of the training emoji
 """
 
 from __future__ import annotations
@@ -83,31 +88,65 @@ def font_images(font: Path):
     return png
 
 
+def key(emoji: str) -> str:
+    """The file name the vendors agree on: lower-case hex code points, joined by '-', without FE0F."""
+    return "-".join(f"{ord(c):x}" for c in emoji if c != VARIATION)
+
+
+def svg_files(folder: Path) -> dict[str, Path]:
+    """key -> SVG file of a vendor's folder (Twemoji '23-20e3.svg', OpenMoji '0023-FE0F-20E3.svg')."""
+    files = {}
+    for path in folder.glob("*.svg"):
+        try:
+            files[key("".join(chr(int(part, 16)) for part in path.stem.split("-")))] = path
+        except ValueError:
+            continue  # a vendor's own drawing without a code point name
+    return files
+
+
+def write_tsv(path: Path, rows: list[tuple[str, str]]) -> None:
+    path.write_text("".join(f"{image}\t{caption}\n" for image, caption in rows), encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--font", type=Path, required=True, help="NotoColorEmoji.ttf")
+    parser.add_argument("--twemoji", type=Path, required=True, help="the folder of Twemoji's SVGs (npm @twemoji/svg)")
+    parser.add_argument("--openmoji", type=Path, required=True, help="the folder of OpenMoji's colour SVGs (npm openmoji)")
     parser.add_argument("--cldr", type=Path, required=True, help="the CLDR folder holding common/annotations")
+    parser.add_argument("--size", type=int, default=128, help="pixels a side of the rasterised SVGs")
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
+    from nmt.captioning.data import rasterise_svg
+
     english, german = read_names(args.cldr, "en"), read_names(args.cldr, "de")
     png = font_images(args.font)
-    (args.out / "images").mkdir(parents=True, exist_ok=True)
+    drawn = {"twemoji": svg_files(args.twemoji), "openmoji": svg_files(args.openmoji)}
+    for style in ("noto", *drawn):
+        (args.out / "images" / style).mkdir(parents=True, exist_ok=True)
     kept = []
     for emoji in sorted(set(english) & set(german)):
-        data = png(emoji)
+        name = key(emoji)
+        data = png(emoji) if all(name in files for files in drawn.values()) else None
         if data is None:
-            continue  # a symbol with a name but no colour glyph (punctuation, letters)
-        name = "-".join(f"{ord(c):x}" for c in emoji if c != VARIATION)
-        (args.out / "images" / f"{name}.png").write_bytes(data)
-        kept.append((emoji, f"images/{name}.png"))
+            continue  # a symbol with a name that a vendor does not draw (punctuation, letters, new emoji)
+        (args.out / "images" / "noto" / f"{name}.png").write_bytes(data)
+        for style, files in drawn.items():
+            (args.out / "images" / style / f"{name}.png").write_bytes(rasterise_svg(files[name], args.size, args.size))
+        kept.append((emoji, name))
     splits = split([emoji for emoji, _ in kept])
     for lang, names in (("en", english), ("de", german)):
         for part in ("train", "dev", "test"):
-            lines = [f"{path}\t{names[emoji]}\n" for emoji, path in kept if splits[emoji] == part]
-            (args.out / f"{part}.{lang}.tsv").write_text("".join(lines), encoding="utf-8")
+            chosen = [(name, names[emoji]) for emoji, name in kept if splits[emoji] == part]
+            write_tsv(args.out / f"{part}.{lang}.tsv", [(f"images/noto/{n}.png", c) for n, c in chosen])
+            write_tsv(args.out / f"{part}_2styles.{lang}.tsv",
+                      [(f"images/{style}/{n}.png", c) for n, c in chosen for style in ("noto", "twemoji")])
+            if part == "train":
+                write_tsv(args.out / f"test_openmoji.{lang}.tsv", [(f"images/openmoji/{n}.png", c) for n, c in chosen])
     counts = {part: sum(1 for v in splits.values() if v == part) for part in ("train", "dev", "test")}
-    print(f"emoji: {len(kept):,} images with English and German names; train {counts['train']:,}, "
-          f"dev {counts['dev']:,}, test {counts['test']:,} (unseen tone combinations)")
+    print(f"emoji: {len(kept):,} emoji drawn by Noto, Twemoji and OpenMoji with English and German names "
+          f"({3 * len(kept):,} images); train {counts['train']:,}, dev {counts['dev']:,}, test {counts['test']:,} "
+          f"(unseen tone combinations) in each style")
     if not counts["test"]:
         sys.exit("emoji: no emoji in all five skin tones: is this the Noto Color Emoji font?")
 
