@@ -135,10 +135,13 @@ def test_a_captioning_model_given_to_nmt_translate_names_nmt_caption(trained):
     ("model.reverse_source=true", "model.reverse_source reverses a sentence"),
     ("model.bidirectional=true", "model.bidirectional sets the text encoder"),
     ("image.channels=2", "image.channels = 2 is not valid"),
+    ("image.encoder=efficientnet_lite0 image.channels=1", "image.encoder = 'efficientnet_lite0' reads colour images"),
+    ("image.fine_tune=true", "image.fine_tune trains a pretrained encoder's weights"),
+    ("image.encoder=efficientnet_lite0 image.stride=4", "image.stride = 4 is not valid"),
 ])
 def test_settings_an_image_cannot_take_are_one_line(trained, override, named):
     with pytest.raises(ConfigError, match=named):
-        load_config(trained.parent / "run.yaml", [override])
+        load_config(trained.parent / "run.yaml", override.split())
 
 
 def test_the_doubly_stochastic_regulariser_adds_what_xu_et_al_write(trained):
@@ -217,3 +220,20 @@ def test_the_language_only_baseline_gives_every_image_the_same_caption_scores(tr
             logits = model(batch.src, batch.src_lengths, batch.tgt_in).logits
         same = torch.allclose(logits[0], logits[1], atol=1e-6)
         assert same == blank  # different pictures, the same scores only when blank
+
+
+def test_a_frozen_pretrained_encoder_trains_from_its_cached_grids_and_captions_from_pictures(trained, tmp_path):
+    """image.encoder: efficientnet_lite0 through nmt-train (the backbone's grids cached once in the
+    prepared data) and nmt-caption (the same backbone run on the image files)."""
+    exp = tmp_path / "lite0"
+    settings = [f"exp_dir={exp}", "image.encoder=efficientnet_lite0", "image.stride=8", "train.max_steps=60",
+                "train.validate_every=30", "train.stop_metric=exact"]
+    result = run_cli("nmt.cli.train", "--config", str(trained.parent / "run.yaml"), "--quiet",
+                     *(arg for setting in settings for arg in ("--set", setting)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (exp / "data" / "train.grid-s8.f16").exists() and (exp / "data" / "dev.grid-s8.f16").exists()
+    assert json.loads((exp / "results.json").read_text())["train"]["best"]["exact"] >= 90.0  # of 24 dev images
+    dev = (trained.parent / "dev.tsv").read_text().splitlines()[:6]
+    captioned = caption(exp, *(str(trained.parent / line.split("\t")[0]) for line in dev))
+    assert captioned.returncode == 0, captioned.stderr
+    assert sum(c == line.split("\t")[1] for c, line in zip(captioned.stdout.splitlines(), dev)) >= 5

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from nmt.captioning.config import ImageConfig
 from nmt.config import DecodeConfig, ModelConfig
 from nmt.models.image_encoder import ConvEncoder, build_image_model
 from nmt.search import generate
@@ -22,14 +23,15 @@ def model_for(variant: str, cell: str):
     torch.manual_seed(0)
     cfg = ModelConfig(variant=variant, cell=cell, embed_size=8, encoder_hidden=10, decoder_hidden=12,
                       attention_size=6, dropout=0.0, input_feeding=variant == "luong")
-    return build_image_model(cfg, channels=3, width=4, blocks=2, tgt_vocab_size=V).eval()
+    encoder = ConvEncoder(channels=3, width=4, hidden_size=10, blocks=2, num_layers=1, dropout=0.0)
+    return build_image_model(cfg, encoder, V).eval()
 
 
 def test_the_grid_is_read_row_by_row_every_position_real_and_the_start_is_the_mean():
     encoder = ConvEncoder(channels=3, width=4, hidden_size=10, blocks=2, num_layers=2, dropout=0.0).eval()
     with torch.no_grad():
         out = encoder(images(2))
-    assert ConvEncoder.grid_size(16, 24, 2) == (4, 6)
+    assert ImageConfig(height=16, width=24, blocks=2).grid() == (4, 6)
     assert out.states.shape == (2, 4 * 6, 10) and out.mask.all() and out.mask.shape == (2, 24)
     assert out.final_hidden.shape == (2, 1, 2, 10)  # (layers, directions, B, D)
     torch.testing.assert_close(out.final_hidden[1, 0], out.states.mean(1))
@@ -69,3 +71,40 @@ def test_attention_spans_the_grid_in_search(variant):
     for (hyp,) in results:
         assert hyp.attention.shape == (len(hyp.tokens) + 1, 24)
         torch.testing.assert_close(hyp.attention.sum(-1), torch.ones(len(hyp.tokens) + 1))
+
+
+# ---- the pretrained encoder (EfficientNet-Lite0's ImageNet weights, a dependency: no download)
+
+def test_efficientnet_lite0_still_names_a_known_photo():
+    """matplotlib's sample photo of Grace Hopper is ImageNet's "military uniform", as TensorFlow's
+    examples have long shown; TensorFlow's padding or preprocessing done wrong lowers its probability."""
+    import matplotlib.cbook
+    import numpy as np
+    from PIL import Image
+
+    from nmt.models.efficientnet import MILITARY_UNIFORM, pretrained_efficientnet_lite0
+
+    photo = Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg")).convert("RGB").resize((224, 224))
+    network = pretrained_efficientnet_lite0()
+    with torch.no_grad():
+        probabilities = network(network.pixels(torch.from_numpy(np.array(photo))[None])).softmax(-1)[0]
+    assert int(probabilities.argmax()) == MILITARY_UNIFORM and float(probabilities[MILITARY_UNIFORM]) > 0.4
+
+
+def test_a_frozen_pretrained_encoder_reads_a_cached_grid_as_it_reads_the_images():
+    from nmt.models.image_encoder import PretrainedEncoder
+
+    encoder = PretrainedEncoder(hidden_size=10, stride=8, num_layers=1, dropout=0.0).train()
+    assert not encoder.backbone.training and not any(p.requires_grad for p in encoder.backbone.parameters())
+    assert all(p.requires_grad for p in encoder.project.parameters())
+    batch = images(2)  # 16 x 24: a 2 x 3 grid at stride 8
+    with torch.no_grad():
+        cached = encoder.backbone_grid(batch).permute(0, 2, 3, 1).to(torch.float16)  # what training caches
+    from_images, from_cache = encoder(batch), encoder(cached)
+    assert ImageConfig(height=16, width=24, encoder="efficientnet_lite0", stride=8).grid() == (2, 3)
+    assert from_images.states.shape == (2, 2 * 3, 10)
+    torch.testing.assert_close(from_cache.states, from_images.states, atol=2e-2, rtol=1e-2)
+    from_cache.states.sum().backward()  # only the projection learns
+    assert encoder.project.weight.grad is not None
+    tuned = PretrainedEncoder(hidden_size=10, stride=8, num_layers=1, dropout=0.0, fine_tune=True).train()
+    assert tuned.backbone.training and all(p.requires_grad for p in tuned.backbone.parameters())

