@@ -237,3 +237,15 @@ def test_a_frozen_pretrained_encoder_trains_from_its_cached_grids_and_captions_f
     captioned = caption(exp, *(str(trained.parent / line.split("\t")[0]) for line in dev))
     assert captioned.returncode == 0, captioned.stderr
     assert sum(c == line.split("\t")[1] for c, line in zip(captioned.stdout.splitlines(), dev)) >= 5
+
+
+def test_the_figure_tool_draws_a_row_of_panels_an_image(trained, tmp_path):
+    from conftest import REPO
+    from PIL import Image
+
+    images = [str(trained.parent / "images" / f"dev{i}.png") for i in (0, 1)]
+    result = subprocess.run([sys.executable, str(REPO / "tools" / "caption_figure.py"), "--model", str(trained),
+                             "--out", str(tmp_path / "f.png"), *images], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    sheet = Image.open(tmp_path / "f.png")
+    assert sheet.height == 2 * 190 and sheet.width >= 3 * 160  # two rows: the image, a piece, </s>

@@ -25,7 +25,7 @@ BATCH = 32  # images read and captioned together
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="nmt-caption", description=__doc__.splitlines()[0])
-    parser.add_argument("images", nargs="*", metavar="IMAGE", help="image files (PNG, JPEG, SVG with cairosvg); "
+    parser.add_argument("images", nargs="*", metavar="IMAGE", help="image files (PNG, JPEG, SVG); "
                                                                    "none: paths on stdin, one a line")
     parser.add_argument("--model", action="append", required=True, metavar="EXP_DIR",
                         help="experiment directory (repeat for an ensemble)")

@@ -20,23 +20,7 @@ caption_test() {  # the test images' captions into $exp/test.hyp (kept while new
 }
 
 score_captions() {  # BLEU, chrF and exact match of $exp/test.hyp into $exp/results.json
-  cut -f2 "$test_tsv" > "$exp/test.ref"
-  nmt-score -r "$exp/test.ref" -i "$exp/test.hyp" --json > "$exp/test.scores.json" &&
-  "$nmt_python" - "$exp" <<'PY'
-import json, sys
-from pathlib import Path
-exp = Path(sys.argv[1])
-hyps, refs = (exp / "test.hyp").read_text().splitlines(), (exp / "test.ref").read_text().splitlines()
-scores = json.loads((exp / "test.scores.json").read_text())
-scores["exact"] = round(100.0 * sum(h == r for h, r in zip(hyps, refs)) / len(refs), 2)
-scores["base_exact"] = round(100.0 * sum(h.split(":")[0] == r.split(":")[0] for h, r in zip(hyps, refs)) / len(refs), 2)
-scores["tone_exact"] = round(100.0 * sum(h.split(":")[-1] == r.split(":")[-1] for h, r in zip(hyps, refs)) / len(refs), 2)
-results = json.loads((exp / "results.json").read_text()) if (exp / "results.json").exists() else {}
-results["test"] = scores
-(exp / "results.json").write_text(json.dumps(results, indent=2))
-print(f"{exp.name}: test exact match {scores['exact']:.1f} % (name {scores['base_exact']:.1f} %, skin tone "
-      f"{scores['tone_exact']:.1f} %), BLEU {scores['bleu']:.2f}, chrF {scores['chrf']:.2f}")
-PY
+  "$nmt_python" local/score_captions.py "$exp" "$test_tsv"
 }
 
 run_stage 0 data local/data.sh data
