@@ -125,3 +125,11 @@ def train_straight_and_resumed(tmp_path: Path, config: Path, exp_dir: Path, *, s
     assert a["iterator"] == b["iterator"] and a["iterator"]["epoch"] > 1  # across an epoch boundary
     assert all(np.array_equal(a["model"][k].numpy(), b["model"][k].numpy()) for k in a["model"])
     return runs["straight"]
+
+
+@pytest.fixture(scope="session")
+def toy_captioner(tmp_path_factory) -> Path:
+    """A captioner of coloured discs (tests/captioning_toy.py), trained once a test process."""
+    from captioning_toy import train_toy_captioner
+
+    return train_toy_captioner(tmp_path_factory)

@@ -33,22 +33,29 @@ class ImageError(Exception):
     """An image that cannot be read: the message names it and says why."""
 
 
-def read_image(path: str | Path, image: ImageConfig) -> np.ndarray:
-    """An image file (PNG, JPEG, ... and SVG) as (H, W, C) uint8 at the
-    configured size; transparency is laid on white. Raises ImageError naming the file."""
+def read_image(source: str | Path | bytes, image: ImageConfig, *, name: str = "the image") -> np.ndarray:
+    """An image file, or a file's bytes (`name` then says what it is), as (H, W, C) uint8 at the
+    configured size: PNG, JPEG, ... and SVG; transparency is laid on white. Raises ImageError
+    naming the file."""
+    import io
+
     from PIL import Image, UnidentifiedImageError
 
-    path = Path(path)
+    label = name if isinstance(source, bytes) else str(source)
     try:
-        if path.suffix.lower() == ".svg":
-            opened = Image.open(_rasterise_svg(path, image))
+        if isinstance(source, bytes):
+            is_svg = source.lstrip()[:5] in (b"<svg ", b"<svg>", b"<?xml")
+            data = rasterise_svg(source, image.width * 2, image.height * 2, name=label) if is_svg else source
+            opened = Image.open(io.BytesIO(data))
+        elif Path(source).suffix.lower() == ".svg":
+            opened = Image.open(io.BytesIO(rasterise_svg(Path(source), image.width * 2, image.height * 2)))
         else:
-            opened = Image.open(path)
+            opened = Image.open(source)
         opened.load()  # a truncated file fails here, not later
     except FileNotFoundError:
-        raise ImageError(f"{path}: no such file") from None
+        raise ImageError(f"{label}: no such file") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise ImageError(f"{path}: not a readable image ({err})") from None
+        raise ImageError(f"{label}: not a readable image ({err})") from None
     rgba = opened.convert("RGBA")
     white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
     flat = Image.alpha_composite(white, rgba).convert("RGB" if image.channels == 3 else "L")
@@ -57,29 +64,28 @@ def read_image(path: str | Path, image: ImageConfig) -> np.ndarray:
     return pixels if pixels.ndim == 3 else pixels[:, :, None]  # (H, W) -> (H, W, 1)
 
 
-def _rasterise_svg(path: Path, image: ImageConfig):
-    import io
-
-    return io.BytesIO(rasterise_svg(path, image.width * 2, image.height * 2))
-
-
-def rasterise_svg(path: Path, width: int, height: int) -> bytes:
-    """An SVG file as PNG bytes of width x height, with resvg (resvg-py, a dependency), else cairosvg.
-    Raises ImageError naming the file."""
+def rasterise_svg(source: Path | bytes, width: int, height: int, *, name: str = "the image") -> bytes:
+    """An SVG file (or its bytes) as PNG bytes of width x height, with resvg (resvg-py, a dependency),
+    else cairosvg. Raises ImageError naming the file."""
     import importlib.util
 
+    label = name if isinstance(source, bytes) else str(source)
     try:
         if importlib.util.find_spec("resvg_py") is not None:
             import resvg_py
 
-            return bytes(resvg_py.svg_to_bytes(svg_path=str(path), width=width, height=height))
+            if isinstance(source, bytes):
+                return bytes(resvg_py.svg_to_bytes(svg_string=source.decode("utf-8"), width=width, height=height))
+            return bytes(resvg_py.svg_to_bytes(svg_path=str(source), width=width, height=height))
         import cairosvg
 
-        return cairosvg.svg2png(url=str(path), output_width=width, output_height=height)
+        if isinstance(source, bytes):
+            return cairosvg.svg2png(bytestring=source, output_width=width, output_height=height)
+        return cairosvg.svg2png(url=str(source), output_width=width, output_height=height)
     except ImportError:
-        raise ImageError(f"{path}: SVG needs resvg-py or cairosvg (pip install resvg-py)") from None
-    except (ValueError, OSError) as err:
-        raise ImageError(f"{path}: not a readable SVG ({err})") from None
+        raise ImageError(f"{label}: SVG needs resvg-py or cairosvg (pip install resvg-py)") from None
+    except (ValueError, OSError) as err:  # UnicodeDecodeError is a ValueError
+        raise ImageError(f"{label}: not a readable SVG ({err})") from None
 
 
 def read_captions(path: str | Path) -> list[tuple[Path, str]]:

@@ -120,6 +120,7 @@ class LoadedCaptioner:
     tokenizer: Tokenizer
     model: Seq2Seq
     checkpoint: Path
+    exp_dir: Path
 
     def captioner(self, *, decode: DecodeConfig | None = None, device: torch.device | str = "cpu",
                   seed: int | None = None, keep_attention: bool = False) -> Captioner:
@@ -137,7 +138,7 @@ def load_captioner(exp_dir: str | Path, *, checkpoint: str = "best",
     path = checkpoint_path(exp_dir, checkpoint)
     model = build_captioner(cfg, tokenizer.tgt_vocab_size, pretrained=False)
     load_weights(model, path, mismatch=f"model: {path} does not fit the model in {exp_dir / 'config.yaml'}")
-    return LoadedCaptioner(cfg, tokenizer, model.to(device).eval(), path)
+    return LoadedCaptioner(cfg, tokenizer, model.to(device).eval(), path, exp_dir)
 
 
 class CaptionTask(NoTaskState):

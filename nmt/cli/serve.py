@@ -1,4 +1,5 @@
-"""nmt-serve: a translation service (HTTP API with dynamic batching) and a page to try a model on.
+"""nmt-serve: a translation service (HTTP API with dynamic batching) and a page to try a model on;
+captioning models get an image API and a page of their own (/caption).
 
     nmt-serve --model recipes/ding-de-en/exp/rnnsearch [--model debian=recipes/debian-de-en/exp/rnnsearch]
               [--host 127.0.0.1] [--port 8080]
@@ -37,18 +38,25 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _models(specs: list[str], *, checkpoint: str, device: str) -> dict:
-    from nmt.tasks import load_trained
+def _models(specs: list[str], *, checkpoint: str, device: str) -> tuple[dict, dict]:
+    """(translation models, captioning models) by name, each loaded by its own task's loader."""
+    from nmt.tasks import load_trained, task_of
 
-    models = {}
+    translation: dict = {}
+    captioning: dict = {}
     for spec in specs:
         name, sep, directory = spec.partition("=")
         if not sep:
             name, directory = Path(spec).resolve().name, spec
-        if not name or name in models:
+        if not name or name in translation or name in captioning:
             raise NmtError(f"serve: --model {spec!r}: {'a name is empty' if not name else f'the name {name!r} is taken'}")
-        models[name] = load_trained(directory, task="translation", checkpoint=checkpoint, device=device)
-    return models
+        task = task_of(directory).name
+        if task not in ("translation", "captioning"):
+            raise NmtError(f"serve: --model {spec!r} holds a {task_of(directory).title}; nmt-serve serves "
+                           "translation and captioning models")
+        chosen = translation if task == "translation" else captioning
+        chosen[name] = load_trained(directory, task=task, checkpoint=checkpoint, device=device)
+    return translation, captioning
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -75,15 +83,20 @@ def _main() -> int:
 
     from nmt.device import pick_device
     from nmt.serve.app import create_app
+    from nmt.serve.captions import CaptionService
     from nmt.serve.service import Limits, Service
 
     limit_threads()
     device = str(pick_device(args.device, setting="serve: --device"))
     limits = Limits(max_lines=args.max_lines, max_chars=args.max_chars, max_beam=args.max_beam,
                     max_queue_lines=args.max_queue, batch_wait_ms=args.batch_wait_ms, batch_tokens=args.batch_tokens)
-    service = Service(_models(args.model, checkpoint=args.checkpoint, device=device), device=device, limits=limits)
-    print(f"nmt-serve: {', '.join(service.models)} on http://{args.host}:{args.port}/ ({device})", file=sys.stderr)
-    uvicorn.run(create_app(service), host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=30)
+    translation, captioning = _models(args.model, checkpoint=args.checkpoint, device=device)
+    service = Service(translation, device=device, limits=limits) if translation else None
+    captions = CaptionService(captioning, device=device, max_beam=args.max_beam) if captioning else None
+    names = [*translation, *captioning]
+    print(f"nmt-serve: {', '.join(names)} on http://{args.host}:{args.port}/ ({device})", file=sys.stderr)
+    uvicorn.run(create_app(service, captions=captions), host=args.host, port=args.port, log_level="warning",
+                timeout_graceful_shutdown=30)
     return 0
 
 

@@ -2,25 +2,32 @@
 
     POST /v1/translate   {"text": "..." | ["...", ...], "model"?, "beam"?, "nbest"?, "alignments"?}
     POST /v1/analyze     {"text": "...", "model"?, "beam"?, "nbest"?}: n-best, attention, cell activations
-    GET  /v1/models, GET /health, GET /docs (OpenAPI), GET / (the page)
+    POST /v1/caption     {"image": "<base64 of an image file>", "model"?, "beam"?, "nbest"?}: a captioning
+                         model's n-best and each piece's attention as an h x w grid
+    GET  /v1/example?model=&index=   a captioning model's test image (PNG), for the page
+    GET  /v1/models, GET /health, GET /docs (OpenAPI), GET / (the page), GET /caption (the captioning page)
 
 Every mistake in a request is a 4xx answer {"error": "<what was wrong>"}; the server goes on.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
 import contextlib
 from pathlib import Path
 from typing import AsyncIterator, Union
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nmt.serve.batcher import Batcher, QueueFull
+from nmt.serve.captions import CaptionService
 from nmt.serve.service import Options, RequestError, Service
 
 STATIC = Path(__file__).parent / "static"
@@ -40,6 +47,15 @@ class AnalyzeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: StrictStr
+    model: StrictStr | None = None
+    beam: StrictInt | None = None
+    nbest: StrictInt = 3
+
+
+class CaptionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    image: StrictStr  # the image file's bytes, base64 (PNG, JPEG, SVG)
     model: StrictStr | None = None
     beam: StrictInt | None = None
     nbest: StrictInt = 3
@@ -93,7 +109,17 @@ router = APIRouter()
 
 
 def _service(request: Request) -> Service:
-    return request.app.state.service
+    service = request.app.state.service
+    if service is None:
+        raise RequestError(404, "this server has no translation model; its captioning models answer POST /v1/caption")
+    return service
+
+
+def _captions(request: Request) -> CaptionService:
+    captions = request.app.state.captions
+    if captions is None:
+        raise RequestError(404, "this server has no captioning model; its translation models answer POST /v1/translate")
+    return captions
 
 
 async def _submit(request: Request, chosen: Options, lines: list[str]) -> list[dict]:
@@ -122,39 +148,71 @@ async def analyze(body: AnalyzeRequest, request: Request) -> dict:
     return (await _submit(request, chosen, [body.text]))[0]
 
 
+@router.post("/v1/caption")
+async def caption(body: CaptionRequest, request: Request) -> dict:
+    """One image's n-best captions, and where each piece of each looked (an h x w grid)."""
+    captions = _captions(request)
+    try:
+        image = base64.b64decode(body.image, validate=True)
+    except binascii.Error:
+        raise RequestError(422, "image: not base64 (the image file's bytes, base64-encoded)") from None
+    return await asyncio.to_thread(captions.caption, body.model, image, beam=body.beam, nbest=body.nbest)
+
+
+@router.get("/v1/example")
+async def example(request: Request, index: int, model: str | None = None) -> Response:
+    """A captioning model's own test image, as the model sees it (PNG)."""
+    return Response(_captions(request).example_png(model, index), media_type="image/png")
+
+
 @router.get("/v1/models")
 async def models(request: Request) -> dict:
-    service = _service(request)
-    return {"models": service.describe(), "default": service.default_model}
+    service, captions = request.app.state.service, request.app.state.captions
+    return {"models": service.describe() if service else [], "default": service.default_model if service else None,
+            "captioning": captions.describe() if captions else []}
 
 
 @router.get("/health")
 async def health(request: Request) -> dict:
     batcher = request.app.state.batcher
+    if batcher is None:
+        return {"status": "ok"}
     stats = batcher.stats
     return {"status": "ok", "waiting_lines": batcher.waiting_lines, "requests": stats.requests,
             "batches": stats.batches, "refused": stats.refused}
 
 
 @router.get("/", include_in_schema=False)
-async def page() -> FileResponse:
+async def page(request: Request) -> Response:
+    if request.app.state.service is None:  # a captioning server
+        return RedirectResponse("/caption")
     return FileResponse(STATIC / "index.html")
 
 
-def create_app(service: Service, *, batcher: Batcher | None = None) -> FastAPI:
-    """The application for `service`; its batcher runs while the application does."""
-    limits = service.limits
-    batcher = batcher or Batcher(service.run, max_wait=limits.batch_wait_ms / 1000, max_tokens=limits.batch_tokens,
-                                 max_queue_lines=limits.max_queue_lines)
+@router.get("/caption", include_in_schema=False)
+async def caption_page() -> FileResponse:
+    return FileResponse(STATIC / "caption.html")
+
+
+def create_app(service: Service | None, *, captions: CaptionService | None = None,
+               batcher: Batcher | None = None) -> FastAPI:
+    """The application for `service` (translation) and `captions` (captioning); the translation
+    batcher runs while the application does."""
+    if service is not None and batcher is None:
+        limits = service.limits
+        batcher = Batcher(service.run, max_wait=limits.batch_wait_ms / 1000, max_tokens=limits.batch_tokens,
+                          max_queue_lines=limits.max_queue_lines)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        batcher.start()
+        if batcher is not None:
+            batcher.start()
         yield
-        await batcher.stop()  # SIGTERM: what was accepted is answered first
+        if batcher is not None:
+            await batcher.stop()  # SIGTERM: what was accepted is answered first
 
     app = FastAPI(title="nmt-serve", description="Recurrent neural machine translation", lifespan=lifespan)
-    app.state.batcher, app.state.service = batcher, service
+    app.state.batcher, app.state.service, app.state.captions = batcher, service, captions
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestError, _refused)
