@@ -19,11 +19,11 @@ def images(batch: int, seed: int = 0) -> torch.Tensor:
     return torch.randint(0, 256, (batch, 16, 24, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))
 
 
-def model_for(variant: str, cell: str):
+def model_for(variant: str, cell: str, rows: bool = False):
     torch.manual_seed(0)
     cfg = ModelConfig(variant=variant, cell=cell, embed_size=8, encoder_hidden=10, decoder_hidden=12,
                       attention_size=6, dropout=0.0, input_feeding=variant == "luong")
-    encoder = ConvEncoder(channels=3, width=4, hidden_size=10, blocks=2, num_layers=1, dropout=0.0)
+    encoder = ConvEncoder(channels=3, width=4, hidden_size=10, blocks=2, num_layers=1, dropout=0.0, rows=rows)
     return build_image_model(cfg, encoder, V).eval()
 
 
@@ -47,10 +47,12 @@ def _teacher_forced_score(model, image: torch.Tensor, tokens: list[int]) -> floa
     return float(sum(log_probs[i, t] for i, t in enumerate(tokens + [EOS])))
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-@pytest.mark.parametrize("variant", ["rnnsearch", "context", "luong", "seq2seq"])
-def test_greedy_and_beam_on_images_score_what_teacher_forcing_scores(variant, cell):
-    model, batch = model_for(variant, cell), images(3, seed=1)
+@pytest.mark.parametrize("variant, cell, rows", [
+    *((v, c, False) for v in ("rnnsearch", "context", "luong", "seq2seq") for c in ("lstm", "gru", "rnn")),
+    ("luong", "lstm", True), ("rnnsearch", "gru", True),  # Deng's row encoder under the grid
+])
+def test_greedy_and_beam_on_images_score_what_teacher_forcing_scores(variant, cell, rows):
+    model, batch = model_for(variant, cell, rows), images(3, seed=1)
     grid = torch.full((3,), 4 * 6)  # the positions each image gives, as a sentence's length
     for decode in (DecodeConfig(method="greedy", max_length_a=0.0, max_length_b=6),
                    DecodeConfig(beam_size=3, nbest=2, length_penalty=0.0, max_length_a=0.0, max_length_b=6)):
@@ -71,6 +73,26 @@ def test_attention_spans_the_grid_in_search(variant):
     for (hyp,) in results:
         assert hyp.attention.shape == (len(hyp.tokens) + 1, 24)
         torch.testing.assert_close(hyp.attention.sum(-1), torch.ones(len(hyp.tokens) + 1))
+
+
+def test_the_row_encoder_reads_each_row_whole_and_no_other_and_knows_its_height():
+    from nmt.models.image_encoder import RowEncoder
+
+    torch.manual_seed(0)
+    rows = RowEncoder(6).eval()
+    grid = torch.randn(2, 6, 3, 5)  # (B, D, h, w)
+    changed = grid.clone()
+    changed[:, :, 1, 0] += 1.0  # the first position of the middle row
+    with torch.no_grad():
+        before, after = rows(grid), rows(changed)
+    moved = (before - after).abs().amax(dim=(0, 1))  # (h, w): how much each output position moved
+    assert (moved[1] > 1e-4).all()  # the whole row, to its far end: the backward direction alone could not
+    assert torch.equal(moved[0], torch.zeros(5)) and torch.equal(moved[2], torch.zeros(5))  # no other row
+    with torch.no_grad():
+        rows.row_start.weight.normal_()
+        same = grid[:, :, :1].expand(-1, -1, 3, -1).contiguous()  # three identical rows
+        out = rows(same)
+    assert not torch.allclose(out[:, :, 0], out[:, :, 2])  # told apart by their height alone
 
 
 # ---- the pretrained encoder (EfficientNet-Lite0's ImageNet weights, a dependency: no download)

@@ -39,6 +39,9 @@ class ImageConfig:
     blocks: int = field(default=3, metadata=value_range(1, 6))  # scratch: each halves the grid: 64 x 64 -> 8 x 8
     stride: Literal[8, 16, 32] = 16  # efficientnet_lite0: the grid's stride (its features of 40, 112 or 320 channels)
     fine_tune: bool = False  # efficientnet_lite0: train its weights too
+    # Deng et al. 2017: a bidirectional LSTM along each row of the grid (from a learned start per
+    # row), so a position also sees its row's context: what reading a formula left to right needs
+    row_encoder: bool = False
     blank: bool = False  # the language-only baseline: the CNN sees one grey image whatever the input
 
     def grid(self) -> tuple[int, int]:
@@ -94,6 +97,9 @@ class CaptionConfig:
         if self.image.encoder != "scratch" and self.image.channels != 3:
             raise ConfigError(f"config: image.encoder = {self.image.encoder!r} reads colour images; "
                               f"image.channels = {self.image.channels}")
+        if self.image.row_encoder and self.model.encoder_hidden % 2:
+            raise ConfigError(f"config: image.row_encoder splits model.encoder_hidden between two directions; "
+                              f"{self.model.encoder_hidden} is odd")
         if self.image.encoder == "scratch" and self.image.fine_tune:
             raise ConfigError("config: image.fine_tune trains a pretrained encoder's weights; image.encoder = 'scratch' "
                               "trains all of its own")

@@ -70,11 +70,11 @@ def build_captioner(cfg: CaptionConfig, vocab_size: int, *, pretrained: bool = T
     if image.encoder == "scratch":
         encoder = ConvEncoder(channels=image.channels, width=image.cnn_width, hidden_size=model.encoder_hidden,
                               blocks=image.blocks, num_layers=model.encoder_layers, dropout=model.dropout,
-                              blank=image.blank)
+                              blank=image.blank, rows=image.row_encoder)
     else:
         encoder = PretrainedEncoder(hidden_size=model.encoder_hidden, stride=image.stride,
                                     num_layers=model.encoder_layers, dropout=model.dropout, fine_tune=image.fine_tune,
-                                    blank=image.blank, pretrained=pretrained)
+                                    blank=image.blank, pretrained=pretrained, rows=image.row_encoder)
     return build_image_model(model, encoder, vocab_size)
 
 

@@ -24,6 +24,28 @@ if TYPE_CHECKING:
     from nmt.models.seq2seq import Seq2Seq
 
 
+class RowEncoder(nn.Module):
+    """Deng et al. 2017's row encoder: a bidirectional LSTM runs along each row of the grid, from a
+    learned start state for that row (its vertical position), so each vector also reads its row's
+    left and right context. (B, D, h, w) -> (B, D, h, w); D even (D / 2 units a direction)."""
+
+    MAX_ROWS = 128
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.rnn = nn.LSTM(size, size // 2, batch_first=True, bidirectional=True)
+        self.row_start = nn.Embedding(self.MAX_ROWS, size)  # both directions' h_0 of row r
+        nn.init.zeros_(self.row_start.weight)
+
+    def forward(self, grid: torch.Tensor) -> torch.Tensor:
+        batch, size, height, width = grid.shape
+        rows = grid.permute(0, 2, 3, 1).reshape(batch * height, width, size)  # every row a sequence
+        start = self.row_start(torch.arange(height, device=grid.device)).repeat(batch, 1)  # (B*h, D), row-major
+        hidden = start.view(batch * height, 2, size // 2).transpose(0, 1).contiguous()  # (2, B*h, D/2)
+        out, _ = self.rnn(rows, (hidden, torch.zeros_like(hidden)))  # (B*h, w, D)
+        return out.reshape(batch, height, width, size).permute(0, 3, 1, 2)
+
+
 class ConvEncoder(nn.Module):
     """`blocks` of 3x3 convolution, batch norm, ReLU and 2x2 max pooling (each halves the grid), then a
     1x1 convolution to `hidden_size`: a 64 x 64 image and 3 blocks give an 8 x 8 grid of 64 positions."""
@@ -31,11 +53,13 @@ class ConvEncoder(nn.Module):
     directions = 1  # the decoders' view: a one-way encoder whose final state is the mean annotation
 
     def __init__(self, *, channels: int, width: int, hidden_size: int, blocks: int, num_layers: int, dropout: float,
-                 blank: bool = False):
+                 blank: bool = False, rows: bool = False):
         """`blank`: every image is read as the same grey one, so the decoder learns the captions alone
-        (the language-only baseline: what a captioner scores when it ignores the picture)."""
+        (the language-only baseline: what a captioner scores when it ignores the picture). `rows`: a
+        RowEncoder over the grid."""
         super().__init__()
         self.blank = blank
+        self.rows = RowEncoder(hidden_size) if rows else None
         layers: list[nn.Module] = []
         size_in = channels
         for block in range(blocks):
@@ -58,7 +82,8 @@ class ConvEncoder(nn.Module):
         pixels = images.permute(0, 3, 1, 2).float().sub(127.5).div(127.5)  # (B, H, W, C) -> (B, C, H, W) in [-1, 1]
         if self.blank:
             pixels = torch.zeros_like(pixels)
-        return grid_annotations(self.cnn(pixels), self.num_layers, self.dropout)  # (B, D, h, w) grid
+        grid = self.cnn(pixels)  # (B, D, h, w)
+        return grid_annotations(self.rows(grid) if self.rows is not None else grid, self.num_layers, self.dropout)
 
 
 def grid_annotations(grid: torch.Tensor, num_layers: int, dropout: nn.Module) -> EncoderOutput:
@@ -80,7 +105,7 @@ class PretrainedEncoder(nn.Module):
     directions = 1
 
     def __init__(self, *, hidden_size: int, stride: int, num_layers: int, dropout: float, fine_tune: bool = False,
-                 blank: bool = False, pretrained: bool = True):
+                 blank: bool = False, pretrained: bool = True, rows: bool = False):
         from nmt.models.efficientnet import EfficientNetLite0, pretrained_efficientnet_lite0
 
         super().__init__()
@@ -89,6 +114,7 @@ class PretrainedEncoder(nn.Module):
         self.backbone.requires_grad_(fine_tune)
         self.fine_tune, self.stride, self.blank = fine_tune, stride, blank
         self.project = nn.Conv2d(EfficientNetLite0.channels(stride), hidden_size, 1)
+        self.rows = RowEncoder(hidden_size) if rows else None
         self.hidden_size, self.num_layers = hidden_size, num_layers
         self.dropout = nn.Dropout(dropout)
 
@@ -112,7 +138,8 @@ class PretrainedEncoder(nn.Module):
 
     def forward(self, src: torch.Tensor, lengths: torch.Tensor | None = None) -> EncoderOutput:
         grid = self.backbone_grid(src) if src.dtype == torch.uint8 else src.permute(0, 3, 1, 2).float()
-        return grid_annotations(self.project(grid), self.num_layers, self.dropout)
+        grid = self.project(grid)
+        return grid_annotations(self.rows(grid) if self.rows is not None else grid, self.num_layers, self.dropout)
 
 
 
