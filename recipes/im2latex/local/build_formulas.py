@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""The image-to-LaTeX corpus (Deng et al. 2017's task) from real formulas: the math of Debian's TeX
+documentation (.tex and LyX sources) and of scientific-Python docstrings (:math: and .. math::),
+normalised into space-separated LaTeX tokens, deduplicated, kept where matplotlib's mathtext can
+draw them, and rendered on a fixed white canvas.
+
+Split by source document (a document's formulas all go to one split, so a test formula never
+comes from a document seen in training; a test or dev formula also written in a training document
+is dropped). A training formula is drawn in each training font set, a dev or test formula in one of
+them; the test formulas are drawn once more in a font set training never sees (the style test). Writes OUT/images/*.png and
+OUT/{train,dev,test,test_style}.tsv (image path TAB normalised LaTeX).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import io
+import logging
+import re
+import sys
+import warnings
+from pathlib import Path
+
+TOKEN = re.compile(r"\\[A-Za-z]+|\\.|[^\s]")
+TEXT_GROUPS = re.compile(r"\\(?:mathrm|text|textrm|mathit|operatorname|mathbf|mathsf|mathtt)\s*\{[^{}]*\}")
+FONT_SETS = ["cm", "stix", "dejavusans"]  # the training styles
+HELD_OUT_FONT = "dejavuserif"  # the style test's
+MAX_TOKENS = 40
+SOURCES = {  # what marks math in each kind of document
+    "tex": [re.compile(r"(?<![\\$])\$([^$]{1,300}?)\$(?!\$)"), re.compile(r"\\\[(.{1,300}?)\\\]", re.S),
+            re.compile(r"\\begin\{(?:equation|displaymath)\*?\}(.{1,300}?)\\end\{(?:equation|displaymath)", re.S)],
+    "lyx": [re.compile(r"\\begin_inset Formula \$(.{1,300}?)\$\s*\n\\end_inset", re.S)],
+    "py": [re.compile(r":math:`([^`]{1,300})`"), re.compile(r"\.\. math::\s*\n((?:[ \t]*\n|[ \t]+\S.*\n)+)")],
+}
+
+
+def normalise(formula: str, *, escaped: bool = False) -> str:
+    """LaTeX as space-separated tokens (a command, an escaped character, or one character); text mode
+    becomes \\mathrm, where the spaces between the tokens are not drawn. `escaped`: a Python string's
+    source, where a backslash may be written twice."""
+    tokens = TOKEN.findall(formula.replace("\\\\", "\\") if escaped else formula)
+    return " ".join("\\mathrm" if token in ("\\text", "\\textrm", "\\mbox") else token for token in tokens)
+
+
+def looks_like_math(tokens: str) -> bool:
+    """Not prose caught between two dollar signs, not a lone symbol, nothing mathtext cannot take."""
+    count = len(tokens.split())
+    if not 3 <= count <= MAX_TOKENS or not tokens.isascii():
+        return False
+    bare = TEXT_GROUPS.sub("", tokens.replace(" ", ""))
+    bare = re.sub(r"\\[A-Za-z]+", "", bare)
+    return re.search(r"[A-Za-z]{4,}", bare) is None and not re.search(r"\\(?:begin|end|label|ref|cite|def|newcommand)\b",
+                                                                       tokens)
+
+
+def read_document(path: Path) -> str:
+    data = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+    return data.decode("utf-8", errors="replace")
+
+
+def documents(tex_root: Path | None, python_roots: list[Path]):
+    """(document name, its kind) of every source, sorted: the split must not depend on the walk."""
+    found = []
+    if tex_root is not None:
+        for pattern, kind in (("*.tex", "tex"), ("*.tex.gz", "tex"), ("*.lyx", "lyx")):
+            found += [(path, kind) for path in tex_root.rglob(pattern)]
+    for root in python_roots:
+        found += [(path, "py") for path in root.rglob("*.py")]
+    return sorted(found)
+
+
+def split_of(name: str) -> str:
+    bucket = int(hashlib.sha1(name.encode()).hexdigest(), 16) % 10
+    return "test" if bucket == 0 else "dev" if bucket == 1 else "train"
+
+
+def drawable(tokens: str) -> bool:
+    from matplotlib.mathtext import MathTextParser
+
+    try:
+        MathTextParser("path").parse(f"${tokens}$")
+        return True
+    except Exception:  # mathtext's parse errors are of several kinds; a formula it cannot draw is left out
+        return False
+
+
+def render(tokens: str, font: str, height: int, width: int) -> bytes:
+    """The formula in `font` on a white height x width canvas, left-aligned and centred vertically,
+    shrunk (never enlarged) to fit."""
+    from matplotlib import mathtext
+    from matplotlib.font_manager import FontProperties
+    from PIL import Image, ImageOps
+
+    buffer = io.BytesIO()
+    mathtext.math_to_image(f"${tokens}$", buffer, prop=FontProperties(size=12, math_fontfamily=font), dpi=150,
+                           format="png")
+    drawn = Image.open(io.BytesIO(buffer.getvalue())).convert("L")
+    box = ImageOps.invert(drawn).getbbox() or (0, 0, 1, 1)
+    drawn = drawn.crop(box)
+    scale = min(1.0, (width - 8) / drawn.width, (height - 8) / drawn.height)
+    if scale < 1.0:
+        drawn = drawn.resize((max(1, round(drawn.width * scale)), max(1, round(drawn.height * scale))),
+                             Image.Resampling.LANCZOS)
+    canvas = Image.new("L", (width, height), 255)
+    canvas.paste(drawn, (4, (height - drawn.height) // 2))
+    out = io.BytesIO()
+    canvas.save(out, format="PNG")
+    return out.getvalue()
+
+
+def main() -> None:
+    logging.getLogger("matplotlib.mathtext").setLevel(logging.ERROR)  # a glyph a font lacks: drawn as a box
+    warnings.filterwarnings("ignore", category=RuntimeWarning)  # mathtext's empty-box division
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tex", type=Path, help="a folder of TeX documentation (.tex, .tex.gz, .lyx), searched whole")
+    parser.add_argument("--python", type=Path, action="append", default=[], help="a package folder of .py files")
+    parser.add_argument("--height", type=int, default=64)
+    parser.add_argument("--width", type=int, default=320)
+    parser.add_argument("out", type=Path)
+    args = parser.parse_args()
+    first_seen: dict[str, tuple[str, str]] = {}  # formula -> (its first document, that document's split)
+    in_training: set[str] = set()
+    for path, kind in documents(args.tex, args.python):
+        name = str(path)
+        text = read_document(path)
+        for pattern in SOURCES[kind]:
+            for found in pattern.findall(text):
+                tokens = normalise(" ".join(found.split()), escaped=kind == "py")
+                if split_of(name) == "train":
+                    in_training.add(tokens)
+                first_seen.setdefault(tokens, (name, split_of(name)))
+    kept = {split: [] for split in ("train", "dev", "test")}
+    for tokens, (name, split) in sorted(first_seen.items()):
+        if split != "train" and tokens in in_training:
+            continue  # also in a training document: not unseen
+        if looks_like_math(tokens) and drawable(tokens):
+            kept[split].append(tokens)
+    (args.out / "images").mkdir(parents=True, exist_ok=True)
+    for split, formulas in kept.items():
+        rows, style_rows, drawn_formulas = [], [], []
+        for index, tokens in enumerate(formulas):
+            one = FONT_SETS[int(hashlib.sha1(tokens.encode()).hexdigest(), 16) % len(FONT_SETS)]
+            fonts = FONT_SETS if split == "train" else [one] + ([HELD_OUT_FONT] if split == "test" else [])
+            try:  # a formula of spacing alone parses but has nothing to draw
+                images = {font: render(tokens, font, args.height, args.width) for font in fonts}
+            except ValueError:
+                continue
+            drawn_formulas.append(tokens)
+            for font, data in images.items():
+                name = f"images/{'style' if font == HELD_OUT_FONT else split}{index}{'-' + font if split == 'train' else ''}.png"
+                (args.out / name).write_bytes(data)
+                (style_rows if font == HELD_OUT_FONT else rows).append(f"{name}\t{tokens}\n")
+        kept[split] = drawn_formulas
+        (args.out / f"{split}.tsv").write_text("".join(rows), encoding="utf-8")
+        if split == "test":
+            (args.out / "test_style.tsv").write_text("".join(style_rows), encoding="utf-8")
+    print(f"im2latex: {sum(map(len, kept.values())):,} formulas from {len({n for n, _ in first_seen.values()}):,} "
+          f"documents: train {len(kept['train']):,}, dev {len(kept['dev']):,}, test {len(kept['test']):,} "
+          f"(held-out documents; training formulas in {len(FONT_SETS)} font sets; the test again in {HELD_OUT_FONT})")
+    if not kept["test"]:
+        sys.exit("im2latex: no test formula: are the TeX documentation packages there?")
+
+
+if __name__ == "__main__":
+    main()

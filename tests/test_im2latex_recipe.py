@@ -1,0 +1,44 @@
+"""recipes/im2latex/local/build_formulas.py: normalisation, what counts as math, the split by
+document, and the drawing (the Debian packages are read only by the recipe itself: no download here)."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+
+from conftest import REPO
+
+SCRIPT = REPO / "recipes" / "im2latex" / "local" / "build_formulas.py"
+spec = importlib.util.spec_from_file_location("build_formulas", SCRIPT)
+build_formulas = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(build_formulas)
+
+
+def test_formulas_become_space_separated_tokens_and_text_mode_becomes_mathrm():
+    assert build_formulas.normalise(r"\frac{a}{b}+\alpha_{12}\,x") == r"\frac { a } { b } + \alpha _ { 1 2 } \, x"
+    assert build_formulas.normalise(r"\text{ReLU}(x)") == r"\mathrm { R e L U } ( x )"
+    assert build_formulas.normalise(r"\\sigma(x)", escaped=True) == r"\sigma ( x )"  # a docstring's doubled backslash
+
+
+def test_prose_between_dollar_signs_and_lone_symbols_are_not_formulas():
+    math = build_formulas.looks_like_math
+    assert math(build_formulas.normalise(r"\mathrm{Tanh}(x) = x - \tanh(x)"))
+    assert not math(build_formulas.normalise("places, say to"))  # prose between two dollar signs
+    assert not math(build_formulas.normalise(r"\alpha"))  # a lone symbol
+    assert not math(build_formulas.normalise(r"x \label{eq:1}"))
+    assert not math(" ".join("x" * 41))  # over 40 tokens
+
+
+def test_the_split_is_by_document_and_stable():
+    splits = [build_formulas.split_of(f"doc{i}.tex") for i in range(400)]
+    assert splits == [build_formulas.split_of(f"doc{i}.tex") for i in range(400)]
+    assert 20 < splits.count("test") < 60 and 20 < splits.count("dev") < 60
+
+
+def test_a_formula_is_drawn_dark_on_a_white_canvas_of_the_given_size():
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(io.BytesIO(build_formulas.render(r"x ^ { 2 } + 1", "cm", 64, 320))))
+    assert pixels.shape == (64, 320)
+    assert pixels.min() < 100 and pixels[0, 0] == pixels[-1, -1] == 255  # ink, and white around it
