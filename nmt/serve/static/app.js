@@ -2,8 +2,7 @@
 // hypothesis as an SVG heatmap, and the pieces coloured by one unit of a chosen layer.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
-const state = { analysis: null, chosen: 0, timer: null, asked: 0 };
+const state = { analysis: null, chosen: 0, timer: null };
 
 async function loadModels() {
   const response = await fetch("/v1/models");
@@ -21,24 +20,9 @@ async function loadModels() {
 
 async function analyze() {
   const text = $("source").value.trim();
-  const asked = ++state.asked;
-  if (!text) { state.analysis = null; render(); return; }
-  $("status").textContent = "translating…";
+  if (!text) { newestRequest++; state.analysis = null; render(); return; }
   const body = { text, model: $("model").value, beam: Number($("beam").value), nbest: 5 };
-  try {
-    const response = await fetch("/v1/analyze", {
-      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
-    });
-    const data = await response.json();
-    if (asked !== state.asked) return; // a newer request is on its way
-    if (!response.ok) { $("status").textContent = data.error || response.statusText; return; }
-    state.analysis = data;
-    state.chosen = 0;
-    $("status").textContent = "";
-    render();
-  } catch (error) {
-    $("status").textContent = `no answer from the server (${error})`;
-  }
+  await ask("/v1/analyze", body, "translating…", (data) => { state.analysis = data; state.chosen = 0; render(); });
 }
 
 function render() {
@@ -46,18 +30,7 @@ function render() {
   const hypotheses = data ? data.hypotheses : [];
   const best = hypotheses[state.chosen];
   $("translation").textContent = best ? best.text : "";
-  const list = $("nbest");
-  list.replaceChildren(...hypotheses.map((hyp, index) => {
-    const item = document.createElement("li");
-    item.className = index === state.chosen ? "chosen" : "";
-    item.append(hyp.text || "(empty)");
-    const score = document.createElement("span");
-    score.className = "score";
-    score.textContent = hyp.score.toFixed(3);
-    item.append(score);
-    item.addEventListener("click", () => { state.chosen = index; render(); });
-    return item;
-  }));
+  listNbest(hypotheses, state.chosen, (index) => { state.chosen = index; render(); });
   renderHeatmap(data, best);
   renderLayers(data, best);
 }

@@ -3,8 +3,7 @@
 // image under its attention (an h x w grid stretched over the image, bright where it looks).
 "use strict";
 
-const $ = (id) => document.getElementById(id);
-const state = { result: null, chosen: 0, image: null, asked: 0 };
+const state = { result: null, chosen: 0, image: null };
 
 async function loadModels() {
   const data = await (await fetch("/v1/models")).json();
@@ -41,40 +40,15 @@ function pick(blob) {
 
 async function caption() {
   if (!state.image) return;
-  const asked = ++state.asked;
-  $("status").textContent = "captioning…";
   const body = { image: state.image.split(",", 2)[1], model: $("model").value, beam: Number($("beam").value), nbest: 5 };
-  try {
-    const response = await fetch("/v1/caption", {
-      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
-    });
-    const data = await response.json();
-    if (asked !== state.asked) return; // a newer request is on its way
-    if (!response.ok) { $("status").textContent = data.error || response.statusText; return; }
-    state.result = data;
-    state.chosen = 0;
-    $("status").textContent = "";
-    render();
-  } catch (error) {
-    $("status").textContent = `no answer from the server (${error})`;
-  }
+  await ask("/v1/caption", body, "captioning…", (data) => { state.result = data; state.chosen = 0; render(); });
 }
 
 function render() {
   const captions = state.result ? state.result.captions : [];
   const best = captions[state.chosen];
   $("caption").textContent = best ? best.text : "";
-  $("nbest").replaceChildren(...captions.map((hyp, index) => {
-    const item = document.createElement("li");
-    item.className = index === state.chosen ? "chosen" : "";
-    item.append(hyp.text || "(empty)");
-    const score = document.createElement("span");
-    score.className = "score";
-    score.textContent = hyp.score.toFixed(3);
-    item.append(score);
-    item.addEventListener("click", () => { state.chosen = index; render(); });
-    return item;
-  }));
+  listNbest(captions, state.chosen, (index) => { state.chosen = index; render(); });
   drawAttention(best);
 }
 
