@@ -8,16 +8,7 @@ cd "$(dirname "$0")"
 stage=0 stop_stage=4 conf=conf/rnnsearch_en.yaml
 source ../lib/stages.sh
 nmt_python="$(dirname "$(command -v nmt-train)")/python"  # the interpreter the nmt commands run in
-test_tsv=$("$nmt_python" -c "import sys; from nmt.tasks import load_config; t = load_config(sys.argv[1]).data.test; print(t.captions if t else '')" "$conf")
-
-caption_test() {  # the test images' captions into $exp/test.hyp (kept while newer than the model)
-  [ -n "$test_tsv" ] || { echo "run.sh: $conf names no data.test captions" >&2; return 1; }
-  if [ -s "$exp/test.hyp" ] && [ "$exp/test.hyp" -nt "$exp/checkpoints/best.pt" ]; then
-    echo "$exp/test.hyp is newer than the model: kept"; return 0
-  fi
-  cut -f1 "$test_tsv" | sed "s|^|$(dirname "$test_tsv")/|" | nmt-caption --model "$exp" --beam 5 > "$exp/test.hyp.tmp" &&
-    mv "$exp/test.hyp.tmp" "$exp/test.hyp"
-}
+test_tsv=$(config_test_captions)
 
 score_captions() {  # BLEU, chrF and exact match of $exp/test.hyp into $exp/results.json
   "$nmt_python" local/score_captions.py "$exp" "$test_tsv"
@@ -26,7 +17,7 @@ score_captions() {  # BLEU, chrF and exact match of $exp/test.hyp into $exp/resu
 run_stage 0 data local/data.sh data
 run_stage 1 prepare nmt-prepare --config "$conf" --set exp_dir="$exp"
 run_stage 2 train train_model
-run_stage 3 caption caption_test
+run_stage 3 caption caption_images "$test_tsv" test
 run_stage 4 score score_captions
 exit
 }

@@ -9,20 +9,10 @@ cd "$(dirname "$0")"
 stage=0 stop_stage=4 conf=conf/rnnsearch.yaml
 source ../lib/stages.sh
 nmt_python="$(dirname "$(command -v nmt-train)")/python"  # the interpreter the nmt commands run in
-test_tsv=$("$nmt_python" -c "import sys; from nmt.tasks import load_config; t = load_config(sys.argv[1]).data.test; print(t.captions if t else '')" "$conf")
-
-read_images() {  # read_images TSV NAME: the LaTeX of TSV's images into $exp/NAME.hyp (kept while newer than the model)
-  local tsv=$1 name=$2
-  if [ -s "$exp/$name.hyp" ] && [ "$exp/$name.hyp" -nt "$exp/checkpoints/best.pt" ]; then
-    echo "$exp/$name.hyp is newer than the model: kept"; return 0
-  fi
-  cut -f1 "$tsv" | sed "s|^|$(dirname "$tsv")/|" | nmt-caption --model "$exp" --beam 5 > "$exp/$name.hyp.tmp" &&
-    mv "$exp/$name.hyp.tmp" "$exp/$name.hyp"
-}
+test_tsv=$(config_test_captions)
 
 read_tests() {
-  [ -n "$test_tsv" ] || { echo "run.sh: $conf names no data.test captions" >&2; return 1; }
-  read_images "$test_tsv" test && read_images data/test_style.tsv test_style
+  caption_images "$test_tsv" test && caption_images data/test_style.tsv test_style
 }
 
 score_tests() {

@@ -55,3 +55,18 @@ model_stages() {  # model_stages SRC TGT: stages 1-4 of a recipe whose stage 0 w
   run_stage 3 translate translate_test "data/test.$1" --beam 5
   run_stage 4 score score_test "data/test.$2" "data/test.$1"
 }
+
+config_test_captions() {  # the captions file (image TAB caption) of the config's data.test; empty if none
+  "$(dirname "$(command -v nmt-train)")/python" -c \
+    "import sys; from nmt.tasks import load_config; t = load_config(sys.argv[1]).data.test; print(t.captions if t else '')" "$conf"
+}
+
+caption_images() {  # caption_images TSV NAME: captions of TSV's images (beam 5) into $exp/NAME.hyp, kept while newer than the model
+  local tsv=$1 name=$2
+  [ -n "$tsv" ] || { echo "run.sh: $conf names no data.test captions" >&2; return 1; }
+  if [ -s "$exp/$name.hyp" ] && [ "$exp/$name.hyp" -nt "$exp/checkpoints/best.pt" ]; then
+    echo "$exp/$name.hyp is newer than the model: kept"; return 0
+  fi
+  cut -f1 "$tsv" | sed "s|^|$(dirname "$tsv")/|" | nmt-caption --model "$exp" --beam 5 > "$exp/$name.hyp.tmp" &&
+    mv "$exp/$name.hyp.tmp" "$exp/$name.hyp"
+}
