@@ -190,7 +190,8 @@ TASKS: dict[str, TaskSpec] = {
         name="captioning", title="captioning model", config="nmt.captioning.config:CaptionConfig",
         prepare="nmt.captioning.data:prepare", format_summary="nmt.captioning.data:format_summary",
         task="nmt.captioning.task:CaptionTask", load="nmt.captioning.task:load_captioner",
-        reader="caption images with nmt-caption"),
+        reader="caption images with nmt-caption",
+        fine_tuning=FineTuning(may_change=("dropout", "embed_dropout", "word_dropout_tgt"), adopts=("tokenizer",))),
 }
 
 

@@ -214,3 +214,24 @@ def test_the_figure_tool_draws_a_row_of_panels_an_image(trained, tmp_path):
     assert result.returncode == 0, result.stderr
     sheet = Image.open(tmp_path / "f.png")
     assert sheet.height == 2 * 190 and sheet.width >= 3 * 160  # two rows: the image, a piece, </s>
+
+
+def test_init_from_starts_a_captioner_from_a_trained_one_with_its_vocabulary(trained, tmp_path):
+    """nmt-train --init-from: the trained model's SentencePiece model and weights (with a learning rate
+    of 0, one update leaves them as they were: only batch norm's running statistics move)."""
+    import torch
+
+    from nmt.tasks import load_trained
+
+    exp = tmp_path / "tuned"
+    settings = [f"exp_dir={exp}", "train.lr=0", "train.max_steps=1", "train.validate_every=1", "model.dropout=0.1",
+                "tokenizer.vocab_size=12"]  # the tokenizer settings are the trained model's, whatever these say
+    result = run_cli("nmt.cli.train", "--config", str(trained.parent / "run.yaml"), "--quiet", "--init-from",
+                     str(trained), *(arg for setting in settings for arg in ("--set", setting)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (exp / "spm.model").read_bytes() == (trained / "spm.model").read_bytes()
+    tuned, source = (dict(load_trained(e, task="captioning").model.named_parameters()) for e in (exp, trained))
+    assert tuned.keys() == source.keys() and all(torch.equal(tuned[k], source[k]) for k in tuned)
+    changed = run_cli("nmt.cli.train", "--config", str(trained.parent / "run.yaml"), "--quiet", "--init-from",
+                      str(trained), "--set", f"exp_dir={tmp_path / 'wider'}", "--set", "model.decoder_hidden=48")
+    assert changed.returncode != 0 and "that model differs from this config's" in changed.stderr

@@ -74,5 +74,5 @@ def test_init_from_on_a_task_that_cannot_fine_tune_is_one_line_before_anything_s
     config.write_text(f"task: char_lm\nexp_dir: {tmp_path / 'lm'}\ndata: {{train: a.txt, dev: b.txt}}\n", encoding="utf-8")
     code, _, err = run_in_process(monkeypatch, capsys, train_cli.main, "nmt-train", "--config", str(config),
                                   "--init-from", str(tmp_path), "--nproc", "2")
-    assert code == 2 and "--init-from fine-tunes translation models; a char_lm run starts afresh" in err
+    assert code == 2 and "--init-from fine-tunes translation, captioning models; a char_lm run starts afresh" in err
     assert not (tmp_path / "lm").exists()  # refused before torchrun or data preparation

@@ -10,8 +10,10 @@ caption length with a position that saves and restores exactly.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -140,21 +142,27 @@ def _splits(cfg: CaptionConfig) -> dict[str, Path]:
     return splits
 
 
-def _identity(cfg: CaptionConfig) -> str:
-    """What the prepared data depends on: the caption files (size and time), the image and tokenizer settings."""
+def _identity(cfg: CaptionConfig, tokenizer_from: Path | None) -> str:
+    """What the prepared data depends on: the caption files (size and time), the image and tokenizer
+    settings, and the SentencePiece model reused from a trained model (fine-tuning)."""
     files = {split: [str(path), path.stat().st_size, path.stat().st_mtime_ns] if path.exists() else str(path)
              for split, path in _splits(cfg).items()}
-    return fingerprint(files, cfg.image.height, cfg.image.width, cfg.image.channels, dataclasses.asdict(cfg.tokenizer))
+    reused = hashlib.sha256((tokenizer_from / "spm.model").read_bytes()).hexdigest() if tokenizer_from else None
+    return fingerprint(files, cfg.image.height, cfg.image.width, cfg.image.channels, dataclasses.asdict(cfg.tokenizer),
+                       reused)
 
 
 def prepare(cfg: CaptionConfig, *, log: Log, tokenizer_from: Path | None = None) -> dict:
     """Images and captions of every split into exp_dir/data, a SentencePiece model of the training
-    captions into exp_dir/spm.model; reused while the inputs and settings are the same."""
+    captions into exp_dir/spm.model (or `tokenizer_from`'s, an experiment directory's, when fine-tuning
+    from it); reused while the inputs and settings are the same."""
     exp_dir = Path(cfg.exp_dir)
     data_dir = exp_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, exp_dir / "config.yaml")
-    key = _identity(cfg)
+    if tokenizer_from is not None and not (tokenizer_from / "spm.model").is_file():
+        raise DataError(f"tokenizer: {tokenizer_from / 'spm.model'} is missing: the SentencePiece model to reuse")
+    key = _identity(cfg, tokenizer_from)
     record_path = data_dir / RECORD
     record = json.loads(record_path.read_text()) if record_path.exists() else {}
     if record.get("key") == key and (exp_dir / "spm.model").exists():
@@ -167,9 +175,15 @@ def prepare(cfg: CaptionConfig, *, log: Log, tokenizer_from: Path | None = None)
         (data_dir / f"{split}.tgt").write_text("".join(f"{c}\n" for _, c in pairs), encoding="utf-8")
         _write_images([p for p, _ in pairs], cfg.image, data_dir, split, log)
         captions[split] = [c for _, c in pairs]
-    train_sentencepiece([data_dir / "train.tgt"], exp_dir / "spm", model_type=cfg.tokenizer.model_type,
-                        vocab_size=cfg.tokenizer.vocab_size, character_coverage=cfg.tokenizer.character_coverage,
-                        input_sentence_size=cfg.tokenizer.input_sentence_size)
+    if tokenizer_from is not None:
+        for suffix in (".model", ".vocab"):
+            if (tokenizer_from / f"spm{suffix}").exists():
+                shutil.copyfile(tokenizer_from / f"spm{suffix}", exp_dir / f"spm{suffix}")
+        log(f"using the SentencePiece model of {tokenizer_from}")
+    else:
+        train_sentencepiece([data_dir / "train.tgt"], exp_dir / "spm", model_type=cfg.tokenizer.model_type,
+                            vocab_size=cfg.tokenizer.vocab_size, character_coverage=cfg.tokenizer.character_coverage,
+                            input_sentence_size=cfg.tokenizer.input_sentence_size)
     tokenizer = Tokenizer.load(exp_dir)
     tokens = {split: write_token_array(tokenizer.encode_tgt(texts), data_dir / f"{split}.tgt",
                                        vocab_size=tokenizer.tgt_vocab_size) for split, texts in captions.items()}
