@@ -132,7 +132,7 @@ def main() -> None:
                     in_training.add(tokens)
                 first_seen.setdefault(tokens, (name, split_of(name)))
     kept = {split: [] for split in ("train", "dev", "test")}
-    for tokens, (name, split) in sorted(first_seen.items()):
+    for tokens, (_, split) in sorted(first_seen.items()):
         if split != "train" and tokens in in_training:
             continue  # also in a training document: not unseen
         if looks_like_math(tokens) and drawable(tokens):
