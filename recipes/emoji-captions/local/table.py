@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+import yaml
+
 
 def row(exp: Path) -> str | None:
     path = exp / "results.json"
@@ -17,10 +19,11 @@ def row(exp: Path) -> str | None:
     test, train = results.get("test"), results.get("train")
     if test is None:
         return None
-    if train:  # a trained captioner
+    if train:  # a trained captioner, its checkpoint chosen by the config's stop metric
+        metric = yaml.safe_load((exp / "config.yaml").read_text())["train"]["stop_metric"]
         what = f"{train['variant']} ({train['cell']})"
-        budget = (f"{train['steps']:,} updates, {train['train_minutes']:.1f} min; best dev "
-                  f"{train['best']['exact']:.1f} % at {train['best']['step']:,}")
+        budget = (f"{train['steps']:,} updates, {train['train_minutes']:.1f} min; best dev {metric} "
+                  f"{train['best'][metric]:.1f} at {train['best']['step']:,}")
         size = f"{train['parameters'] / 1e6:.2f}M"
     else:  # retrieval: no training
         what, budget, size = "nearest training image", "none", "-"
