@@ -139,4 +139,4 @@ def test_the_cnn_s_evaluation_statistics_follow_a_hundred_batches_not_the_last_f
     norm = next(m for m in encoder.modules() if isinstance(m, torch.nn.BatchNorm2d))
     with torch.no_grad():
         encoder.train()(torch.full((4, 8, 8, 3), 255, dtype=torch.uint8))  # a batch of white images
-    assert 0 < float(norm.running_mean.abs().max()) and float(norm.running_var.sub(1).abs().max()) < 0.05
+    assert float(norm.running_mean.abs().max()) > 0 and float(norm.running_var.sub(1).abs().max()) < 0.05
