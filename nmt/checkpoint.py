@@ -88,3 +88,17 @@ def average_checkpoints(paths: Sequence[str | Path]) -> dict:
             dtypes[name] = tensor.dtype
     model = {name: (tensor / len(paths)).to(dtypes[name]) for name, tensor in total.items()}
     return {"model": model, "step": max(steps), "averaged_steps": steps}
+
+
+def rng_state() -> dict:
+    """This process's random state (torch's, and CUDA's where there is one), as last.pt keeps it."""
+    rng: dict = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        rng["cuda"] = torch.cuda.get_rng_state_all()
+    return rng
+
+
+def restore_rng_state(rng: dict) -> None:
+    torch.set_rng_state(rng["torch"].cpu())
+    if "cuda" in rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])

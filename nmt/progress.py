@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
 
 from nmt.config import LoopConfig
@@ -63,6 +64,40 @@ class Progress:
         if max_minutes is not None:
             estimates.append(max(max_minutes * 60 - self.elapsed, 0.0))
         return min(estimates) if estimates else None
+
+
+class LogWindow:
+    """What a training log line averages since the last one: the loss, a regulariser's penalty, and
+    units a second of training (time spent validating is left out with `pause`)."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        self.units, self.start = 0, time.time()
+        self.losses: list[float] = []
+        self.penalties: list[float] = []
+
+    def add(self, loss: float, units: int, penalty: float | None) -> None:
+        self.units += units
+        self.losses.append(loss)
+        if penalty is not None:
+            self.penalties.append(penalty)
+
+    def pause(self, seconds: float) -> None:
+        self.start += seconds
+
+    @property
+    def rate(self) -> float:
+        return self.units / max(time.time() - self.start, 1e-9)
+
+    @property
+    def loss(self) -> float:
+        return sum(self.losses) / len(self.losses)
+
+    @property
+    def penalty(self) -> float | None:
+        return sum(self.penalties) / len(self.penalties) if self.penalties else None
 
 
 def step_budget(cfg: LoopConfig, *, step: int, epoch: int, updates_per_epoch: int,

@@ -27,14 +27,14 @@ from typing import Callable
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from nmt.checkpoint import load_checkpoint, save_checkpoint
+from nmt.checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from nmt.config import LoopConfig
 from nmt.device import describe_device, precision_context
 from nmt.distributed import Cluster
 from nmt.errors import NmtError
 from nmt.monitor import Monitor, NullMonitor
 from nmt.optim import Schedule, build_optimizer
-from nmt.progress import Progress, format_minutes, step_budget
+from nmt.progress import LogWindow, Progress, format_minutes, step_budget
 from nmt.tasks import Regularised, Task
 
 MAX_NONFINITE_IN_A_ROW = 5
@@ -100,16 +100,9 @@ class Trainer:
         with self.cluster.watch("the start (DDP copies rank 0's weights to all)"):
             return DistributedDataParallel(self.model, device_ids=device_ids, process_group=self.cluster.group)
 
-    @staticmethod
-    def _rng_state() -> dict:
-        rng: dict = {"torch": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            rng["cuda"] = torch.cuda.get_rng_state_all()
-        return rng
-
     def _state(self) -> dict:
         """Everything exact resumption needs; every process takes part (their RNG states are gathered)."""
-        by_rank = self.cluster.gather((self._rng_state(), self.task.state_dict()), what="saving last.pt")
+        by_rank = self.cluster.gather((rng_state(), self.task.state_dict()), what="saving last.pt")
         rng_by_rank = [rng for rng, _ in by_rank]
         return {
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -132,10 +125,7 @@ class Trainer:
         self.schedule.load_state_dict(state["schedule"])
         self.scaler.load_state_dict(state["scaler"])
         self.iterator.load_state_dict(state["iterator"])
-        rng = state.get("rng_by_rank", [state["rng"]])[self.cluster.rank]
-        torch.set_rng_state(rng["torch"].cpu())
-        if "cuda" in rng and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
+        restore_rng_state(state.get("rng_by_rank", [state["rng"]])[self.cluster.rank])
         self.progress = Progress.from_state(state)
         self.task.load_state_dict(state.get("task_by_rank", [{}] * self.cluster.world_size)[self.cluster.rank])
 
@@ -313,7 +303,7 @@ class Trainer:
 
     def _loop(self) -> str:
         cfg, progress = self.train_cfg, self.progress
-        group, window_tokens, window_start, window_loss, window_penalty = [], 0, time.time(), [], []
+        group, window = [], LogWindow()
         loop_start = time.time()
         clock_zero = loop_start - progress.elapsed
         first_step = self.step
@@ -332,23 +322,18 @@ class Trainer:
                 if outcome is not None:
                     loss, grad_norm, tokens = outcome
                     progress.units_trained += tokens
-                    window_tokens += tokens
-                    window_loss.append(loss)
-                    if self.penalty is not None:
-                        window_penalty.append(self.penalty)
-                    self.monitor.progress(self.step, loss, window_tokens / max(time.time() - window_start, 1e-9))
-                if self.step % cfg.log_every == 0 and window_loss:
-                    rate = window_tokens / max(time.time() - window_start, 1e-9)
-                    penalty = sum(window_penalty) / len(window_penalty) if window_penalty else None
-                    self._log_train(sum(window_loss) / len(window_loss), grad_norm, rate, penalty)
-                    window_tokens, window_start, window_loss, window_penalty = 0, time.time(), [], []
+                    window.add(loss, tokens, self.penalty)
+                    self.monitor.progress(self.step, loss, window.rate)
+                if self.step % cfg.log_every == 0 and window.losses:
+                    self._log_train(window, grad_norm)
+                    window.reset()
                 progress.elapsed = time.time() - clock_zero
                 if self.step - first_step == ESTIMATE_AFTER:
                     self._log_estimate()
                 if self.step % cfg.validate_every == 0:
                     started = time.time()
                     self.validate()
-                    window_start += time.time() - started  # validation time is not training time
+                    window.pause(time.time() - started)  # validation time is not training time
                     progress.elapsed = time.time() - clock_zero
                     if progress.validations == 1:
                         self._log_estimate()
@@ -375,8 +360,9 @@ class Trainer:
                               f"{describe_device(self.device)}: {self.progress.seconds_per_update():.2f} s an update, "
                               f"{timed}{sooner}")
 
-    def _log_train(self, loss: float, grad_norm: float, tokens_per_sec: float, penalty: float | None = None) -> None:
+    def _log_train(self, window: LogWindow, grad_norm: float) -> None:
         """loss and ppl are the cross-entropy's; a regularised objective's penalty is logged beside them."""
+        loss, penalty, tokens_per_sec = window.loss, window.penalty, window.rate
         ppl = math.exp(min(loss, 50.0))
         scalars = {"loss": loss, "ppl": ppl, "lr": self.schedule.lr, "grad_norm": grad_norm,
                    "tokens_per_sec": tokens_per_sec}
