@@ -8,7 +8,7 @@ import torch
 
 from nmt.captioning.config import ImageConfig
 from nmt.config import DecodeConfig, ModelConfig
-from nmt.models.image_encoder import ConvEncoder, build_image_model
+from nmt.models.image_encoder import ConvEncoder, PretrainedEncoder, build_image_model, recompute_batch_norm
 from nmt.search import generate
 from nmt.specials import BOS, EOS
 
@@ -114,7 +114,6 @@ def test_efficientnet_lite0_still_names_a_known_photo():
 
 
 def test_a_frozen_pretrained_encoder_reads_a_cached_grid_as_it_reads_the_images():
-    from nmt.models.image_encoder import PretrainedEncoder
 
     encoder = PretrainedEncoder(hidden_size=10, stride=8, num_layers=1, dropout=0.0).train()
     assert not encoder.backbone.training and not any(p.requires_grad for p in encoder.backbone.parameters())
@@ -131,3 +130,24 @@ def test_a_frozen_pretrained_encoder_reads_a_cached_grid_as_it_reads_the_images(
     tuned = PretrainedEncoder(hidden_size=10, stride=8, num_layers=1, dropout=0.0, fine_tune=True).train()
     assert tuned.backbone.training and all(p.requires_grad for p in tuned.backbone.parameters())
 
+
+
+def test_precise_batch_norm_sets_the_statistics_of_todays_weights_and_draws_no_random_numbers():
+    torch.manual_seed(0)
+    encoder = ConvEncoder(channels=3, width=4, hidden_size=8, blocks=2, num_layers=1, dropout=0.5)
+    images = torch.randint(0, 256, (6, 16, 16, 3), dtype=torch.uint8)
+    first_conv, first_norm = encoder.cnn[0], encoder.cnn[1]
+    encoder.train()
+    encoder(images)  # one momentum-0.1 update: running mean a tenth of the way, far from the batch's
+    features = first_conv(images.permute(0, 3, 1, 2).float().sub(127.5).div(127.5)).detach()
+    batch_mean = features.mean((0, 2, 3))
+    assert not torch.allclose(first_norm.running_mean, batch_mean, atol=1e-3)
+    random_state = torch.get_rng_state()
+    assert recompute_batch_norm(encoder, [images[:3], images[3:]]) == 2
+    assert torch.equal(torch.get_rng_state(), random_state)  # the dropout did not run
+    assert encoder.training and first_norm.training and first_norm.momentum == 0.1  # as it was
+    assert torch.allclose(first_norm.running_mean, batch_mean, atol=1e-5)  # two halves' means: the whole's
+    halves = torch.stack([features[:3].var((0, 2, 3)), features[3:].var((0, 2, 3))]).mean(0)  # unbiased, as torch keeps it
+    assert torch.allclose(first_norm.running_var, halves, atol=1e-4)
+    frozen = PretrainedEncoder(hidden_size=8, stride=32, num_layers=1, dropout=0.0, pretrained=False)
+    assert recompute_batch_norm(frozen, [torch.zeros(1, 32, 32, 3, dtype=torch.uint8)]) == 0  # ImageNet's kept

@@ -64,6 +64,9 @@ class CaptionTrainConfig(LoopConfig):
     # Xu et al. 2015's doubly stochastic regulariser: lambda * sum over grid positions of
     # (1 - the attention they got over all steps)^2, so every part of the image is looked at. 0: off.
     attention_coverage: float = field(default=0.0, metadata=value_range(0.0))
+    # Before each validation the CNN's batch-norm statistics are recomputed over this many training
+    # images (a fixed set): torch's running averages lag the weights. 0: keep torch's.
+    batch_norm_images: int = field(default=1024, metadata=value_range(0))
 
 
 def _caption_decode() -> DecodeConfig:

@@ -26,7 +26,7 @@ from nmt.data import read_lines
 from nmt.device import evaluating
 from nmt.distributed import Cluster
 from nmt.metrics import corpus_scores
-from nmt.models.image_encoder import ConvEncoder, PretrainedEncoder, build_image_model
+from nmt.models.image_encoder import ConvEncoder, PretrainedEncoder, build_image_model, recompute_batch_norm
 from nmt.models.seq2seq import Seq2Seq
 from nmt.search import TranslationModel, generate
 from nmt.specials import PAD
@@ -162,6 +162,9 @@ class CaptionTask(NoTaskState):
                                        positions=self.positions, batch_tokens=train.batch_tokens,
                                        batch_size=train.batch_size, seed=train.seed, max_tgt_tokens=train.max_tgt_tokens,
                                        rank=cluster.rank, world_size=cluster.world_size)
+        # The same training images each time, drawn once from the run's seed (each process the same).
+        chosen = np.random.default_rng(train.seed).permutation(len(sources["train"]))[: train.batch_norm_images]
+        self.batch_norm_images = None if frozen else (sources["train"], np.sort(chosen))
         self.dev_sources, self.dev_captions = sources["dev"], TokenArray(data_dir / "dev.tgt")
         self.dev_images = open_images(data_dir, "dev")  # the pictures TensorBoard shows
         self.references = list(read_lines(data_dir / "dev.tgt"))
@@ -199,7 +202,17 @@ class CaptionTask(NoTaskState):
         loss = total / max(tokens, 1)
         return loss, math.exp(min(loss, 50.0))
 
+    def _recompute_batch_norm(self) -> None:
+        if self.batch_norm_images is None or not len(self.batch_norm_images[1]):
+            return
+        images, chosen = self.batch_norm_images
+        size = self.cfg.train.batch_size or 64
+        batches = (torch.from_numpy(np.ascontiguousarray(images[chosen[start:start + size]])).to(self.device)
+                   for start in range(0, len(chosen), size))
+        recompute_batch_norm(self.model.encoder, batches)
+
     def validate(self) -> Validation:
+        self._recompute_batch_norm()
         loss, ppl = self._dev_loss()
         share = np.arange(self.cluster.rank, len(self.dev_images), self.cluster.world_size)
         mine = [result[0].text for result in self.captioner.caption(self.dev_sources[share])]
