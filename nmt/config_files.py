@@ -44,6 +44,10 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         return _coerce(value, inner, key)
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, key)
+    if origin is list and not dataclasses.is_dataclass(typing.get_args(tp)[0]):  # a list of values, maybe empty
+        if not isinstance(value, list):
+            raise ConfigError(f"config: {key} = {value!r} is not valid: expected a list of {_describe(typing.get_args(tp)[0])}")
+        return [_coerce(element, typing.get_args(tp)[0], f"{key}[{index}]") for index, element in enumerate(value)]
     if origin is list:  # a list of sections; a single mapping is a list of one
         (item,) = typing.get_args(tp)
         if isinstance(value, dict):

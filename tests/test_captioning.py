@@ -103,6 +103,8 @@ def test_a_captioning_model_given_to_nmt_translate_names_nmt_caption(trained):
     ("image.fine_tune=true", "image.fine_tune trains a pretrained encoder's weights"),
     ("image.encoder=efficientnet_lite0 image.stride=4", "image.stride = 4 is not valid"),
     ("image.row_encoder=true model.encoder_hidden=15", "image.row_encoder splits model.encoder_hidden"),
+    ("image.encoder=efficientnet_lite0 image.augment=[scale]", "image.augment redraws training images"),
+    ("image.augment=[tilt]", r"image.augment\[0\] = 'tilt' is not valid"),
 ])
 def test_settings_an_image_cannot_take_are_one_line(trained, override, named):
     with pytest.raises(ConfigError, match=named):

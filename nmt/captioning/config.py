@@ -43,6 +43,9 @@ class ImageConfig:
     # row), so a position also sees its row's context: what reading a formula left to right needs
     row_encoder: bool = False
     blank: bool = False  # the language-only baseline: the CNN sees one grey image whatever the input
+    # Training images redrawn at random (nmt/captioning/augment.py): scale, outline, blur. The
+    # unseen-style test's question: does a captioner learn what is drawn rather than one vendor's hand?
+    augment: list[Literal["scale", "outline", "blur"]] = field(default_factory=list)
 
     def grid(self) -> tuple[int, int]:
         """(h, w) of the grid the encoder makes of an image: the scratch CNN's blocks halve it (rounding
@@ -103,6 +106,9 @@ class CaptionConfig:
         if self.image.row_encoder and self.model.encoder_hidden % 2:
             raise ConfigError(f"config: image.row_encoder splits model.encoder_hidden between two directions; "
                               f"{self.model.encoder_hidden} is odd")
+        if self.image.augment and self.image.encoder != "scratch" and not self.image.fine_tune:
+            raise ConfigError("config: image.augment redraws training images; a frozen pretrained encoder reads "
+                              "their grids computed once (set image.fine_tune: true to augment)")
         if self.image.encoder == "scratch" and self.image.fine_tune:
             raise ConfigError("config: image.fine_tune trains a pretrained encoder's weights; image.encoder = 'scratch' "
                               "trains all of its own")

@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -236,8 +236,11 @@ class CaptionBatches(EpochPosition):
 
     def __init__(self, images: np.ndarray, captions: TokenArray, *, positions: int, batch_tokens: int,
                  batch_size: int | None, seed: int, max_tgt_tokens: int | None = None, rank: int = 0,
-                 world_size: int = 1):
+                 world_size: int = 1, augment: Sequence[str] = ()):
+        """`augment`: nmt/captioning/augment.py's redrawings, drawn from the batch's place (seed, epoch,
+        position, rank), so a resumed run redraws its images the same."""
         self.images, self.captions, self.positions = images, captions, positions
+        self.augment = list(augment)
         self.batch_tokens, self.batch_size, self.seed = batch_tokens, batch_size, seed
         self.rank, self.world_size = rank, world_size
         self.keep = captions.lengths <= max_tgt_tokens if max_tgt_tokens else np.ones(len(captions), dtype=bool)
@@ -256,8 +259,20 @@ class CaptionBatches(EpochPosition):
         while self.position < len(plan):
             indices = plan[self.position]
             self.position += 1  # consumed before it is used: a checkpoint after the update resumes with the next
-            yield image_batch(self.images, indices, self.positions, [self.captions[i] for i in indices])
+            batch = image_batch(self.images, indices, self.positions, [self.captions[i] for i in indices])
+            if self.augment:
+                from nmt.captioning.augment import augment_images
+
+                batch.src = augment_images(batch.src, self.augment, self._generator(self.position))
+            yield batch
         self.epoch, self.position = self.epoch + 1, 0
+
+
+    def _generator(self, position: int):
+        import torch
+
+        state = np.random.SeedSequence([self.seed, self.epoch, position, self.rank]).generate_state(2, np.uint32)
+        return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
 def image_batch(images: np.ndarray, indices, positions: int, captions=None) -> Batch:

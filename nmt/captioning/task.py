@@ -161,7 +161,7 @@ class CaptionTask(NoTaskState):
         self.iterator = CaptionBatches(sources["train"], TokenArray(data_dir / "train.tgt"),
                                        positions=self.positions, batch_tokens=train.batch_tokens,
                                        batch_size=train.batch_size, seed=train.seed, max_tgt_tokens=train.max_tgt_tokens,
-                                       rank=cluster.rank, world_size=cluster.world_size)
+                                       rank=cluster.rank, world_size=cluster.world_size, augment=cfg.image.augment)
         # The same training images each time, drawn once from the run's seed (each process the same).
         chosen = np.random.default_rng(train.seed).permutation(len(sources["train"]))[: train.batch_norm_images]
         self.batch_norm_images = None if frozen else (sources["train"], np.sort(chosen))
