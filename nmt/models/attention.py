@@ -31,6 +31,14 @@ class AdditiveAttention(nn.Module):
         """(B, S, K) -> (B, S, A)."""
         return self.key_proj(states)
 
+    def weights(self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """query (B, Q), keys (B, S, A), mask (B, S) -> the weights (B, S) of one step.
+
+        The (B, S, A) sum is made once and squashed in place: the step's largest tensor, not two of them.
+        """
+        hidden = torch.add(keys, self.query_proj(query)[:, None, :]).tanh_()  # (B, S, A); autograd keeps the output
+        return masked_softmax(self.energy(hidden).transpose(1, 2), mask)[:, 0]  # (B, 1, S) -> (B, S)
+
     def forward(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
                 mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """query (B, Q) or (B, T, Q); keys (B, S, A); values (B, S, K); mask (B, S).

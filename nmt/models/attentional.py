@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from nmt.config import ModelConfig
 from nmt.models.attention import AdditiveAttention, MultiplicativeAttention
 from nmt.models.cells import Cell, StackedCell
-from nmt.models.decoder import InitialState, Maxout, encoder_shape, stepped_rnn_arguments
+from nmt.models.decoder import InitialState, Maxout, encoder_shape, float_bias, float_weight, stepped_rnn_arguments
 from nmt.models.encoder import Encoder, EncoderOutput, make_rnn
 from nmt.models.state import DecoderState, Memory, new_state, state_from_memory
 
@@ -44,6 +45,8 @@ class BahdanauDecoder(nn.Module):
                                     num_layers=num_layers, backward_only=encoder_directions == 2)
         self.readout = Maxout(hidden_size + embed_size + context_size, hidden_size // 2)
         self.feature_size = hidden_size // 2
+        self.context_from = hidden_size + embed_size  # where c_i starts in the readout's input
+        self.readout_width = self.readout.linear.out_features
 
     @classmethod
     def from_config(cls, cfg: ModelConfig, encoder: Encoder) -> BahdanauDecoder:
@@ -51,38 +54,56 @@ class BahdanauDecoder(nn.Module):
                    gate=cfg.attention_gate)
 
     def make_memory(self, encoded: EncoderOutput) -> Memory:
+        """Also the annotations as every step reads them: times the first layer's context weights and
+        the readout's, so a step mixes (B, S, G + 2R) rows with its weights instead of forming c_i
+        (B, C) and multiplying it by two matrices: the products are linear in c_i."""
         hidden, cell = self.initial(encoded)
+        context_weights = torch.cat([float_weight(self.rnn.extra_proj), self._readout_weight(self.context_from)])
         return Memory(states=encoded.states, mask=encoded.mask, init_hidden=hidden, init_cell=cell,
-                      keys=self.attention.project_keys(encoded.states))
+                      keys=self.attention.project_keys(encoded.states),
+                      values=F.linear(encoded.states, context_weights))  # (B, S, G + 2R)
+
+    def _readout_weight(self, start: int, stop: int | None = None) -> torch.Tensor:
+        """The readout's weights of its inputs [s_i; E y_{i-1}; c_i][start:stop]."""
+        return float_weight(self.readout.linear)[:, start:stop]
 
     def init_state(self, memory: Memory) -> DecoderState:
         return state_from_memory(memory)
 
     def _advance(self, projected: torch.Tensor, state: DecoderState, memory: Memory):
-        """One step from the projected embedding (B, G): attend with s_{i-1}, then update the RNN."""
-        context, weights = self.attention(state.hidden[-1], memory.keys, memory.states, memory.mask)
+        """One step from the projected embedding (B, G): attend with s_{i-1}, then update the RNN.
+        Returns the new top state, the context's share of the readout (B, 2R), the weights and the state."""
+        assert memory.values is not None and memory.keys is not None
+        weights = self.attention.weights(state.hidden[-1], memory.keys, memory.mask)  # (B, S)
+        read = torch.bmm(weights[:, None], memory.values)[:, 0]  # sum_j a_ij (W h_j): (B, G + 2R)
         if self.gate is not None:
-            context = torch.sigmoid(self.gate(state.hidden[-1])) * context  # (B, 1) * (B, C)
-        output, hidden, cell = self.rnn(projected, context, state.hidden, state.cell)
-        return output, context, weights, DecoderState(hidden, cell)
+            read = torch.sigmoid(self.gate(state.hidden[-1])) * read  # (B, 1) * (B, G + 2R): beta c_i, read
+        to_rnn, to_readout = read.split([read.shape[1] - self.readout_width, self.readout_width], dim=1)
+        output, hidden, cell = self.rnn.forward_projected(projected + to_rnn, state.hidden, state.cell)
+        return output, to_readout, weights, DecoderState(hidden, cell)
+
+    def _read_out(self, outputs: torch.Tensor, embedded: torch.Tensor, from_context: torch.Tensor) -> torch.Tensor:
+        """Maxout over W [s_i; E y_{i-1}; c_i] + b, the c_i part given (..., 2R)."""
+        own = F.linear(torch.cat([outputs, embedded], dim=-1), self._readout_weight(0, self.context_from),
+                       float_bias(self.readout.linear))
+        return self.readout.pool(own + from_context)
 
     def forward(self, embedded: torch.Tensor, state: DecoderState, memory: Memory):
         # (B, T, G) computed outside the loop; unbind, not [:, t]: a slice's backward would
         # write a full-size zero gradient at every step.
         projected = self.rnn.project_embeddings(embedded).unbind(1)
-        outputs, contexts, weights = [], [], []
+        outputs, reads, weights = [], [], []
         for step_input in projected:
-            output, context, weight, state = self._advance(step_input, state, memory)
+            output, read, weight, state = self._advance(step_input, state, memory)
             outputs.append(output)
-            contexts.append(context)
+            reads.append(read)
             weights.append(weight)
         stack = lambda xs: torch.stack(xs, dim=1)  # noqa: E731  T x (B, ...) -> (B, T, ...)
-        features = self.readout(torch.cat([stack(outputs), embedded, stack(contexts)], dim=-1))
-        return features, stack(weights)
+        return self._read_out(stack(outputs), embedded, stack(reads)), stack(weights)
 
     def step(self, embedded: torch.Tensor, state: DecoderState, memory: Memory):
-        output, context, weights, state = self._advance(self.rnn.project_embeddings(embedded), state, memory)
-        return self.readout(torch.cat([output, embedded, context], dim=-1)), state, weights
+        output, read, weights, state = self._advance(self.rnn.project_embeddings(embedded), state, memory)
+        return self._read_out(output, embedded, read), state, weights
 
 
 class LuongDecoder(nn.Module):

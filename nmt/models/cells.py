@@ -116,7 +116,12 @@ class StackedCell(nn.Module):
         hidden, cell_state: (L, B, H) (cell_state None unless LSTM)
         returns the top layer's output (B, H) and the new (L, B, H) states
         """
-        inputs = add_projection(projected_embedding, extra, self.extra_proj)
+        return self.forward_projected(add_projection(projected_embedding, extra, self.extra_proj), hidden, cell_state)
+
+    def forward_projected(self, inputs: torch.Tensor, hidden: torch.Tensor,
+                          cell_state: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """One time step from layer 0's whole input projection (B, G): a caller that has the extra
+        input's share already (RNNsearch's sum_j a_ij (W h_j)) skips extra_proj."""
         new_hidden: list[torch.Tensor] = []
         new_cells: list[torch.Tensor] = []
         for layer in range(self.num_layers):

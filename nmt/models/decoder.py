@@ -7,6 +7,8 @@ built by its `from_config`; the attentional decoders live in `attentional.py`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -98,7 +100,23 @@ class Maxout(nn.Module):
         self.linear = nn.Linear(input_size, output_size * pool)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.linear(inputs).unflatten(-1, self.shape).amax(-1)  # (..., out*pool) -> (..., out)
+        return self.pool(self.linear(inputs))
+
+    def pool(self, projected: torch.Tensor) -> torch.Tensor:
+        """(..., out*pool) -> (..., out): the max of each unit's pieces."""
+        return projected.unflatten(-1, self.shape).amax(-1)
+
+
+def float_weight(linear: nn.Module) -> torch.Tensor:
+    """A linear layer's weight (out, in) as floats, also when it is dynamically quantized
+    (nmt-translate --quantize keeps the weights packed behind a method)."""
+    weight: Any = linear.weight
+    return weight().dequantize() if callable(weight) else weight
+
+
+def float_bias(linear: nn.Module) -> torch.Tensor | None:
+    bias: Any = linear.bias
+    return bias() if callable(bias) else bias
 
 
 class PlainDecoder(nn.Module):

@@ -45,7 +45,9 @@ class Memory(RowSelectable):
     states (B, S, D) encoder annotations; mask (B, S); keys (B, S, A) projected for attention;
     summary (B, C) Cho's context vector; init_hidden, init_cell (B, L, H) the decoder's start;
     source_positions (B, S) where each source position sits in what the encoder read (set when
-    the model reverses the source: attention is gathered back to the source's own order).
+    the model reverses the source: attention is gathered back to the source's own order);
+    values (B, S, X) each annotation already multiplied by every weight matrix that reads the
+    context (RNNsearch: W h_j, so that W c_i = sum_j a_ij (W h_j) costs S, not D, a column).
     """
 
     states: torch.Tensor
@@ -55,6 +57,7 @@ class Memory(RowSelectable):
     keys: torch.Tensor | None = None
     summary: torch.Tensor | None = None
     source_positions: torch.Tensor | None = None
+    values: torch.Tensor | None = None
 
 
 @dataclass
