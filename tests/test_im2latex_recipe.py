@@ -42,3 +42,30 @@ def test_a_formula_is_drawn_dark_on_a_white_canvas_of_the_given_size():
     pixels = np.asarray(Image.open(io.BytesIO(build_formulas.render(r"x ^ { 2 } + 1", "cm", 64, 320))))
     assert pixels.shape == (64, 320)
     assert pixels.min() < 100 and pixels[0, 0] == pixels[-1, -1] == 255  # ink, and white around it
+
+
+def test_a_superscript_is_drawn_raised_and_smaller_not_beside_its_base():
+    """The bug this names: mathtext read the spaced tokens `x ^ { 2 }` as x followed by 2 on the baseline."""
+    import numpy as np
+    from PIL import Image
+
+    def ink_rows(tokens: str) -> np.ndarray:
+        pixels = np.asarray(Image.open(io.BytesIO(build_formulas.render(tokens, "cm", 64, 320))))
+        return np.nonzero((pixels < 128).any(1))[0]
+
+    raised, beside = ink_rows(r"x ^ { 2 }"), ink_rows(r"x 2")
+    assert raised.min() < beside.min() - 2  # the 2 reaches above a baseline digit's top
+    assert build_formulas.mathtext_source(r"\alpha x ^ { 2 } + \mathrm { d } x") == r"\alpha x^{2}+\mathrm{d}x"
+
+
+def test_a_substituted_formula_keeps_its_layout_and_replaces_letters_by_letters_and_digits_by_digits():
+    original = r"\frac { a } { B } + x _ { 1 2 } \leq \sin y"
+    other = build_formulas.substituted(original, seed=3)
+    assert other == build_formulas.substituted(original, seed=3) != original
+    for before, after in zip(original.split(), other.split()):
+        if before.isalpha() and len(before) == 1:
+            assert after.isalpha() and after.isupper() == before.isupper()
+        elif before.isdigit():
+            assert after.isdigit()
+        else:
+            assert after == before  # commands, braces, operators

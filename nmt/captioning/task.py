@@ -32,8 +32,8 @@ from nmt.search import TranslationModel, generate
 from nmt.specials import PAD
 from nmt.tasks import ExtrasSink, Metric, NoTaskState, Regularised, Validation, load_config
 from nmt.tokenizer import Tokenizer
-from nmt.translate import Translation
 from nmt.translation_task import TranslationTask, summed_cross_entropy, token_loss
+from nmt.translations import Translation
 
 N_EXAMPLES = 5  # dev captions shown in TensorBoard at each validation
 N_ATTENTION_EXAMPLES = 3  # dev images whose attention is drawn

@@ -47,7 +47,7 @@ def _paths(args: argparse.Namespace) -> Iterator[str]:
 def _format(result, args: argparse.Namespace, tokenizer, grid: tuple[int, int], nbest: int) -> str:
     """A caption line: plain, n-best with scores, or JSON (nmt-translate's record and, per output piece,
     its attention as an h x w grid)."""
-    from nmt.translate import json_record
+    from nmt.translations import json_record
 
     if not args.json:
         return plain_line(result, nbest)

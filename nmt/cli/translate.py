@@ -8,11 +8,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
 from nmt.cli.bulk import LineProgress, ResumableOutput, StreamOutput, count_lines, file_identity
-from nmt.cli.common import limit_threads, run_main, stop_on_signals
+from nmt.cli.common import available_cores, limit_threads, run_main, stop_on_signals
 from nmt.cli.search_options import add_search_arguments, plain_line, with_search_options
 from nmt.cli.stream import clean_line, line_batches
 from nmt.config import Config
@@ -24,7 +25,7 @@ CHUNK_LINES = 512  # lines read (and sorted by length into batches) at a time fr
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="nmt-translate", description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", required=True, metavar="EXP_DIR",
-                        help="experiment directory (repeat for an ensemble)")
+                        help="experiment directory, or a directory nmt-export wrote (repeat for an ensemble)")
     parser.add_argument("--checkpoint", action="append", default=None, metavar="best|last|avg|PATH",
                         help="which weights (default best); repeat to ensemble checkpoints of one model")
     add_search_arguments(parser, per="line")  # each sets the model's decode.* key of the same meaning
@@ -32,7 +33,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--alignments", action="store_true", help="JSON lines with the attention matrix")
     parser.add_argument("--batch-tokens", type=int, default=None)
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when there is one)")
-    parser.add_argument("--quantize", choices=["int8"], default=None, help="dynamic int8 quantization (CPU)")
+    parser.add_argument("--quantize", choices=["int8"], default=None, help="dynamic int8 quantization (CPU); an export's int8 step graph")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="decode.KEY=VALUE",
                         help="override a decode setting of the model's config, e.g. --set decode.length_penalty=0.6")
     parser.add_argument("-i", "--input", default=None, help="input file (default stdin)")
@@ -76,16 +77,15 @@ def _decode_config(saved: Config, args: argparse.Namespace) -> Config:
 
 
 def _format(result, tokenizer, args: argparse.Namespace, nbest: int) -> str:
-    from nmt.translate import json_record  # loaded by now: torch waits until the arguments are checked
+    from nmt.translations import json_record
 
     if args.json or args.alignments:
         return json.dumps(json_record(result, tokenizer, alignment=args.alignments), ensure_ascii=False)
     return plain_line(result, nbest)
 
 
-def _main() -> int:
-    args = _arguments()
-    stop_on_signals()
+def _torch_translator(args: argparse.Namespace):
+    """The translator of experiment directories (torch), its config and what identifies its weights."""
     from nmt.translate import Translator
 
     limit_threads()
@@ -93,17 +93,47 @@ def _main() -> int:
 
     args.device = str(pick_device(args.device, setting="translate: --device"))
     loaded, model = _load(args)
-    first = loaded[0]
-    cfg = _decode_config(first.cfg, args)
+    cfg = _decode_config(loaded[0].cfg, args)
     if args.batch_tokens:
         cfg.decode.batch_tokens = args.batch_tokens
-    translator = Translator(model, first.tokenizer, decode=cfg.decode, device=args.device, seed=args.seed,
+    translator = Translator(model, loaded[0].tokenizer, decode=cfg.decode, device=args.device, seed=args.seed,
                             keep_attention=args.alignments)
+    return translator, cfg, [file_identity(item.checkpoint) for item in loaded]
+
+
+def _exported_translator(args: argparse.Namespace):
+    """The translator of directories nmt-export wrote (onnxruntime, no torch), as _torch_translator."""
+    from nmt.runtime.model import is_export
+    from nmt.runtime.translate import ExportedTranslator, load_exports
+
+    if not all(is_export(model) for model in args.model):
+        raise NmtError("translate: give exported directories (nmt-export) or experiment directories, not both")
+    if args.checkpoint:
+        raise NmtError("translate: an export holds the weights it was made from; --checkpoint picks an experiment's")
+    if args.device not in (None, "cpu"):
+        raise NmtError(f"translate: an exported model runs on the CPU (onnxruntime), not --device {args.device}")
+    threads = None if "OMP_NUM_THREADS" in os.environ else available_cores()  # OMP_NUM_THREADS wins, as for torch
+    loaded = load_exports(args.model, int8=args.quantize == "int8", threads=threads)
+    cfg = _decode_config(loaded.cfg, args)
+    if args.batch_tokens:
+        cfg.decode.batch_tokens = args.batch_tokens
+    translator = ExportedTranslator(loaded.model, loaded.tokenizer, decode=cfg.decode, keep_attention=args.alignments)
+    step = "step.int8.onnx" if args.quantize == "int8" else "step.onnx"
+    return translator, cfg, [file_identity(directory / step) for directory in loaded.directories]
+
+
+def _main() -> int:
+    args = _arguments()
+    stop_on_signals()
+    from nmt.runtime.model import is_export
+
+    exported = any(is_export(model) for model in args.model)
+    translator, cfg, weights = _exported_translator(args) if exported else _torch_translator(args)
     source = _open_input(args.input) if args.input else sys.stdin.buffer
     skip = 0
     output: ResumableOutput | StreamOutput
     if args.input and args.output:  # a file-to-file run: continued where an identical one stopped
-        asked = {"input": file_identity(args.input), "models": [file_identity(item.checkpoint) for item in loaded],
+        asked = {"input": file_identity(args.input), "models": weights,
                  "decode": dataclasses.asdict(cfg.decode), "seed": args.seed, "quantize": args.quantize,
                  "format": {"json": args.json, "alignments": args.alignments}}
         output = ResumableOutput(args.output, asked)

@@ -13,7 +13,8 @@ from typing import Any
 from nmt.activations import LayerActivations, decoder_activations, encoder_activations
 from nmt.data import clean_text
 from nmt.experiment import LoadedModel
-from nmt.translate import Translation, Translator, json_record
+from nmt.translate import Translator
+from nmt.translations import Translation, json_record
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,11 @@ draw them, and rendered on a fixed white canvas.
 
 Split by source document (a document's formulas all go to one split, so a test formula never
 comes from a document seen in training; a test or dev formula also written in a training document
-is dropped). A training formula is drawn in each training font set, a dev or test formula in one of
-them; the test formulas are drawn once more in a font set training never sees (the style test). Writes OUT/images/*.png and
-OUT/{train,dev,test,test_style}.tsv (image path TAB normalised LaTeX).
+is dropped). A training formula is drawn in each training font set, and `--variants` times more with
+its letters and digits replaced at random (so reading pays more than remembering); a dev or test
+formula in one of the font sets; the test formulas once more in a font set training never sees (the
+style test). Writes OUT/images/*.png and OUT/{train,dev,test,test_style}.tsv (image path TAB
+normalised LaTeX).
 """
 
 from __future__ import annotations
@@ -76,11 +78,39 @@ def split_of(name: str) -> str:
     return "test" if bucket == 0 else "dev" if bucket == 1 else "train"
 
 
+def mathtext_source(tokens: str) -> str:
+    """The tokens as mathtext reads them: joined, with a space only where a command would otherwise
+    run into the letter after it. (Mathtext takes `C _ { o u t }` for C followed by "out" on the
+    baseline: spaced tokens lose every subscript and superscript.)"""
+    out: list[str] = []
+    for token in tokens.split():
+        if out and re.fullmatch(r"\\[A-Za-z]+", out[-1]) and token[0].isalpha():
+            out.append(" ")
+        out.append("\\ " if token == "\\" else token)  # a lone backslash: the escaped space its split left
+    return "".join(out)
+
+
+def substituted(tokens: str, seed: int) -> str:
+    """The formula with each letter and digit replaced at random (a letter by one of its case): the same
+    layout with symbols no document wrote together, so what a model draws from them it has to read."""
+    import random
+
+    draw = random.Random(seed)
+    letters = {True: "ABCDEFGHIJKLMNOPQRSTUVWXYZ", False: "abcdefghijklmnopqrstuvwxyz"}
+
+    def replace(token: str) -> str:
+        if len(token) == 1 and token.isascii() and token.isalpha():
+            return draw.choice(letters[token.isupper()])
+        return draw.choice("0123456789") if len(token) == 1 and token.isdigit() else token
+
+    return " ".join(replace(token) for token in tokens.split())
+
+
 def drawable(tokens: str) -> bool:
     from matplotlib.mathtext import MathTextParser
 
     try:
-        MathTextParser("path").parse(f"${tokens}$")
+        MathTextParser("path").parse(f"${mathtext_source(tokens)}$")
         return True
     except Exception:  # mathtext's parse errors are of several kinds; a formula it cannot draw is left out
         return False
@@ -94,7 +124,7 @@ def render(tokens: str, font: str, height: int, width: int) -> bytes:
     from PIL import Image, ImageOps
 
     buffer = io.BytesIO()
-    mathtext.math_to_image(f"${tokens}$", buffer, prop=FontProperties(size=12, math_fontfamily=font), dpi=150,
+    mathtext.math_to_image(f"${mathtext_source(tokens)}$", buffer, prop=FontProperties(size=12, math_fontfamily=font), dpi=150,
                            format="png")
     drawn = Image.open(io.BytesIO(buffer.getvalue())).convert("L")
     box = ImageOps.invert(drawn).getbbox() or (0, 0, 1, 1)
@@ -118,6 +148,8 @@ def main() -> None:
     parser.add_argument("--python", type=Path, action="append", default=[], help="a package folder of .py files")
     parser.add_argument("--height", type=int, default=64)
     parser.add_argument("--width", type=int, default=320)
+    parser.add_argument("--variants", type=int, default=3,
+                        help="training formulas also drawn this many times with their letters and digits replaced")
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
     first_seen: dict[str, tuple[str, str]] = {}  # formula -> (its first document, that document's split)
@@ -152,13 +184,24 @@ def main() -> None:
                 name = f"images/{'style' if font == HELD_OUT_FONT else split}{index}{'-' + font if split == 'train' else ''}.png"
                 (args.out / name).write_bytes(data)
                 (style_rows if font == HELD_OUT_FONT else rows).append(f"{name}\t{tokens}\n")
+            for variant in range(args.variants if split == "train" else 0):
+                seed = int(hashlib.sha1(f"{tokens}\t{variant}".encode()).hexdigest(), 16)
+                other, font = substituted(tokens, seed), FONT_SETS[seed % len(FONT_SETS)]
+                try:
+                    drawn = render(other, font, args.height, args.width)
+                except ValueError:  # a letter that made a command with the one before it (\, then i: \i)
+                    continue
+                name = f"images/train{index}-v{variant}-{font}.png"
+                (args.out / name).write_bytes(drawn)
+                rows.append(f"{name}\t{other}\n")
         kept[split] = drawn_formulas
         (args.out / f"{split}.tsv").write_text("".join(rows), encoding="utf-8")
         if split == "test":
             (args.out / "test_style.tsv").write_text("".join(style_rows), encoding="utf-8")
     print(f"im2latex: {sum(map(len, kept.values())):,} formulas from {len({n for n, _ in first_seen.values()}):,} "
           f"documents: train {len(kept['train']):,}, dev {len(kept['dev']):,}, test {len(kept['test']):,} "
-          f"(held-out documents; training formulas in {len(FONT_SETS)} font sets; the test again in {HELD_OUT_FONT})")
+          f"(held-out documents; training formulas in {len(FONT_SETS)} font sets and {args.variants} with other "
+          f"letters and digits; the test again in {HELD_OUT_FONT})")
     if not kept["test"]:
         sys.exit("im2latex: no test formula: are the TeX documentation packages there?")
 

@@ -1,0 +1,131 @@
+"""A trained translation model as two ONNX graphs, for nmt/runtime, which translates with onnxruntime,
+numpy and sentencepiece alone (no torch):
+
+    DIR/encoder.onnx     src (B, S) int64, src_lengths (B,) -> every memory tensor, then the first state
+    DIR/step.onnx        tokens (N,), memory..., state... -> log_probs (N, V), the next state..., attention (N, S)
+    DIR/step.int8.onnx   the step with int8 weights (onnxruntime's dynamic quantization), the output layer's too
+    DIR/export.json      the tensors' names and batch dimensions, the vocabulary size, what made it
+    DIR/config.yaml, DIR/spm*.model   the experiment's, as nmt-translate reads them
+
+The graphs are traced by torch's TorchScript-based exporter, which writes packed LSTMs and GRUs as
+ONNX's own RNN operators (its newer dynamo exporter has open RNN bugs). A step graph takes only the
+memory tensors its decoder reads; the runtime feeds it what its inputs name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from nmt.errors import NmtError
+from nmt.models import Seq2Seq
+from nmt.models.state import DecoderState, Memory
+from nmt.specials import EOS, PAD
+
+FORMAT = 1  # export.json's layout; the runtime refuses another
+OPSET = 17
+SOURCE_DIMS = {"states", "mask", "keys", "values", "source_positions"}  # memory fields with a source axis
+
+
+def _fields(instance) -> list[tuple[str, int]]:
+    """(name, batch dimension) of every tensor a Memory or DecoderState holds."""
+    return [(f.name, f.metadata.get("batch_dim", 0)) for f in dataclasses.fields(instance)
+            if getattr(instance, f.name) is not None]
+
+
+class _EncoderGraph(nn.Module):
+    def __init__(self, model: Seq2Seq, memory: list[str], state: list[str]):
+        super().__init__()
+        self.model, self.memory, self.state = model, memory, state
+
+    def forward(self, src: torch.Tensor, src_lengths: torch.Tensor):
+        memory = self.model.encode(src, src_lengths)
+        state = self.model.init_state(memory)
+        return tuple(getattr(memory, name) for name in self.memory) + tuple(getattr(state, name) for name in self.state)
+
+
+class _StepGraph(nn.Module):
+    def __init__(self, model: Seq2Seq, memory: list[str], state: list[str], attends: bool):
+        super().__init__()
+        self.model, self.memory, self.state, self.attends = model, memory, state, attends
+
+    def forward(self, tokens: torch.Tensor, *tensors: torch.Tensor):
+        memory = Memory(**dict(zip(self.memory, tensors[: len(self.memory)])))
+        state = DecoderState(**dict(zip(self.state, tensors[len(self.memory):])))
+        log_probs, state, attention = self.model.step(tokens, state, memory)
+        outputs = (log_probs,) + tuple(getattr(state, name) for name in self.state)
+        return outputs + (attention,) if self.attends else outputs
+
+
+def _example(vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two sentences of different lengths, so the trace keeps the padding logic general."""
+    word = min(4, vocab_size - 1)  # the first id after the specials
+    src = torch.tensor([[word] * 5 + [EOS], [word] * 3 + [EOS, PAD, PAD]])
+    return src, torch.tensor([6, 4])
+
+
+def export_model(model: Seq2Seq, exp_dir: Path, out: Path, *, src_vocab_size: int, tgt_vocab_size: int,
+                 int8: bool = True, describe: dict | None = None) -> dict:
+    """Writes the graphs, the manifest and the experiment's config and SentencePiece models into `out`;
+    returns the manifest."""
+    model = model.cpu().eval()
+    src, src_lengths = _example(src_vocab_size)
+    with torch.inference_mode():
+        memory = model.encode(src, src_lengths)
+        state = model.init_state(memory)
+        attends = model.step(torch.full((2,), EOS), state, memory)[2] is not None
+    memory_fields, state_fields = _fields(memory), _fields(state)
+    memory_names, state_names = [n for n, _ in memory_fields], [n for n, _ in state_fields]
+    out.mkdir(parents=True, exist_ok=True)
+
+    def axes(name: str, batch: int, source: bool) -> dict:
+        return {batch: "batch", **({1: "source"} if source else {})}
+
+    encoder_outputs = [f"memory.{n}" for n in memory_names] + [f"state.{n}" for n in state_names]
+    encoder_axes = {"src": {0: "batch", 1: "source"}, "src_lengths": {0: "batch"},
+                    **{f"memory.{n}": axes(n, d, n in SOURCE_DIMS) for n, d in memory_fields},
+                    **{f"state.{n}": axes(n, d, False) for n, d in state_fields}}
+    step_inputs = ["tokens"] + encoder_outputs
+    step_outputs = ["log_probs"] + [f"next.{n}" for n in state_names] + (["attention"] if attends else [])
+    step_axes = {"tokens": {0: "batch"}, "log_probs": {0: "batch"},
+                 **{k: v for k, v in encoder_axes.items() if k.startswith(("memory.", "state."))},
+                 **{f"next.{n}": axes(n, d, False) for n, d in state_fields},
+                 **({"attention": {0: "batch", 1: "source"}} if attends else {})}
+    tokens = torch.full((2,), EOS)
+    step_example = (tokens,) + tuple(getattr(memory, n) for n in memory_names) + tuple(getattr(state, n) for n in state_names)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # the tracer's notes on Python-side values it keeps constant
+        encoder_graph = _EncoderGraph(model, memory_names, state_names).eval()
+        torch.onnx.export(encoder_graph, (src, src_lengths), str(out / "encoder.onnx"), dynamo=False,
+                          input_names=["src", "src_lengths"], output_names=encoder_outputs,
+                          dynamic_axes=encoder_axes, opset_version=OPSET)
+        step_graph = _StepGraph(model, memory_names, state_names, attends).eval()
+        torch.onnx.export(step_graph, step_example, str(out / "step.onnx"), dynamo=False, input_names=step_inputs,
+                          output_names=step_outputs, dynamic_axes=step_axes, opset_version=OPSET)
+    if int8:
+        _quantize(out / "step.onnx", out / "step.int8.onnx")
+    for name in ("config.yaml", "spm.model", "spm.src.model", "spm.tgt.model"):
+        if (exp_dir / name).exists():
+            shutil.copyfile(exp_dir / name, out / name)
+    manifest = {"format": FORMAT, "memory": memory_fields, "state": state_fields, "attention": attends,
+                "src_vocab_size": src_vocab_size, "tgt_vocab_size": tgt_vocab_size,
+                "reverse_source": bool(model.reverse_source), "int8": int8, "opset": OPSET,
+                "torch": torch.__version__, **(describe or {})}
+    (out / "export.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    return manifest
+
+
+def _quantize(source: Path, target: Path) -> None:
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError:
+        raise NmtError("export: the int8 step needs onnxruntime (pip install onnxruntime), or give --no-int8") from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)

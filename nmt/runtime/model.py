@@ -1,0 +1,112 @@
+"""An exported model (nmt/export.py) behind the four calls search makes (encode, init_state, step,
+reorder), on onnxruntime and numpy; and several of them as an ensemble. No torch."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nmt.errors import NmtError
+
+FORMAT = 1  # nmt/export.py's manifest layout
+
+
+def is_export(path: str | Path) -> bool:
+    """Whether `path` is a directory nmt-export wrote (rather than an experiment directory)."""
+    return (Path(path) / "export.json").is_file()
+
+
+@dataclass
+class ExportedMemory:
+    tensors: dict[str, np.ndarray]  # what the step graph reads, by its input name; batch first
+    first_state: dict[str, np.ndarray]  # the decoder's start, by the step's state input names
+
+
+class ExportedModel:
+    """One exported model. `int8`: the step graph with int8 weights. `threads`: onnxruntime's threads
+    within an operator (default: OMP_NUM_THREADS if set, else onnxruntime's choice)."""
+
+    def __init__(self, directory: str | Path, *, int8: bool = False, threads: int | None = None):
+        try:
+            import onnxruntime
+        except ImportError:
+            raise NmtError("runtime: an exported model runs on onnxruntime: pip install onnxruntime") from None
+        self.directory = Path(directory)
+        manifest = json.loads((self.directory / "export.json").read_text(encoding="utf-8"))
+        if manifest.get("format") != FORMAT:
+            raise NmtError(f"runtime: {self.directory} was exported in format {manifest.get('format')}; this "
+                           f"runtime reads format {FORMAT} (export the model again with this version)")
+        step_file = self.directory / ("step.int8.onnx" if int8 else "step.onnx")
+        if not step_file.exists():
+            raise NmtError(f"runtime: {self.directory} has no {step_file.name} (exported with --no-int8?)")
+        options = onnxruntime.SessionOptions()
+        threads = threads or int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
+        if threads:
+            options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        providers = ["CPUExecutionProvider"]
+        self.encoder = onnxruntime.InferenceSession(str(self.directory / "encoder.onnx"), options, providers=providers)
+        self.stepper = onnxruntime.InferenceSession(str(step_file), options, providers=providers)
+        self.manifest = manifest
+        # Batch dimension of each tensor, by the step's names for it.
+        self.state_dims = {f"state.{name}": dim for name, dim in manifest["state"]}
+        self.memory_dims = {f"memory.{name}": dim for name, dim in manifest["memory"]}
+        self.step_inputs = {item.name for item in self.stepper.get_inputs()}
+        self.step_outputs = [item.name for item in self.stepper.get_outputs()]
+        self.encoder_outputs = [item.name for item in self.encoder.get_outputs()]
+
+    def encode(self, src: np.ndarray, src_lengths: np.ndarray) -> ExportedMemory:
+        """src (B, S) int64 ids ending in EOS, then PAD; src_lengths (B,)."""
+        outputs = dict(zip(self.encoder_outputs, self.encoder.run(None, {"src": src, "src_lengths": src_lengths})))
+        return ExportedMemory({name: value for name, value in outputs.items()
+                               if name in self.memory_dims and name in self.step_inputs},
+                              {name: value for name, value in outputs.items() if name in self.state_dims})
+
+    def init_state(self, memory: ExportedMemory) -> dict[str, np.ndarray]:
+        return dict(memory.first_state)
+
+    def step(self, tokens: np.ndarray, state: dict[str, np.ndarray], memory: ExportedMemory):
+        """tokens (N,) -> log-probabilities (N, V), the next state, attention (N, S) or None."""
+        feed = {"tokens": tokens, **memory.tensors, **{k: v for k, v in state.items() if k in self.step_inputs}}
+        outputs = dict(zip(self.step_outputs, self.stepper.run(None, feed)))
+        next_state = {f"state.{name[len('next.'):]}": value for name, value in outputs.items() if name.startswith("next.")}
+        return outputs["log_probs"], next_state, outputs.get("attention")
+
+    def reorder(self, state: dict[str, np.ndarray], memory: ExportedMemory | None, index: np.ndarray):
+        """Keep (and repeat) the batch rows `index` of state and memory; memory None stays None."""
+        state = {name: value.take(index, axis=self.state_dims[name]) for name, value in state.items()}
+        if memory is not None:
+            memory = ExportedMemory({name: value.take(index, axis=self.memory_dims[name])
+                                     for name, value in memory.tensors.items()},
+                                    {name: value.take(index, axis=self.state_dims[name])
+                                     for name, value in memory.first_state.items()})
+        return state, memory
+
+
+class ExportedEnsemble:
+    """Several exported models behind one step interface: each step averages their log-probabilities,
+    and attention comes from the first member (as nmt.translate.Ensemble)."""
+
+    def __init__(self, models: list[ExportedModel]):
+        self.models = models
+
+    def encode(self, src: np.ndarray, src_lengths: np.ndarray) -> list[ExportedMemory]:
+        return [model.encode(src, src_lengths) for model in self.models]
+
+    def init_state(self, memories: list[ExportedMemory]) -> list[dict]:
+        return [model.init_state(memory) for model, memory in zip(self.models, memories)]
+
+    def step(self, tokens: np.ndarray, states: list[dict], memories: list[ExportedMemory]):
+        outputs = [model.step(tokens, state, memory) for model, state, memory in zip(self.models, states, memories)]
+        log_probs = np.mean(np.stack([output[0] for output in outputs]), axis=0)
+        return log_probs, [output[1] for output in outputs], outputs[0][2]
+
+    def reorder(self, states: list[dict], memories: list[ExportedMemory] | None, index: np.ndarray):
+        pairs = [model.reorder(state, memory, index) for model, state, memory
+                 in zip(self.models, states, memories if memories is not None else [None] * len(self.models))]
+        return [pair[0] for pair in pairs], [pair[1] for pair in pairs] if memories is not None else None
+

@@ -1,0 +1,81 @@
+"""Lines of text to translations with exported models: nmt-translate and nmt-serve use this when
+--model names a directory nmt-export wrote. No torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from nmt.batch_plan import make_batches
+from nmt.errors import NmtError
+from nmt.runtime.model import ExportedEnsemble, ExportedModel
+from nmt.runtime.search import Hypothesis, generate
+from nmt.specials import EOS, PAD
+from nmt.tokenizer import Tokenizer, vocabulary
+from nmt.translations import LineTranslator
+
+
+class ExportedTranslator(LineTranslator):
+    """Translates with an exported model (or an ensemble of them) as `decode` says."""
+
+    def __init__(self, model: ExportedModel | ExportedEnsemble, tokenizer: Tokenizer, *, decode: Any,
+                 keep_attention: bool = False):
+        if decode.method == "sample":
+            raise NmtError("translate: an exported model searches (greedy or beam); sampling needs the "
+                           "experiment directory (torch)")
+        self.model, self.tokenizer, self.decode, self.keep_attention = model, tokenizer, decode, keep_attention
+
+    def sampling_state(self) -> None:
+        return None  # no sampling: nothing to continue
+
+    def restore_sampling_state(self, state: bytes) -> None:
+        pass
+
+    def translate_ids(self, sources: Sequence[Sequence[int]]) -> list[list[Hypothesis]]:
+        lengths = np.array([len(s) for s in sources], dtype=np.int64)
+        results: list[list[Hypothesis] | None] = [None] * len(sources)
+        for indices in make_batches(lengths, None, batch_tokens=self.decode.batch_tokens, shuffle=False):
+            src, src_lengths = padded([sources[i] for i in indices])
+            for index, hyps in zip(indices.tolist(), generate(self.model, src, src_lengths, self.decode,
+                                                              keep_attention=self.keep_attention)):
+                results[index] = hyps
+        return [hyps for hyps in results if hyps is not None]
+
+
+def padded(sentences: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Id sentences -> (B, S) int64 each ending in EOS then PAD, and their lengths (EOS counted)."""
+    lengths = np.array([len(s) + 1 for s in sentences], dtype=np.int64)
+    src = np.full((len(sentences), int(lengths.max())), PAD, dtype=np.int64)
+    for row, sentence in enumerate(sentences):
+        src[row, : len(sentence)] = sentence
+        src[row, len(sentence)] = EOS
+    return src, lengths
+
+
+@dataclass
+class LoadedExport:
+    cfg: Any  # the experiment's Config, as exported
+    tokenizer: Tokenizer
+    model: ExportedModel | ExportedEnsemble
+    directories: list[Path]
+
+
+def load_exports(directories: Sequence[str | Path], *, int8: bool = False, threads: int | None = None) -> LoadedExport:
+    """One exported model, or several as an ensemble (they must share their SentencePiece models)."""
+    from nmt.tasks import load_config
+
+    paths = [Path(d) for d in directories]
+    cfg = load_config(paths[0] / "config.yaml")
+    if cfg.task != "translation":
+        raise NmtError(f"translate: {paths[0]} holds a {cfg.task} model; the runtime translates text")
+    tokenizer = Tokenizer.load(paths[0])
+    for other in paths[1:]:
+        theirs = Tokenizer.load(other)
+        if vocabulary(theirs.src) != vocabulary(tokenizer.src) or vocabulary(theirs.tgt) != vocabulary(tokenizer.tgt):
+            raise NmtError(f"translate: {other} uses other SentencePiece models than {paths[0]}; an ensemble "
+                           "needs the same vocabularies")
+    models = [ExportedModel(path, int8=int8, threads=threads) for path in paths]
+    return LoadedExport(cfg, tokenizer, models[0] if len(models) == 1 else ExportedEnsemble(models), paths)

@@ -1,0 +1,68 @@
+"""What a translation is, as every front end gives it (nmt-translate, the HTTP API, nmt-caption),
+whether torch or the exported runtime (nmt/runtime) made it. Imports no torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+
+@dataclass
+class Translation:
+    text: str
+    score: float
+    tokens: list[int]
+    attention: Any  # (target steps incl. EOS, source tokens incl. EOS): a torch tensor or a numpy array; None
+    source: list[int]  # the source ids translated (cut to decode.max_src_tokens; no EOS)
+
+
+def json_record(result: list[Translation], tokenizer: Any, *, alignment: bool) -> dict:
+    """One line's translation as nmt-translate --json and the HTTP API both give it: the best text and
+    score, the n-best, and (when asked) the best one's attention with the pieces it runs over."""
+    best = result[0]
+    record: dict = {"text": best.text, "score": round(best.score, 4),
+                    "nbest": [{"text": t.text, "score": round(t.score, 4)} for t in result]}
+    if alignment:
+        record["alignment"] = None if best.attention is None else {
+            "source": [tokenizer.src.id_to_piece(int(i)) for i in best.source] + ["</s>"],
+            "target": [tokenizer.tgt.id_to_piece(int(i)) for i in best.tokens] + ["</s>"],
+            # (target, source), EOS included on both sides; a batch's padding cut off
+            "weights": [[round(float(w), 4) for w in row] for row in best.attention[:, : len(best.source) + 1]],
+        }
+    return record
+
+
+class LineTranslator:
+    """Lines of text to n-best translations around `translate_ids`, which a subclass gives: torch's
+    nmt.translate.Translator or the exported runtime's (nmt/runtime/translate.py). Needs `tokenizer`
+    and `decode` (a DecodeConfig)."""
+
+    tokenizer: Any
+    decode: Any
+
+    def translate_ids(self, sources: Sequence[Sequence[int]]) -> list[list[Any]]:
+        """Token-id sentences (no EOS) -> n-best hypotheses (tokens, score, attention) each, in input order."""
+        raise NotImplementedError
+
+    def encode(self, lines: Sequence[str]) -> tuple[list[list[int]], list[bool]]:
+        """Source ids per line, cut to decode.max_src_tokens; also which lines were cut."""
+        ids = self.tokenizer.encode_src(list(lines))
+        limit = self.decode.max_src_tokens
+        return [seq[:limit] for seq in ids], [len(seq) > limit for seq in ids]
+
+    def translate(self, lines: Sequence[str], *,
+                  on_truncated: Callable[[int], None] | None = None) -> list[list[Translation]]:
+        """Plain-text lines -> detokenized n-best translations; an empty line gives an empty translation.
+
+        `on_truncated(i)` is called for each line i longer than decode.max_src_tokens.
+        """
+        ids, truncated = self.encode(lines)
+        if on_truncated is not None:
+            for index in (i for i, cut in enumerate(truncated) if cut):
+                on_truncated(index)
+        real = [i for i, seq in enumerate(ids) if seq]
+        output: list[list[Translation]] = [[Translation("", 0.0, [], None, [])] for _ in lines]
+        for index, hyps in zip(real, self.translate_ids([ids[i] for i in real])):
+            texts = self.tokenizer.decode_tgt([h.tokens for h in hyps])
+            output[index] = [Translation(t, h.score, h.tokens, h.attention, ids[index]) for t, h in zip(texts, hyps)]
+        return output

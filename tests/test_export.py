@@ -1,0 +1,128 @@
+"""nmt-export and the torch-free runtime (nmt/runtime): the exported graphs and the numpy search find
+what torch finds, for every cell and variant; nmt-translate runs an export in an interpreter where
+torch cannot be imported."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from conftest import REPO, config_text, make_pairs, write_plain
+
+from nmt.config import DecodeConfig, ModelConfig
+from nmt.export import export_model
+from nmt.models import build_model
+from nmt.runtime.model import ExportedModel
+from nmt.runtime.search import generate as generate_exported
+from nmt.runtime.translate import padded
+from nmt.search import generate
+
+SENTENCES = [[5, 9, 7, 12, 6], [8, 4], [11, 13, 5, 9], [4, 4, 7]]
+
+
+def _export(tmp_path, **model_keys):
+    torch.manual_seed(0)
+    cfg = ModelConfig(embed_size=12, encoder_hidden=10, decoder_hidden=14, attention_size=8, dropout=0.0, **model_keys)
+    model = build_model(cfg, 20, 20).eval()
+    export_model(model, tmp_path, tmp_path / "export", src_vocab_size=20, tgt_vocab_size=20, int8=False)
+    return model, ExportedModel(tmp_path / "export", threads=1)
+
+
+def _searched(model, exported, decode: DecodeConfig):
+    src, lengths = padded(SENTENCES)
+    ours = generate(model, torch.from_numpy(src), torch.from_numpy(lengths), decode, keep_attention=True)
+    theirs = generate_exported(exported, src, lengths, decode, keep_attention=True)
+    return ours, theirs
+
+
+@pytest.mark.parametrize("variant, cell, extra", [
+    ("rnnsearch", "lstm", {}), ("rnnsearch", "gru", {}), ("rnnsearch", "rnn", {}),
+    ("seq2seq", "lstm", {"reverse_source": True, "encoder_layers": 2, "decoder_layers": 2}),
+    ("context", "gru", {}), ("bidir", "lstm", {}), ("luong", "lstm", {"input_feeding": True}),
+    ("luong", "gru", {"input_feeding": False}), ("rnnsearch", "lstm", {"attention_gate": True, "tie_embeddings": True}),
+])
+def test_the_export_and_the_numpy_search_find_what_torch_finds(tmp_path, variant, cell, extra):
+    model, exported = _export(tmp_path, variant=variant, cell=cell, **extra)
+    for decode in (DecodeConfig(method="greedy", max_length_a=1.0, max_length_b=4),
+                   DecodeConfig(beam_size=3, nbest=3, length_penalty=0.6, max_length_a=1.0, max_length_b=4)):
+        ours, theirs = _searched(model, exported, decode)
+        for mine, exported_hyps in zip(ours, theirs):
+            assert [h.tokens for h in mine] == [h.tokens for h in exported_hyps]
+            assert np.allclose([h.score for h in mine], [h.score for h in exported_hyps], atol=1e-4)
+            if mine[0].attention is not None:
+                assert np.allclose(mine[0].attention.numpy(), exported_hyps[0].attention, atol=1e-5)
+            else:
+                assert exported_hyps[0].attention is None
+
+
+@pytest.fixture(scope="module")
+def exported_dir(tmp_path_factory):
+    """A small RNNsearch trained for a few updates and exported, int8 step included."""
+    root = tmp_path_factory.mktemp("export")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for split, n, seed in (("train", 300, 1), ("dev", 20, 2), ("test", 20, 3)):
+        write_plain(corpus, split, make_pairs(n, seed))
+    extra = """
+model: {variant: rnnsearch, embed_size: 16, encoder_hidden: 16, decoder_hidden: 32, attention_size: 16, dropout: 0.0}
+train: {batch_tokens: 1000, validate_every: 20, max_steps: 20, lr: 0.01}
+decode: {beam_size: 3}
+"""
+    (root / "conf.yaml").write_text(config_text(corpus, root / "exp", extra=extra), encoding="utf-8")
+    for command in (["nmt.cli.train", "--config", str(root / "conf.yaml")],
+                    ["nmt.cli.export", "--model", str(root / "exp"), "--out", str(root / "export")]):
+        result = subprocess.run([sys.executable, "-m", *command], capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+    return root
+
+
+NO_TORCH = """
+import runpy, sys
+class NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is blocked in this test")
+sys.meta_path.insert(0, NoTorch())
+sys.argv = ["nmt-translate"] + sys.argv[1:]
+runpy.run_module("nmt.cli.translate", run_name="__main__")
+"""
+
+
+def _translate(*args: str, stdin: str, torch_blocked: bool = False) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-c", NO_TORCH, *args] if torch_blocked else [sys.executable, "-m", "nmt.cli.translate", *args]
+    return subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=300, cwd=REPO)
+
+
+def test_nmt_translate_runs_an_export_without_torch_and_gives_what_the_experiment_gives(exported_dir):
+    lines = "haus katze .\nhund baum wasser .\n\nsonne .\n"
+    for options in ([], ["--json", "--alignments", "--nbest", "2"], ["--beam", "1"]):
+        exported = _translate("--model", str(exported_dir / "export"), *options, stdin=lines, torch_blocked=True)
+        assert exported.returncode == 0, exported.stderr
+        original = _translate("--model", str(exported_dir / "exp"), *options, stdin=lines)
+        if "--json" in options:
+            for a, b in zip(exported.stdout.splitlines(), original.stdout.splitlines()):
+                mine, theirs = json.loads(a), json.loads(b)
+                assert mine["text"] == theirs["text"] and abs(mine["score"] - theirs["score"]) < 1e-3
+                assert [n["text"] for n in mine["nbest"]] == [n["text"] for n in theirs["nbest"]]
+        else:
+            assert exported.stdout == original.stdout and exported.stdout.count("\n") == 4
+    int8 = _translate("--model", str(exported_dir / "export"), "--quantize", "int8", stdin=lines, torch_blocked=True)
+    assert int8.returncode == 0 and int8.stdout.count("\n") == 4, int8.stderr
+    blocked = _translate("--model", str(exported_dir / "exp"), stdin=lines, torch_blocked=True)
+    assert blocked.returncode != 0 and "torch is blocked in this test" in blocked.stderr  # the block holds
+
+
+def test_an_export_refuses_what_it_cannot_do_in_one_line(exported_dir):
+    export = str(exported_dir / "export")
+    for options, named in ((["--sample"], "sampling needs the experiment directory"),
+                           (["--checkpoint", "last"], "--checkpoint picks an experiment's"),
+                           (["--model", str(exported_dir / "exp")], "not both")):
+        result = _translate("--model", export, *options, stdin="haus .\n")
+        assert result.returncode == 2 and named in result.stderr and "Traceback" not in result.stderr
+    taken = subprocess.run([sys.executable, "-m", "nmt.cli.export", "--model", str(exported_dir / "exp"), "--out",
+                            str(exported_dir / "corpus")], capture_output=True, text=True, timeout=300)
+    assert taken.returncode == 2 and "is not an export" in taken.stderr
