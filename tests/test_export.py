@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -129,3 +130,30 @@ def test_an_export_refuses_what_it_cannot_do_in_one_line(exported_dir):
     taken = subprocess.run([sys.executable, "-m", "nmt.cli.export", "--model", str(exported_dir / "exp"), "--out",
                             str(exported_dir / "corpus")], capture_output=True, text=True, timeout=300)
     assert taken.returncode == 2 and "is not an export" in taken.stderr
+
+
+SERVE_NO_TORCH = NO_TORCH.replace('"nmt-translate"', '"nmt-serve"').replace("nmt.cli.translate", "nmt.cli.serve")
+
+
+def test_nmt_serve_serves_an_export_without_torch(exported_dir):
+    import httpx
+    from test_serve_cli import free_port
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-c", SERVE_NO_TORCH, "--model", f"ding={exported_dir / 'export'}",
+                               "--port", port], stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        served = httpx.post(f"http://127.0.0.1:{port}/v1/translate", json={"text": ["haus katze .", "sonne ."]}).json()
+        page = httpx.post(f"http://127.0.0.1:{port}/v1/analyze", json={"text": "haus katze ."})
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=30)
+    translated = _translate("--model", str(exported_dir / "exp"), stdin="haus katze .\nsonne .\n").stdout.splitlines()
+    assert [item["text"] for item in served["translations"]] == translated, err
+    assert page.status_code == 200 and page.json()["hypotheses"][0]["attention"] and "torch" not in err

@@ -16,7 +16,7 @@ import socket
 import sys
 from pathlib import Path
 
-from nmt.cli.common import limit_threads, run_main
+from nmt.cli.common import available_cores, limit_threads, run_main
 from nmt.errors import NmtError, gist
 
 
@@ -40,6 +40,8 @@ def _arguments() -> argparse.Namespace:
 
 def _models(specs: list[str], *, checkpoint: str, device: str) -> tuple[dict, dict]:
     """(translation models, captioning models) by name, each loaded by its own task's loader."""
+    from nmt.runtime.model import is_export
+    from nmt.runtime.translate import load_exports
     from nmt.tasks import load_trained, task_of
 
     translation: dict = {}
@@ -50,6 +52,10 @@ def _models(specs: list[str], *, checkpoint: str, device: str) -> tuple[dict, di
             name, directory = Path(spec).resolve().name, spec
         if not name or name in translation or name in captioning:
             raise NmtError(f"serve: --model {spec!r}: {'a name is empty' if not name else f'the name {name!r} is taken'}")
+        if is_export(directory):  # nmt-export's: onnxruntime, on the CPU
+            threads = None if "OMP_NUM_THREADS" in os.environ else available_cores()
+            translation[name] = load_exports([directory], threads=threads)
+            continue
         task = task_of(directory).name
         if task not in ("translation", "captioning"):
             raise NmtError(f"serve: --model {spec!r} holds a {task_of(directory).title}; nmt-serve serves "
@@ -81,18 +87,26 @@ def _main() -> int:
     _check(args)
     import uvicorn
 
-    from nmt.device import pick_device
+    from nmt.runtime.model import is_export
     from nmt.serve.app import create_app
-    from nmt.serve.captions import CaptionService
     from nmt.serve.service import Limits, Service
 
-    limit_threads()
-    device = str(pick_device(args.device, setting="serve: --device"))
+    if all(is_export(spec.partition("=")[2] or spec) for spec in args.model):
+        device = "cpu"  # exports only: no torch is loaded
+    else:
+        limit_threads()
+        from nmt.device import pick_device
+
+        device = str(pick_device(args.device, setting="serve: --device"))
     limits = Limits(max_lines=args.max_lines, max_chars=args.max_chars, max_beam=args.max_beam,
                     max_queue_lines=args.max_queue, batch_wait_ms=args.batch_wait_ms, batch_tokens=args.batch_tokens)
     translation, captioning = _models(args.model, checkpoint=args.checkpoint, device=device)
     service = Service(translation, device=device, limits=limits) if translation else None
-    captions = CaptionService(captioning, device=device, max_beam=args.max_beam) if captioning else None
+    captions = None
+    if captioning:
+        from nmt.serve.captions import CaptionService
+
+        captions = CaptionService(captioning, device=device, max_beam=args.max_beam)
     names = [*translation, *captioning]
     print(f"nmt-serve: {', '.join(names)} on http://{args.host}:{args.port}/ ({device})", file=sys.stderr)
     uvicorn.run(create_app(service, captions=captions), host=args.host, port=args.port, log_level="warning",

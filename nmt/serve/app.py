@@ -17,7 +17,7 @@ import base64
 import binascii
 import contextlib
 from pathlib import Path
-from typing import AsyncIterator, Union
+from typing import TYPE_CHECKING, AsyncIterator, Union
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,8 +27,10 @@ from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nmt.serve.batcher import Batcher, QueueFull
-from nmt.serve.captions import CaptionService
 from nmt.serve.service import Options, RequestError, Service
+
+if TYPE_CHECKING:  # captioning is torch's; a server of exports runs without it
+    from nmt.serve.captions import CaptionService
 
 STATIC = Path(__file__).parent / "static"
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
-from nmt.activations import LayerActivations, decoder_activations, encoder_activations
 from nmt.data import clean_text
-from nmt.experiment import LoadedModel
-from nmt.translate import Translator
-from nmt.translations import Translation, json_record
+from nmt.runtime.translate import ExportedTranslator, LoadedExport
+from nmt.translations import LineTranslator, Translation, json_record
+
+if TYPE_CHECKING:  # torch's: imported where a torch model is used, so an export is served without torch
+    from nmt.activations import LayerActivations
+    from nmt.experiment import LoadedModel
 
 
 @dataclass(frozen=True)
@@ -56,12 +58,14 @@ def _layer(item: LayerActivations) -> dict:
 
 
 class Service:
-    def __init__(self, models: dict[str, LoadedModel], *, device: str = "cpu", limits: Limits = Limits()):
+    def __init__(self, models: dict[str, Union[LoadedModel, LoadedExport]], *, device: str = "cpu",
+                 limits: Limits = Limits()):
+        """`models`: experiment directories' (torch) or exports' (nmt-export: onnxruntime, no cell activations)."""
         if not models:
             raise ValueError("a service needs at least one model")
         self.models, self.device, self.limits = models, device, limits
         self.default_model = next(iter(models))
-        self._translators: dict[Options, Translator] = {}
+        self._translators: dict[Options, LineTranslator] = {}
 
     def describe(self) -> list[dict]:
         return [{"name": name, "variant": m.cfg.model.variant, "cell": m.cfg.model.cell,
@@ -96,12 +100,19 @@ class Service:
             if len(line) > limits.max_chars:
                 raise RequestError(413, f"text: line {number} has {len(line)} characters; the limit is {limits.max_chars}")
 
-    def _translator(self, options: Options) -> Translator:
+    def _translator(self, options: Options) -> LineTranslator:
         if options not in self._translators:
             loaded = self.models[options.model]
             decode = dataclasses.replace(loaded.cfg.decode, method="beam", beam_size=options.beam, nbest=options.nbest)
-            self._translators[options] = Translator(loaded.model, loaded.tokenizer, decode=decode, device=self.device,
-                                                    keep_attention=options.alignments or options.analyze)
+            keep_attention = options.alignments or options.analyze
+            if isinstance(loaded, LoadedExport):
+                self._translators[options] = ExportedTranslator(loaded.model, loaded.tokenizer, decode=decode,
+                                                                keep_attention=keep_attention)
+            else:
+                from nmt.translate import Translator
+
+                self._translators[options] = Translator(loaded.model, loaded.tokenizer, decode=decode,
+                                                        device=self.device, keep_attention=keep_attention)
         return self._translators[options]
 
     def run(self, options: Options, lines: list[str]) -> list[dict]:
@@ -123,6 +134,10 @@ class Service:
         """The page's view of one line: every hypothesis with its attention and decoder cells, and the encoder cells."""
         loaded = self.models[options.model]
         source_ids = result[0].source
+        exported = isinstance(loaded, LoadedExport)  # an export's graphs give no cell activations
+        if not exported:
+            from nmt.activations import decoder_activations, encoder_activations
+
         source = self._pieces(options.model, source_ids, "src") + ["</s>"]
         hypotheses = []
         for hyp in result:
@@ -132,8 +147,8 @@ class Service:
                 "text": hyp.text, "score": round(hyp.score, 4),
                 "pieces": self._pieces(options.model, hyp.tokens, "tgt") + ["</s>"],
                 "attention": _round(hyp.attention[:, : len(source)]) if hyp.attention is not None else None,
-                "decoder": [_layer(item) for item in decoder_activations(loaded.model, source_ids, hyp.tokens)],
+                "decoder": [] if exported else [_layer(item) for item in decoder_activations(loaded.model, source_ids, hyp.tokens)],
             })
-        encoder = [_layer(item) for item in encoder_activations(loaded.model, source_ids)] if source_ids else []
+        encoder = [_layer(item) for item in encoder_activations(loaded.model, source_ids)] if source_ids and not exported else []
         return {"model": options.model, "source": source if source_ids else [], "hypotheses": hypotheses,
                 "encoder": encoder}
