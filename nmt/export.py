@@ -19,6 +19,7 @@ import json
 import shutil
 import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -36,7 +37,7 @@ SOURCE_DIMS = {"states", "mask", "keys", "values", "source_positions"}  # memory
 def _fields(instance) -> list[tuple[str, int]]:
     """(name, batch dimension) of every tensor a Memory or DecoderState holds."""
     return [(f.name, f.metadata.get("batch_dim", 0)) for f in dataclasses.fields(instance)
-            if getattr(instance, f.name) is not None]
+            if isinstance(getattr(instance, f.name), torch.Tensor)]
 
 
 class _EncoderGraph(nn.Module):
@@ -56,8 +57,9 @@ class _StepGraph(nn.Module):
         self.model, self.memory, self.state, self.attends = model, memory, state, attends
 
     def forward(self, tokens: torch.Tensor, *tensors: torch.Tensor):
-        memory = Memory(**dict(zip(self.memory, tensors[: len(self.memory)])))
-        state = DecoderState(**dict(zip(self.state, tensors[len(self.memory):])))
+        memory_fields: dict[str, Any] = dict(zip(self.memory, tensors[: len(self.memory)]))
+        state_fields: dict[str, Any] = dict(zip(self.state, tensors[len(self.memory):]))
+        memory, state = Memory(**memory_fields), DecoderState(**state_fields)
         log_probs, state, attention = self.model.step(tokens, state, memory)
         outputs = (log_probs,) + tuple(getattr(state, name) for name in self.state)
         return outputs + (attention,) if self.attends else outputs

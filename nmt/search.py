@@ -54,6 +54,9 @@ class StepModel(Protocol):
                 index: torch.Tensor) -> tuple[StepState, EncoderOutput | None]:
         """Keep (and repeat) the batch rows `index` of state and memory; memory None stays None."""
 
+    # Optional: share_beams(memory, K) -> memory read by K consecutive state rows each, or None. Beam
+    # search uses it where a model has it, instead of repeating memory K times (nmt.models.Seq2Seq).
+
 
 class TranslationModel(StepModel, Protocol):
     """A StepModel that can be switched between training and evaluation, as nn.Module can."""
@@ -199,7 +202,12 @@ def beam_search(model: StepModel, src: torch.Tensor, src_lengths: torch.Tensor, 
     batch, K, device = src.shape[0], beam_size, src.device
     memory = model.encode(src, src_lengths)
     state = model.init_state(memory)
-    state, memory = model.reorder(state, memory, torch.arange(batch, device=device).repeat_interleave(K))
+    expand = torch.arange(batch, device=device).repeat_interleave(K)
+    shared = model.share_beams(memory, K) if hasattr(model, "share_beams") else None
+    if shared is not None:  # the K rows of a sentence read one memory row
+        memory, (state, _) = shared, model.reorder(state, None, expand)
+    else:
+        state, memory = model.reorder(state, memory, expand)
     alive = torch.arange(batch, device=device)  # original sentence of each active sentence
     scores = torch.zeros(batch, K, device=device)
     scores[:, 1:] = NEG_INF  # all K beams start identical: expand only the first

@@ -85,6 +85,11 @@ class Ensemble:
         log_probs = torch.stack([o[0] for o in outputs]).mean(0)  # average of log-probabilities
         return log_probs, [o[1] for o in outputs], outputs[0][2]
 
+    def share_beams(self, memories: list[Memory], beams: int) -> list[Memory] | None:
+        shared = [model.share_beams(memory, beams) for model, memory in zip(self.models, memories)]
+        kept = [memory for memory in shared if memory is not None]
+        return kept if len(kept) == len(shared) else None  # all members share, or none does
+
     def reorder(self, states: list[DecoderState], memories: list[Memory] | None, index: torch.Tensor):
         pairs = [model.reorder(state, memory, index) for model, state, memory
                  in zip(self.models, states, memories if memories is not None else [None] * len(self.models))]

@@ -261,3 +261,35 @@ def test_a_reversed_source_model_is_its_forward_twin_reading_the_sentence_backwa
         torch.testing.assert_close(out.attention[i, :, :n], twin.attention[i, :, :n].flip(-1))
         torch.testing.assert_close(out.attention[i, :, n:], twin.attention[i, :, n:])
     torch.testing.assert_close(torch.stack(step_attention, 1), out.attention, atol=1e-5, rtol=1e-5)
+
+
+class _RepeatedMemory:
+    """A model whose beam search repeats memory K times (it has no share_beams): the reference."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __getattr__(self, name):
+        if name == "share_beams":
+            raise AttributeError(name)
+        return getattr(self.model, name)
+
+
+@pytest.mark.parametrize("variant, extra", [("rnnsearch", {}), ("luong", {"input_feeding": True}),
+                                            ("rnnsearch", {"reverse_source": True, "cell": "gru"})])
+def test_beams_sharing_one_memory_row_search_as_beams_with_copies(variant, extra):
+    from nmt.config import DecodeConfig
+    from nmt.search import generate
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(variant=variant, embed_size=8, encoder_hidden=8, decoder_hidden=12,
+                                    attention_size=8, dropout=0.0, **extra), 30, 30).eval()
+    batch = collate([[5, 6, 7, 8, 9, 10], [11, 12], [13, 14, 15], [16]], None, [0, 1, 2, 3])
+    decode = DecodeConfig(beam_size=4, nbest=4, max_length_a=1.0, max_length_b=2)  # sentences end apart
+    assert model.share_beams(model.encode(batch.src, batch.src_lengths), 4) is not None
+    shared = generate(model, batch.src, batch.src_lengths, decode, keep_attention=True)
+    copied = generate(_RepeatedMemory(model), batch.src, batch.src_lengths, decode, keep_attention=True)
+    for mine, theirs in zip(shared, copied):
+        assert [h.tokens for h in mine] == [h.tokens for h in theirs]
+        assert [h.score for h in mine] == pytest.approx([h.score for h in theirs], abs=1e-5)
+        assert torch.allclose(mine[0].attention, theirs[0].attention, atol=1e-6)

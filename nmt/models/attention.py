@@ -31,13 +31,15 @@ class AdditiveAttention(nn.Module):
         """(B, S, K) -> (B, S, A)."""
         return self.key_proj(states)
 
-    def weights(self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """query (B, Q), keys (B, S, A), mask (B, S) -> the weights (B, S) of one step.
+    def weights(self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor, beams: int = 1) -> torch.Tensor:
+        """query (B x beams, Q), keys (B, S, A), mask (B, S) -> the weights (B x beams, S) of one step;
+        each group of `beams` consecutive queries reads one row of keys.
 
-        The (B, S, A) sum is made once and squashed in place: the step's largest tensor, not two of them.
+        The (B, beams, S, A) sum is made once and squashed in place: the step's largest tensor, not two of them.
         """
-        hidden = torch.add(keys, self.query_proj(query)[:, None, :]).tanh_()  # (B, S, A); autograd keeps the output
-        return masked_softmax(self.energy(hidden).transpose(1, 2), mask)[:, 0]  # (B, 1, S) -> (B, S)
+        queries = self.query_proj(query).view(keys.shape[0], beams, 1, -1)  # (B, beams, 1, A)
+        hidden = torch.add(keys[:, None], queries).tanh_()  # (B, beams, S, A); autograd keeps the output
+        return masked_softmax(self.energy(hidden).squeeze(-1), mask).flatten(0, 1)  # (B, beams, S) -> (B x beams, S)
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
                 mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

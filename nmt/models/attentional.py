@@ -46,6 +46,7 @@ class BahdanauDecoder(nn.Module):
         self.readout = Maxout(hidden_size + embed_size + context_size, hidden_size // 2)
         self.feature_size = hidden_size // 2
         self.context_from = hidden_size + embed_size  # where c_i starts in the readout's input
+        self.shares_memory = True  # a step reads Memory.beams state rows per memory row
         self.readout_width = self.readout.linear.out_features
 
     @classmethod
@@ -74,8 +75,9 @@ class BahdanauDecoder(nn.Module):
         """One step from the projected embedding (B, G): attend with s_{i-1}, then update the RNN.
         Returns the new top state, the context's share of the readout (B, 2R), the weights and the state."""
         assert memory.values is not None and memory.keys is not None
-        weights = self.attention.weights(state.hidden[-1], memory.keys, memory.mask)  # (B, S)
-        read = torch.bmm(weights[:, None], memory.values)[:, 0]  # sum_j a_ij (W h_j): (B, G + 2R)
+        weights = self.attention.weights(state.hidden[-1], memory.keys, memory.mask, memory.beams)  # (B, S)
+        sentences = memory.values.shape[0]  # B / beams
+        read = torch.bmm(weights.view(sentences, memory.beams, -1), memory.values).flatten(0, 1)  # sum_j a_ij (W h_j)
         if self.gate is not None:
             read = torch.sigmoid(self.gate(state.hidden[-1])) * read  # (B, 1) * (B, G + 2R): beta c_i, read
         to_rnn, to_readout = read.split([read.shape[1] - self.readout_width, self.readout_width], dim=1)
@@ -127,6 +129,7 @@ class LuongDecoder(nn.Module):
             self.rnn = make_rnn(cell, embed_size, hidden_size, num_layers, dropout=dropout)
         self.attention = MultiplicativeAttention(score=score, query_size=hidden_size, key_size=context_size)
         self.combine = nn.Linear(context_size + hidden_size, hidden_size, bias=False)  # W_c
+        self.shares_memory = True  # a step reads Memory.beams state rows per memory row
         self.initial = InitialState(cell=cell, encoder_hidden=encoder_hidden, encoder_layers=encoder_layers,
                                     encoder_directions=encoder_directions, hidden_size=hidden_size, num_layers=num_layers)
         self.feature_size = hidden_size
@@ -148,8 +151,12 @@ class LuongDecoder(nn.Module):
         return state
 
     def _attend(self, outputs: torch.Tensor, memory: Memory):
-        """outputs (B, [T,] H) -> attentional vectors h~ (B, [T,] H) and weights (B, [T,] S)."""
-        context, weights = self.attention(outputs, memory.keys, memory.states, memory.mask)
+        """outputs (B, [T,] H) -> attentional vectors h~ (B, [T,] H) and weights (B, [T,] S). A step's
+        B = sentences x Memory.beams rows are scored as each sentence's `beams` queries at once."""
+        queries = outputs.view(memory.states.shape[0], memory.beams, -1) if memory.beams > 1 else outputs
+        context, weights = self.attention(queries, memory.keys, memory.states, memory.mask)
+        if memory.beams > 1:
+            context, weights = context.flatten(0, 1), weights.flatten(0, 1)
         return torch.tanh(self.combine(torch.cat([context, outputs], dim=-1))), weights
 
     def _advance(self, projected: torch.Tensor, state: DecoderState, memory: Memory):

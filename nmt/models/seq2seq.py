@@ -12,6 +12,7 @@ projection once over all of them. Both take the source in its own order: a model
 
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple
 
 import torch
@@ -68,21 +69,29 @@ class Seq2Seq(nn.Module):
         embedded = self.embed_dropout(self.word_dropout(self.tgt_embedding(prev_tokens)))  # (B, E)
         features, state, attention = self.decoder.step(embedded, state, memory)
         logits = self.output(self.dropout(features))
-        if attention is not None and memory.source_positions is not None:
-            attention = attention.gather(1, memory.source_positions)  # (B, S) in the source's order
+        if attention is not None and memory.source_positions is not None:  # (B, S) in the source's order
+            attention = attention.gather(1, memory.source_positions.repeat_interleave(memory.beams, dim=0))
         log_probs = torch.log_softmax(logits.float(), dim=-1)
         if self.never_output.numel():
             log_probs[:, self.never_output] = float("-inf")
         return log_probs, state, attention
+
+    def share_beams(self, memory: Memory, beams: int) -> Memory | None:
+        """`memory` read by `beams` consecutive state rows a sentence (beam search's hypotheses), kept
+        once instead of repeated; None where the decoder reads memory row by row (plain, context)."""
+        return dataclasses.replace(memory, beams=beams) if getattr(self.decoder, "shares_memory", False) else None
 
     def reorder(self, state: DecoderState, memory: Memory | None,
                 index: torch.Tensor) -> tuple[DecoderState, Memory | None]:
         """Keep (and repeat) the batch rows `index` of state and memory, e.g. the surviving beams.
 
         memory None leaves it alone: within a sentence all beams share it, so beam search
-        reorders it only when sentences leave the batch.
+        reorders it only when sentences leave the batch. A shared memory (share_beams) keeps the
+        sentences of `index`, which then holds each kept sentence's `beams` rows together.
         """
-        return state.select(index), memory.select(index) if memory is not None else None
+        if memory is not None:
+            memory = memory.select(index[:: memory.beams] // memory.beams if memory.beams > 1 else index)
+        return state.select(index), memory
 
     def forward(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor) -> Seq2SeqOutput:
         """Teacher-forced training pass: src (B, S), tgt_in (B, T) -> logits (B, T, V)."""

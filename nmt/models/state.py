@@ -32,7 +32,7 @@ class RowSelectable:
         changes = {}
         for item in dataclasses.fields(fields):
             tensor = getattr(self, item.name)
-            if tensor is not None:
+            if isinstance(tensor, torch.Tensor):
                 changes[item.name] = tensor.index_select(item.metadata.get("batch_dim", 0), index)
         replaced: Rows = dataclasses.replace(fields, **changes)
         return replaced
@@ -47,7 +47,9 @@ class Memory(RowSelectable):
     source_positions (B, S) where each source position sits in what the encoder read (set when
     the model reverses the source: attention is gathered back to the source's own order);
     values (B, S, X) each annotation already multiplied by every weight matrix that reads the
-    context (RNNsearch: W h_j, so that W c_i = sum_j a_ij (W h_j) costs S, not D, a column).
+    context (RNNsearch: W h_j, so that W c_i = sum_j a_ij (W h_j) costs S, not D, a column);
+    beams: how many consecutive rows of the decoder state read each row of this memory (beam
+    search's K hypotheses of a sentence share its memory instead of K copies of it).
     """
 
     states: torch.Tensor
@@ -58,6 +60,7 @@ class Memory(RowSelectable):
     summary: torch.Tensor | None = None
     source_positions: torch.Tensor | None = None
     values: torch.Tensor | None = None
+    beams: int = 1
 
 
 @dataclass
