@@ -293,3 +293,22 @@ def test_beams_sharing_one_memory_row_search_as_beams_with_copies(variant, extra
         assert [h.tokens for h in mine] == [h.tokens for h in theirs]
         assert [h.score for h in mine] == pytest.approx([h.score for h in theirs], abs=1e-5)
         assert torch.allclose(mine[0].attention, theirs[0].attention, atol=1e-6)
+
+
+def test_int8_reaches_the_tied_output_layer_and_keeps_the_step_close():
+    from nmt.models.seq2seq import quantize_int8
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(variant="rnnsearch", embed_size=16, encoder_hidden=16, decoder_hidden=32,
+                                    attention_size=16, dropout=0.0, tie_embeddings=True), 40, 40).eval()
+    quantized = quantize_int8(model)
+    floats = [name for name, module in quantized.output.named_modules() if type(module) is torch.nn.Linear]
+    assert not floats and "Linear" in type(quantized.output[1]).__name__  # a quantized Linear, not fp32
+    batch = collate([[5, 6, 7, 8], [9, 10]], None, [0, 1])
+    with torch.inference_mode():
+        steps = []
+        for net in (model, quantized):
+            memory = net.encode(batch.src, batch.src_lengths)
+            steps.append(net.step(torch.tensor([2, 2]), net.init_state(memory), memory)[0])
+    assert 0 < (steps[0] - steps[1]).abs().max() < 0.05  # int8 rounding: different, close
+    assert type(model.output).__name__ == "TiedOutput"  # the float model is left as it was

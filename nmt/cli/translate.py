@@ -44,7 +44,6 @@ def _arguments() -> argparse.Namespace:
 
 
 def _load(args: argparse.Namespace):
-    import torch
 
     from nmt.tasks import load_trained
     from nmt.translate import Ensemble, check_compatible
@@ -62,8 +61,9 @@ def _load(args: argparse.Namespace):
         import warnings
 
         warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*deprecated", category=UserWarning)
-        models = [torch.ao.quantization.quantize_dynamic(m, {torch.nn.Linear, torch.nn.LSTM, torch.nn.GRU}, dtype=torch.qint8)
-                  for m in models]
+        from nmt.models.seq2seq import quantize_int8
+
+        models = [quantize_int8(m) for m in models]
     return loaded, models[0] if len(models) == 1 else Ensemble(models)
 
 
