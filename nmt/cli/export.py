@@ -32,12 +32,11 @@ def _main() -> int:
     from nmt.tasks import load_trained
 
     loaded = load_trained(args.model, task="translation", checkpoint=args.checkpoint, device="cpu")
-    manifest = export_model(loaded.model, Path(args.model), out, src_vocab_size=loaded.tokenizer.src_vocab_size,
+    export_model(loaded.model, Path(args.model), out, src_vocab_size=loaded.tokenizer.src_vocab_size,
                             tgt_vocab_size=loaded.tokenizer.tgt_vocab_size, int8=not args.no_int8,
                             describe={"model": str(Path(args.model).resolve()), "checkpoint": str(loaded.checkpoint)})
     sizes = ", ".join(f"{path.name} {path.stat().st_size / 1e6:.1f} MB" for path in sorted(out.glob("*.onnx")))
-    print(f"nmt-export: {out}: {sizes}; {len(manifest['memory'])} memory and {len(manifest['state'])} state tensors "
-          f"a step reads; translate with: nmt-translate --model {out}")
+    print(f"nmt-export: {out}: {sizes}; translate with: nmt-translate --model {out}")
     return 0
 
 
