@@ -73,13 +73,14 @@ def child(system: str, model: str, mode: str, source: Path, limit: int) -> dict:
     translator.translate(lines[:20])  # warm-up
     start = time.perf_counter()
     results = translator.translate(lines)
-    seconds = time.perf_counter() - start
-    return {"sentences_per_sec": len(lines) / seconds, "seconds": seconds, "sentences": len(lines),
+    elapsed = time.perf_counter() - start
+    return {"sentences_per_sec": len(lines) / elapsed, "seconds": elapsed, "sentences": len(lines),
             "translations": [result[0].text for result in results]}
 
 
 def _run_child(system: str, model: str, mode: str, args: argparse.Namespace, pythonpath: str) -> dict:
     started = time.perf_counter()
+    report: dict
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         command = [sys.executable, __file__, "--child", system, "--child-mode", mode, "--model", model,
                    "--source", str(args.source), "--sentences", str(args.sentences), "--child-out", out.name]
@@ -122,9 +123,9 @@ def main() -> None:
     parser.add_argument("--child-out", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        report = child(args.child, str(args.model), args.child_mode, args.source, args.sentences)
-        report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        Path(args.child_out).write_text(json.dumps(report))
+        measured = child(args.child, str(args.model), args.child_mode, args.source, args.sentences)
+        measured["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        Path(args.child_out).write_text(json.dumps(measured))
         return
     references = args.references if args.references.exists() else None
     export_dir = Path(tempfile.mkdtemp(prefix="nmt-export-"))
@@ -138,7 +139,7 @@ def main() -> None:
     for system in systems:
         model = str(export_dir) if system.startswith("export") else str(args.model)
         pythonpath = str(_baseline_checkout(args.baseline)) if system == "baseline" else str(REPO)
-        row = {mode: _run_child(system, model, mode, args, pythonpath) for mode in ("greedy", "beam", "latency", "startup")}
+        row: dict = {mode: _run_child(system, model, mode, args, pythonpath) for mode in ("greedy", "beam", "latency", "startup")}
         translations = row["beam"].pop("translations")
         row["greedy"].pop("translations")
         if system == "torch":
