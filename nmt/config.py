@@ -158,6 +158,9 @@ class DecodeConfig:
     top_k: int = field(default=0, metadata=value_range(0))  # sample from the k most probable tokens; 0: all
     batch_tokens: int = field(default=4000, metadata=value_range(1))
     max_src_tokens: int = field(default=250, metadata=value_range(1))  # longer inputs are truncated
+    # The output layer over the pieces a batch's source words translate to (nmt/shortlist.py; needs
+    # EXP/shortlist.npz from nmt-shortlist): faster; check its BLEU on your dev set
+    shortlist: bool = False
 
     def check(self) -> None:
         """Rules between the search keys; every task whose config has a decode section calls this."""

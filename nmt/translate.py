@@ -3,7 +3,7 @@ with one model or an ensemble of several behind the same step interface."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
@@ -15,6 +15,7 @@ from nmt.errors import NmtError
 from nmt.models import Seq2Seq
 from nmt.models.state import DecoderState, Memory
 from nmt.search import Hypothesis, TranslationModel, generate
+from nmt.shortlist import Shortlist, Shortlisted
 from nmt.tokenizer import Tokenizer, vocabulary
 from nmt.translations import LineTranslator
 
@@ -26,8 +27,10 @@ class Translator(LineTranslator):
     """Translates with a model (or an ensemble) as `decode` says; `seed` makes sampling repeatable."""
 
     def __init__(self, model: TranslationModel, tokenizer: Tokenizer, *, decode: DecodeConfig,
-                 device: torch.device | str = "cpu", seed: int | None = None, keep_attention: bool = False):
-        self.model, self.tokenizer, self.decode = model, tokenizer, decode
+                 device: torch.device | str = "cpu", seed: int | None = None, keep_attention: bool = False,
+                 shortlist: Shortlist | None = None):
+        """`shortlist`: each batch's output layer over the pieces it lists for the batch (nmt/shortlist.py)."""
+        self.model, self.tokenizer, self.decode, self.shortlist = model, tokenizer, decode, shortlist
         self.device, self.keep_attention = torch.device(device), keep_attention
         self.generator = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
 
@@ -46,13 +49,30 @@ class Translator(LineTranslator):
         with evaluating(self.model):
             for indices in make_batches(lengths, None, batch_tokens=self.decode.batch_tokens, shuffle=False):
                 batch = collate([np.asarray(sources[i], dtype=np.int64) for i in indices], None, indices)
-                hyps = generate(self.model, batch.src.to(self.device), batch.src_lengths.to(self.device), self.decode,
+                model, pieces = self._restricted([sources[i] for i in indices])
+                hyps = generate(model, batch.src.to(self.device), batch.src_lengths.to(self.device), self.decode,
                                 generator=self.generator, keep_attention=self.keep_attention)
+                if pieces is not None:  # positions in the batch's pieces -> target ids
+                    for sentence_hyps in hyps:
+                        for hyp in sentence_hyps:
+                            hyp.tokens = pieces[hyp.tokens].tolist()
                 for index, sentence_hyps in zip(indices.tolist(), hyps):
                     results[index] = sentence_hyps
         done = [hyps for hyps in results if hyps is not None]
         assert len(done) == len(sources), "every sentence is in one batch"
         return done
+
+    def _restricted(self, sources: list) -> tuple[Any, np.ndarray | None]:
+        """The model over the batch's shortlisted pieces (the ids no member may output left out), and
+        those pieces; the model itself and None without a shortlist."""
+        if self.shortlist is None:
+            return self.model, None
+        members: list[Any] = self.model.models if isinstance(self.model, Ensemble) else [self.model]
+        pieces = self.shortlist.pieces([list(s) for s in sources])
+        forbidden = np.concatenate([m.never_output.cpu().numpy() for m in members])
+        pieces = pieces[~np.isin(pieces, forbidden)]
+        restricted = [Shortlisted(member, pieces) for member in members]
+        return (Ensemble(restricted) if len(restricted) > 1 else restricted[0]), pieces  # type: ignore[arg-type]
 
 
 class Ensemble:

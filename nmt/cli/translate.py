@@ -96,8 +96,13 @@ def _torch_translator(args: argparse.Namespace):
     cfg = _decode_config(loaded[0].cfg, args)
     if args.batch_tokens:
         cfg.decode.batch_tokens = args.batch_tokens
+    shortlist = None
+    if cfg.decode.shortlist:
+        from nmt.shortlist import Shortlist
+
+        shortlist = Shortlist.load(Path(args.model[0]))
     translator = Translator(model, loaded[0].tokenizer, decode=cfg.decode, device=args.device, seed=args.seed,
-                            keep_attention=args.alignments)
+                            keep_attention=args.alignments, shortlist=shortlist)
     return translator, cfg, [file_identity(item.checkpoint) for item in loaded]
 
 

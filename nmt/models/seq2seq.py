@@ -64,17 +64,22 @@ class Seq2Seq(nn.Module):
     def init_state(self, memory: Memory) -> DecoderState:
         return self.decoder.init_state(memory)
 
-    def step(self, prev_tokens: torch.Tensor, state: DecoderState, memory: Memory):
-        """prev_tokens (B,) -> log-probabilities (B, V), the next state, attention (B, S) or None."""
+    def step(self, prev_tokens: torch.Tensor, state: DecoderState, memory: Memory, *, output: nn.Module | None = None):
+        """prev_tokens (B,) -> log-probabilities (B, V), the next state, attention (B, S) or None.
+        `output`: a restricted_output, whose V pieces the log-probabilities are then over."""
         embedded = self.embed_dropout(self.word_dropout(self.tgt_embedding(prev_tokens)))  # (B, E)
         features, state, attention = self.decoder.step(embedded, state, memory)
-        logits = self.output(self.dropout(features))
+        logits = (output or self.output)(self.dropout(features))
         if attention is not None and memory.source_positions is not None:  # (B, S) in the source's order
             attention = attention.gather(1, memory.source_positions.repeat_interleave(memory.beams, dim=0))
         log_probs = torch.log_softmax(logits.float(), dim=-1)
-        if self.never_output.numel():
+        if self.never_output.numel() and output is None:  # a restricted output leaves them out
             log_probs[:, self.never_output] = float("-inf")
         return log_probs, state, attention
+
+    def restricted_output(self, ids: torch.Tensor) -> nn.Module:
+        """The output layer over the target ids `ids` only (nmt/shortlist.py), its rows gathered once."""
+        return RestrictedOutput(self.output, ids)
 
     def share_beams(self, memory: Memory, beams: int) -> Memory | None:
         """`memory` read by `beams` consecutive state rows a sentence (beam search's hypotheses), kept
@@ -135,6 +140,28 @@ class TiedOutput(nn.Module):
             linear.weight.copy_(self.embedding.weight)
             linear.bias.copy_(self.bias)
         return nn.Sequential(self.project, linear)
+
+
+class RestrictedOutput(nn.Module):
+    """An output layer's logits for some target ids only: a float layer's rows of those ids, gathered
+    once; any other layer (int8) computes every logit and keeps those columns."""
+
+    def __init__(self, output: nn.Module, ids: torch.Tensor):
+        super().__init__()
+        self.ids = ids
+        self.project: nn.Module = nn.Identity()
+        self.weight: torch.Tensor | None = None
+        if isinstance(output, TiedOutput):
+            self.project, self.weight, self.bias = output.project, output.embedding.weight[ids], output.bias[ids]
+        elif type(output) is nn.Linear:
+            self.weight, self.bias = output.weight[ids], output.bias[ids]
+        else:
+            self.full = output
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        if self.weight is None:
+            return self.full(features)[:, self.ids]
+        return nn.functional.linear(self.project(features), self.weight, self.bias)
 
 
 def quantize_int8(model: Seq2Seq) -> nn.Module:
