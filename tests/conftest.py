@@ -128,6 +128,26 @@ def train_straight_and_resumed(tmp_path: Path, config: Path, exp_dir: Path, *, s
 
 
 @pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    """A small RNNsearch trained for a few dozen updates on the synthetic corpus."""
+    root = tmp_path_factory.mktemp("translate")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for split, n, seed in (("train", 400, 1), ("dev", 30, 2), ("test", 30, 3)):
+        write_plain(corpus, split, make_pairs(n, seed))
+    extra = """
+model: {variant: rnnsearch, embed_size: 16, encoder_hidden: 16, decoder_hidden: 32, attention_size: 16, dropout: 0.0}
+train: {batch_tokens: 1000, validate_every: 10, max_steps: 30, lr: 0.01}
+decode: {beam_size: 3, max_src_tokens: 40}
+"""
+    config = root / "conf.yaml"
+    config.write_text(config_text(corpus, root / "exp", extra=extra), encoding="utf-8")
+    result = run_cli("nmt.cli.train", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    return root / "exp"
+
+
+@pytest.fixture(scope="session")
 def toy_captioner(tmp_path_factory) -> Path:
     """A captioner of coloured discs (tests/captioning_toy.py), trained once a test process."""
     from captioning_toy import train_toy_captioner
