@@ -3,6 +3,7 @@ with one model or an ensemble of several behind the same step interface."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
@@ -21,6 +22,15 @@ from nmt.translations import LineTranslator
 
 if TYPE_CHECKING:
     from nmt.experiment import LoadedModel
+
+
+@dataclass
+class ForcedScore:
+    score: float  # the sum of token_scores
+    tokens: list[int]  # the target pieces scored (no EOS)
+    token_scores: list[float]  # each piece's log-probability, then EOS's
+    attention: torch.Tensor | None  # (pieces + EOS, source pieces + EOS)
+    source: list[int]
 
 
 class Translator(LineTranslator):
@@ -61,6 +71,37 @@ class Translator(LineTranslator):
         done = [hyps for hyps in results if hyps is not None]
         assert len(done) == len(sources), "every sentence is in one batch"
         return done
+
+    @torch.inference_mode()
+    def score_ids(self, sources: Sequence[Sequence[int]], targets: Sequence[Sequence[int]]) -> list[ForcedScore]:
+        """Forced decoding: each given target's log-probability under the model (an ensemble averages its
+        members' log-probabilities at each position, as its search does), piece by piece with EOS, and
+        the attention over the source, in input order. No search: one teacher-forced pass a batch."""
+        members: list[Any] = self.model.models if isinstance(self.model, Ensemble) else [self.model]
+        src_lengths = np.array([len(s) for s in sources], dtype=np.int64)
+        tgt_lengths = np.array([len(t) for t in targets], dtype=np.int64)
+        results: list[ForcedScore | None] = [None] * len(sources)
+        with evaluating(self.model):
+            for indices in make_batches(src_lengths, tgt_lengths, batch_tokens=self.decode.batch_tokens, shuffle=False):
+                batch = collate([np.asarray(sources[i], dtype=np.int64) for i in indices],
+                                [np.asarray(targets[i], dtype=np.int64) for i in indices], indices).to(self.device)
+                log_probs, attention = None, None
+                for member in members:
+                    output = member(batch.src, batch.src_lengths, batch.tgt_in)
+                    scores = torch.log_softmax(output.logits.float(), dim=-1)
+                    if member.never_output.numel():
+                        scores[:, :, member.never_output] = float("-inf")
+                    log_probs = scores if log_probs is None else log_probs + scores
+                    attention = output.attention if attention is None else attention
+                assert log_probs is not None and batch.tgt_out is not None
+                picked = (log_probs / len(members)).gather(2, batch.tgt_out[:, :, None])[:, :, 0].cpu()  # (B, T)
+                for row, index in enumerate(indices.tolist()):
+                    steps = len(targets[index]) + 1  # the pieces, then EOS
+                    results[index] = ForcedScore(
+                        float(picked[row, :steps].sum()), list(targets[index]), picked[row, :steps].tolist(),
+                        attention[row, :steps, : len(sources[index]) + 1].float().cpu() if attention is not None else None,
+                        list(sources[index]))
+        return [result for result in results if result is not None]
 
     def _restricted(self, sources: list) -> tuple[Any, np.ndarray | None]:
         """The model over the batch's shortlisted pieces (the ids no member may output left out), and

@@ -31,6 +31,9 @@ def _arguments() -> argparse.Namespace:
     add_search_arguments(parser, per="line")  # each sets the model's decode.* key of the same meaning
     parser.add_argument("--json", action="store_true", help="JSON lines: translation, n-best with scores")
     parser.add_argument("--alignments", action="store_true", help="JSON lines with the attention matrix")
+    parser.add_argument("--score-target", default=None, metavar="FILE",
+                        help="forced decoding: score this file's lines as translations of the input's, line by "
+                             "line (no search): the log-probability, with --json each piece's and the attention")
     parser.add_argument("--batch-tokens", type=int, default=None)
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when there is one)")
     parser.add_argument("--quantize", choices=["int8"], default=None, help="dynamic int8 quantization (CPU); an export's int8 step graph")
@@ -133,7 +136,12 @@ def _main() -> int:
     from nmt.runtime.model import is_export
 
     exported = any(is_export(model) for model in args.model)
+    if args.score_target and exported:
+        raise NmtError("translate: --score-target runs on the experiment directory (torch), not an export")
     translator, cfg, weights = _exported_translator(args) if exported else _torch_translator(args)
+    if args.score_target:
+        _score_lines(translator, args)
+        return 0
     source = _open_input(args.input) if args.input else sys.stdin.buffer
     skip = 0
     output: ResumableOutput | StreamOutput
@@ -197,6 +205,42 @@ def _translate_lines(translator, source, output, progress: LineProgress | None, 
         output.write(text, len(texts), translator.sampling_state())
         if progress is not None:
             progress.advance(len(texts))
+
+
+def _score_lines(translator, args: argparse.Namespace) -> None:
+    """--score-target: each target line's score as a translation of its input line, a line each."""
+    def read(path: str | None) -> list[str]:
+        raw = (_open_input(path) if path else sys.stdin.buffer).read().split(b"\n")
+        return [clean_line(line)[0] for line in (raw[:-1] if raw and raw[-1] == b"" else raw)]
+
+    sources, targets = read(args.input), read(args.score_target)
+    if len(sources) != len(targets):
+        raise NmtError(f"translate: --score-target {args.score_target} has {len(targets):,} lines, the input "
+                       f"{len(sources):,}: give one target line for each input line")
+    tokenizer = translator.tokenizer
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    try:
+        for start in range(0, len(sources), CHUNK_LINES):
+            chunk = slice(start, start + CHUNK_LINES)
+            src_ids, _ = translator.encode(sources[chunk])
+            scored = translator.score_ids(src_ids, tokenizer.encode_tgt(targets[chunk]))
+            out.write("".join(_scored_line(item, tokenizer, args) + "\n" for item in scored))
+    finally:
+        if args.output:
+            out.close()
+
+
+def _scored_line(item, tokenizer, args: argparse.Namespace) -> str:
+    if not (args.json or args.alignments):
+        return f"{item.score:.4f}"
+    pieces = [tokenizer.tgt.id_to_piece(int(i)) for i in item.tokens] + ["</s>"]
+    record: dict = {"score": round(item.score, 4), "pieces": pieces,
+                    "token_scores": [round(value, 4) for value in item.token_scores]}
+    if args.alignments:
+        record["alignment"] = None if item.attention is None else {
+            "source": [tokenizer.src.id_to_piece(int(i)) for i in item.source] + ["</s>"], "target": pieces,
+            "weights": [[round(float(w), 4) for w in row] for row in item.attention]}
+    return json.dumps(record, ensure_ascii=False)
 
 
 def _open_input(path: str):
