@@ -71,6 +71,7 @@ class Hypothesis:
     tokens: list[int]  # without BOS and EOS
     score: float  # sum of log-probabilities, divided by the length penalty in beam search
     attention: torch.Tensor | None = None  # (len(tokens) + 1, S): one row per step, EOS included
+    token_scores: list[float] | None = None  # each token's log-probability, then EOS's (before any length penalty)
 
 
 def max_lengths(src_lengths: torch.Tensor, *, a: float, b: int) -> torch.Tensor:
@@ -109,6 +110,7 @@ def _decode_one_path(model: StepModel, src, src_lengths, *, choose: Chooser, max
     steps = int(max_len.max()) + 1  # the last step can only be EOS
     out_tokens = torch.full((batch, steps), EOS, dtype=torch.long, device=device)
     out_scores = torch.zeros(batch, device=device)
+    out_token_scores = torch.zeros(batch, steps, device=device)
     out_attention: torch.Tensor | None = None  # (B, steps, positions), made when the first weights come
     ends = torch.full((batch,), steps - 1, dtype=torch.long, device=device)
     alive = torch.arange(batch, device=device)  # original row of each active row
@@ -121,7 +123,9 @@ def _decode_one_path(model: StepModel, src, src_lengths, *, choose: Chooser, max
         log_probs = restrict_eos(log_probs, step, max_len[alive], min_length)
         tokens = choose(log_probs)
         out_tokens[alive, step] = tokens
-        out_scores[alive] += log_probs.gather(1, tokens[:, None])[:, 0]
+        chosen = log_probs.gather(1, tokens[:, None])[:, 0]
+        out_scores[alive] += chosen
+        out_token_scores[alive, step] = chosen
         if out_attention is not None and weights is not None:
             out_attention[alive, step] = weights.float()
             attended = True
@@ -133,10 +137,11 @@ def _decode_one_path(model: StepModel, src, src_lengths, *, choose: Chooser, max
                 break
             alive, tokens = alive[keep], tokens[keep]
             state, memory = model.reorder(state, memory, keep)
-    ends_list, scores = ends.tolist(), out_scores.tolist()
+    ends_list, scores, token_scores = ends.tolist(), out_scores.tolist(), out_token_scores.tolist()
     return [
         Hypothesis(out_tokens[b, :end].tolist(), scores[b],
-                   out_attention[b, :end + 1].cpu() if attended and out_attention is not None else None)
+                   out_attention[b, :end + 1].cpu() if attended and out_attention is not None else None,
+                   token_scores[b][:end + 1])
         for b, end in enumerate(ends_list)
     ]
 
@@ -174,7 +179,8 @@ def sample(model: StepModel, src, src_lengths, *, max_len: torch.Tensor, tempera
 # have closed (at its max length only EOS is allowed, which closes them all); done sentences
 # leave the batch.
 
-def _close_hypotheses(finished, alive, top_scores, beam_idx, is_eos, prefix, history, weights, *, K, length_penalty):
+def _close_hypotheses(finished, alive, top_scores, beam_idx, is_eos, prefix, history, weights, *, K, length_penalty,
+                      step_scores, prefix_scores):
     """Record every finite EOS candidate among the first K ranks as a finished hypothesis."""
     closing = is_eos[:, :K] & torch.isfinite(top_scores[:, :K])
     if not closing.any():
@@ -190,7 +196,7 @@ def _close_hypotheses(finished, alive, top_scores, beam_idx, is_eos, prefix, his
         if history is not None and weights is not None:
             attention = torch.cat([history[row], weights[row][None].float()]).cpu()
         score = float(top_scores[i, j]) / length_normalizer(len(tokens) + 1, length_penalty)
-        finished[sentence].append(Hypothesis(tokens, score, attention))
+        finished[sentence].append(Hypothesis(tokens, score, attention, prefix_scores[row].tolist() + [float(step_scores[i, j])]))
 
 
 def beam_search(model: StepModel, src: torch.Tensor, src_lengths: torch.Tensor, *, beam_size: int, nbest: int = 1,
@@ -212,6 +218,7 @@ def beam_search(model: StepModel, src: torch.Tensor, src_lengths: torch.Tensor, 
     scores = torch.zeros(batch, K, device=device)
     scores[:, 1:] = NEG_INF  # all K beams start identical: expand only the first
     prefix = torch.empty(batch * K, 0, dtype=torch.long, device=device)  # tokens so far, per beam row
+    prefix_scores = torch.empty(batch * K, 0, device=device)  # their log-probabilities
     history: torch.Tensor | None = None  # (rows, steps, positions) of attention, made when the first weights come
     tokens = torch.full((batch * K,), BOS, dtype=torch.long, device=device)
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
@@ -226,9 +233,10 @@ def beam_search(model: StepModel, src: torch.Tensor, src_lengths: torch.Tensor, 
         candidates = (scores.view(n * K, 1) + log_probs).view(n, K * vocab)  # (n, K*V)
         top_scores, top_index = candidates.topk(min(2 * K, K * vocab), dim=1)  # (n, 2K)
         beam_idx, top_tokens = top_index // vocab, top_index % vocab
+        step_scores = log_probs.view(n, K * vocab).gather(1, top_index)  # each candidate's own log-probability
         is_eos = top_tokens == EOS
         _close_hypotheses(finished, alive, top_scores, beam_idx, is_eos, prefix, history, weights,
-                          K=K, length_penalty=length_penalty)
+                          K=K, length_penalty=length_penalty, step_scores=step_scores, prefix_scores=prefix_scores)
 
         # The K best candidates that are not EOS live on (a stable sort keeps the ranking).
         rank = torch.arange(top_scores.shape[1], device=device) + is_eos.long() * top_scores.shape[1]
@@ -237,6 +245,7 @@ def beam_search(model: StepModel, src: torch.Tensor, src_lengths: torch.Tensor, 
         rows = (torch.arange(n, device=device)[:, None] * K + beam_idx.gather(1, order)).view(-1)  # (n*K,)
         tokens = top_tokens.gather(1, order).view(-1)
         prefix = torch.cat([prefix[rows], tokens[:, None]], dim=1)
+        prefix_scores = torch.cat([prefix_scores[rows], step_scores.gather(1, order).view(-1, 1)], dim=1)
         if history is not None and weights is not None:
             history = torch.cat([history[rows], weights[rows][:, None].float()], dim=1)
         state, _ = model.reorder(state, None, rows)
@@ -249,6 +258,7 @@ def beam_search(model: StepModel, src: torch.Tensor, src_lengths: torch.Tensor, 
             keep = (~done).nonzero()[:, 0]
             keep_rows = (keep[:, None] * K + torch.arange(K, device=device)).view(-1)
             alive, scores, tokens, prefix = alive[keep], scores[keep], tokens[keep_rows], prefix[keep_rows]
+            prefix_scores = prefix_scores[keep_rows]
             history = history[keep_rows] if history is not None else None
             state, memory = model.reorder(state, memory, keep_rows)
     return [sorted(hyps, key=lambda h: -h.score)[:nbest] for hyps in finished]

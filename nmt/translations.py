@@ -14,6 +14,7 @@ class Translation:
     tokens: list[int]
     attention: Any  # (target steps incl. EOS, source tokens incl. EOS): a torch tensor or a numpy array; None
     source: list[int]  # the source ids translated (cut to decode.max_src_tokens; no EOS)
+    token_scores: list[float] | None = None  # each token's log-probability, then EOS's
 
 
 def json_record(result: list[Translation], tokenizer: Any, *, alignment: bool) -> dict:
@@ -22,6 +23,9 @@ def json_record(result: list[Translation], tokenizer: Any, *, alignment: bool) -
     best = result[0]
     record: dict = {"text": best.text, "score": round(best.score, 4),
                     "nbest": [{"text": t.text, "score": round(t.score, 4)} for t in result]}
+    if best.token_scores is not None:  # each piece's log-probability: a word-level confidence
+        record["pieces"] = [tokenizer.tgt.id_to_piece(int(i)) for i in best.tokens] + ["</s>"]
+        record["token_scores"] = [round(float(value), 4) for value in best.token_scores]
     if alignment:
         record["alignment"] = None if best.attention is None else {
             "source": [tokenizer.src.id_to_piece(int(i)) for i in best.source] + ["</s>"],
@@ -64,5 +68,6 @@ class LineTranslator:
         output: list[list[Translation]] = [[Translation("", 0.0, [], None, [])] for _ in lines]
         for index, hyps in zip(real, self.translate_ids([ids[i] for i in real])):
             texts = self.tokenizer.decode_tgt([h.tokens for h in hyps])
-            output[index] = [Translation(t, h.score, h.tokens, h.attention, ids[index]) for t, h in zip(texts, hyps)]
+            output[index] = [Translation(t, h.score, h.tokens, h.attention, ids[index], h.token_scores)
+                             for t, h in zip(texts, hyps)]
         return output

@@ -54,6 +54,7 @@ def test_the_export_and_the_numpy_search_find_what_torch_finds(tmp_path, variant
         for mine, exported_hyps in zip(ours, theirs):
             assert [h.tokens for h in mine] == [h.tokens for h in exported_hyps]
             assert np.allclose([h.score for h in mine], [h.score for h in exported_hyps], atol=1e-4)
+            assert all(np.allclose(a.token_scores, b.token_scores, atol=1e-4) for a, b in zip(mine, exported_hyps))
             if mine[0].attention is not None:
                 assert np.allclose(mine[0].attention.numpy(), exported_hyps[0].attention, atol=1e-5)
             else:

@@ -53,6 +53,8 @@ def test_the_forced_score_of_a_search_result_is_the_score_search_gave_it(members
     found = [hyps[0] for hyps in translator.translate_ids(sources)]
     scored = translator.score_ids(sources, [h.tokens for h in found])
     assert [item.score for item in scored] == pytest.approx([h.score for h in found], abs=1e-4)
+    for item, hyp in zip(scored, found):  # search's own per-token scores are the forced ones
+        assert hyp.token_scores == pytest.approx(item.token_scores, abs=1e-4)
     assert translator.score_ids([[5]], [[29]])[0].score == float("-inf")  # a forbidden piece cannot be written
     greedy = Translator(translator.model, None, decode=dataclasses.replace(decode, method="greedy"))
     walked = [hyps[0] for hyps in greedy.translate_ids(sources)]
@@ -73,6 +75,12 @@ def test_nmt_translate_scores_a_target_file_line_by_line(model_dir, tmp_path):
     assert [float(line) for line in plain.stdout.splitlines()] == pytest.approx([r["score"] for r in records], abs=1e-3)
     assert all(r["pieces"][-1] == "</s>" and len(r["pieces"]) == len(r["token_scores"]) == len(r["alignment"]["weights"])
                for r in records)
+    translated = [json.loads(line) for line in subprocess.run(
+        [sys.executable, "-m", "nmt.cli.translate", "--model", str(model_dir), "-i", str(tmp_path / "in.de"), "--json"],
+        capture_output=True, text=True, timeout=300).stdout.splitlines()]
+    for r in translated:  # each piece's log-probability; the score divides their sum by GNMT's penalty (alpha 1)
+        assert len(r["pieces"]) == len(r["token_scores"]) and r["pieces"][-1] == "</s>"
+        assert r["score"] == pytest.approx(sum(r["token_scores"]) / ((5 + len(r["pieces"])) / 6), abs=1e-3)
     (tmp_path / "short.en").write_text("house .\n", encoding="utf-8")
     short = run("--score-target", str(tmp_path / "short.en"))
     assert short.returncode == 2 and "has 1 lines, the input 3" in short.stderr and "Traceback" not in short.stderr

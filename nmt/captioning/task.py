@@ -110,7 +110,7 @@ class Captioner:
                                    keep_attention=self.keep_attention)
                 for hyps in results:
                     texts = self.tokenizer.decode_tgt([h.tokens for h in hyps])
-                    out.append([Translation(t, h.score, h.tokens, h.attention, []) for t, h in zip(texts, hyps)])
+                    out.append([Translation(t, h.score, h.tokens, h.attention, [], h.token_scores) for t, h in zip(texts, hyps)])
         return out
 
 

@@ -21,6 +21,7 @@ class Hypothesis:
     tokens: list[int]  # without BOS and EOS
     score: float  # sum of log-probabilities; divided by the length penalty in beam search
     attention: np.ndarray | None = None  # (len(tokens) + 1, S): one row per step, EOS included
+    token_scores: list[float] | None = None  # each token's log-probability, then EOS's
 
 
 def max_lengths(src_lengths: np.ndarray, *, a: float, b: int) -> np.ndarray:
@@ -50,6 +51,7 @@ def greedy(model: Any, src: np.ndarray, src_lengths: np.ndarray, *, max_len: np.
     steps = int(max_len.max()) + 1
     out_tokens = np.full((batch, steps), EOS, dtype=np.int64)
     out_scores = np.zeros(batch, dtype=np.float32)
+    out_token_scores = np.zeros((batch, steps), dtype=np.float32)
     attention: np.ndarray | None = None
     ends = np.full(batch, steps - 1, dtype=np.int64)
     alive = np.arange(batch)
@@ -61,7 +63,9 @@ def greedy(model: Any, src: np.ndarray, src_lengths: np.ndarray, *, max_len: np.
         log_probs = restrict_eos(log_probs, step, max_len[alive], min_length)
         tokens = log_probs.argmax(-1)
         out_tokens[alive, step] = tokens
-        out_scores[alive] += log_probs[np.arange(len(tokens)), tokens]
+        chosen = log_probs[np.arange(len(tokens)), tokens]
+        out_scores[alive] += chosen
+        out_token_scores[alive, step] = chosen
         if attention is not None and weights is not None:
             attention[alive, step] = weights
         ended = tokens == EOS
@@ -73,7 +77,7 @@ def greedy(model: Any, src: np.ndarray, src_lengths: np.ndarray, *, max_len: np.
             alive, tokens = alive[keep], tokens[keep]
             state, memory = model.reorder(state, memory, keep)
     return [[Hypothesis(out_tokens[b, :end].tolist(), float(out_scores[b]),
-                        attention[b, :end + 1] if attention is not None else None)]
+                        attention[b, :end + 1] if attention is not None else None, out_token_scores[b, :end + 1].tolist())]
             for b, end in enumerate(ends.tolist())]
 
 
@@ -104,6 +108,7 @@ def beam_search(model: Any, src: np.ndarray, src_lengths: np.ndarray, *, beam_si
     scores = np.zeros((batch, K), dtype=np.float32)
     scores[:, 1:] = NEG_INF  # the K beams start identical: expand the first only
     prefix = np.empty((batch * K, 0), dtype=np.int64)
+    prefix_scores = np.empty((batch * K, 0), dtype=np.float32)
     history: np.ndarray | None = None
     tokens = np.full(batch * K, BOS, dtype=np.int64)
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
@@ -117,6 +122,7 @@ def beam_search(model: Any, src: np.ndarray, src_lengths: np.ndarray, *, beam_si
         candidates = (scores.reshape(n * K, 1) + log_probs).reshape(n, K * vocab)
         top_scores, top_index = _top(candidates, min(2 * K, K * vocab))
         beam_idx, top_tokens = top_index // vocab, top_index % vocab
+        step_scores = np.take_along_axis(log_probs.reshape(n, K * vocab), top_index, axis=1)
         is_eos = top_tokens == EOS
         closing = is_eos[:, :K] & np.isfinite(top_scores[:, :K])
         for i, j in zip(*np.nonzero(closing)):
@@ -129,7 +135,7 @@ def beam_search(model: Any, src: np.ndarray, src_lengths: np.ndarray, *, beam_si
                 attention = np.concatenate([history[row], weights[row][None]])
             words = prefix[row].tolist()
             finished[sentence].append(Hypothesis(words, float(top_scores[i, j]) / length_normalizer(len(words) + 1, length_penalty),
-                                                 attention))
+                                                 attention, prefix_scores[row].tolist() + [float(step_scores[i, j])]))
         # The K best candidates that are not EOS live on, in rank order.
         rank = np.arange(top_scores.shape[1]) + is_eos * top_scores.shape[1]
         order = np.argsort(rank, axis=1, kind="stable")[:, :K]
@@ -137,6 +143,7 @@ def beam_search(model: Any, src: np.ndarray, src_lengths: np.ndarray, *, beam_si
         rows = (np.arange(n)[:, None] * K + np.take_along_axis(beam_idx, order, axis=1)).reshape(-1)
         tokens = np.take_along_axis(top_tokens, order, axis=1).reshape(-1)
         prefix = np.concatenate([prefix[rows], tokens[:, None]], axis=1)
+        prefix_scores = np.concatenate([prefix_scores[rows], np.take_along_axis(step_scores, order, axis=1).reshape(-1, 1)], axis=1)
         if history is not None and weights is not None:
             history = np.concatenate([history[rows], weights[rows][:, None]], axis=1)
         state, _ = model.reorder(state, None, rows)
@@ -147,6 +154,7 @@ def beam_search(model: Any, src: np.ndarray, src_lengths: np.ndarray, *, beam_si
             keep = np.flatnonzero(~done)
             keep_rows = (keep[:, None] * K + np.arange(K)).reshape(-1)
             alive, scores, tokens, prefix = alive[keep], scores[keep], tokens[keep_rows], prefix[keep_rows]
+            prefix_scores = prefix_scores[keep_rows]
             history = history[keep_rows] if history is not None else None
             state, memory = model.reorder(state, memory, keep_rows)
     return [sorted(hyps, key=lambda h: -h.score)[:nbest] for hyps in finished]
