@@ -96,13 +96,37 @@ def restrict_eos(log_probs: torch.Tensor, step: int, max_len: torch.Tensor, min_
     return log_probs
 
 
+def force_prefix(log_probs: torch.Tensor, step: int, prefixes: torch.Tensor | None) -> torch.Tensor:
+    """Rows whose prefix (rows, P), -1 past its end, is longer than `step` may only write its token
+    there: every other log-probability -inf, that one kept (in place)."""
+    if prefixes is None or step >= prefixes.shape[1]:
+        return log_probs
+    forced = prefixes[:, step]
+    rows = (forced >= 0).nonzero()[:, 0]
+    if rows.numel():
+        tokens = forced[rows, None]
+        kept = log_probs[rows].gather(1, tokens)
+        log_probs[rows] = torch.full_like(log_probs[rows], NEG_INF).scatter_(1, tokens, kept)
+    return log_probs
+
+
+def prefix_tensor(prefixes: list[list[int]] | None, device) -> torch.Tensor | None:
+    """Target prefixes as a (B, P) tensor, -1 past each one's end; None when no sentence has one."""
+    if not prefixes or not any(prefixes):
+        return None
+    table = torch.full((len(prefixes), max(len(p) for p in prefixes)), -1, dtype=torch.long)
+    for row, prefix in enumerate(prefixes):
+        table[row, : len(prefix)] = torch.tensor(prefix, dtype=torch.long)
+    return table.to(device)
+
+
 # ---------------------------------------------------------------- greedy and sampling
 
 Chooser = Callable[[torch.Tensor], torch.Tensor]  # log-probs (B, V) -> tokens (B,)
 
 
 def _decode_one_path(model: StepModel, src, src_lengths, *, choose: Chooser, max_len: torch.Tensor,
-                     min_length: int, keep_attention: bool) -> list[Hypothesis]:
+                     min_length: int, keep_attention: bool, prefixes: torch.Tensor | None = None) -> list[Hypothesis]:
     """Grow one hypothesis per sentence, choosing each token with `choose`."""
     memory = model.encode(src, src_lengths)
     state = model.init_state(memory)
@@ -121,6 +145,7 @@ def _decode_one_path(model: StepModel, src, src_lengths, *, choose: Chooser, max
         if keep_attention and out_attention is None and weights is not None:  # as wide as what the model attends over
             out_attention = torch.zeros(batch, steps, weights.shape[1], device=device)
         log_probs = restrict_eos(log_probs, step, max_len[alive], min_length)
+        log_probs = force_prefix(log_probs, step, prefixes[alive] if prefixes is not None else None)
         tokens = choose(log_probs)
         out_tokens[alive, step] = tokens
         chosen = log_probs.gather(1, tokens[:, None])[:, 0]
@@ -147,16 +172,16 @@ def _decode_one_path(model: StepModel, src, src_lengths, *, choose: Chooser, max
 
 
 def greedy(model: StepModel, src, src_lengths, *, max_len: torch.Tensor, min_length: int = 0,
-           keep_attention: bool = False) -> list[list[Hypothesis]]:
+           keep_attention: bool = False, prefixes: torch.Tensor | None = None) -> list[list[Hypothesis]]:
     """The most probable token at every step; one hypothesis per sentence."""
-    hyps = _decode_one_path(model, src, src_lengths, choose=lambda lp: lp.argmax(-1),
-                            max_len=max_len, min_length=min_length, keep_attention=keep_attention)
+    hyps = _decode_one_path(model, src, src_lengths, choose=lambda lp: lp.argmax(-1), max_len=max_len,
+                            min_length=min_length, keep_attention=keep_attention, prefixes=prefixes)
     return [[h] for h in hyps]
 
 
 def sample(model: StepModel, src, src_lengths, *, max_len: torch.Tensor, temperature: float = 1.0, top_k: int = 0,
            min_length: int = 0, generator: torch.Generator | None = None,
-           keep_attention: bool = False) -> list[list[Hypothesis]]:
+           keep_attention: bool = False, prefixes: torch.Tensor | None = None) -> list[list[Hypothesis]]:
     """Draw each token from softmax(logits / temperature), from the top_k tokens only when top_k > 0."""
     def choose(log_probs: torch.Tensor) -> torch.Tensor:
         logits = log_probs / temperature
@@ -167,7 +192,7 @@ def sample(model: StepModel, src, src_lengths, *, max_len: torch.Tensor, tempera
         return torch.multinomial(probs, 1, generator=generator)[:, 0]
 
     hyps = _decode_one_path(model, src, src_lengths, choose=choose, max_len=max_len,
-                            min_length=min_length, keep_attention=keep_attention)
+                            min_length=min_length, keep_attention=keep_attention, prefixes=prefixes)
     return [[h] for h in hyps]
 
 
@@ -201,7 +226,7 @@ def _close_hypotheses(finished, alive, top_scores, beam_idx, is_eos, prefix, his
 
 def beam_search(model: StepModel, src: torch.Tensor, src_lengths: torch.Tensor, *, beam_size: int, nbest: int = 1,
                 length_penalty: float = 1.0, max_len: torch.Tensor, min_length: int = 0,
-                keep_attention: bool = False) -> list[list[Hypothesis]]:
+                keep_attention: bool = False, prefixes: torch.Tensor | None = None) -> list[list[Hypothesis]]:
     """The `nbest` best hypotheses of each sentence, best first. src (B, S); max_len (B,)."""
     if not 1 <= nbest <= beam_size:
         raise ValueError(f"nbest must be between 1 and the beam size ({beam_size}), got {nbest}")
@@ -229,6 +254,8 @@ def beam_search(model: StepModel, src: torch.Tensor, src_lengths: torch.Tensor, 
         if keep_attention and history is None and weights is not None:  # as wide as what the model attends over
             history = torch.zeros(n * K, 0, weights.shape[1], device=device)
         log_probs = restrict_eos(log_probs, step, max_len[alive].repeat_interleave(K), min_length)
+        if prefixes is not None:
+            log_probs = force_prefix(log_probs, step, prefixes[alive].repeat_interleave(K, dim=0))
         vocab = log_probs.shape[-1]
         candidates = (scores.view(n * K, 1) + log_probs).view(n, K * vocab)  # (n, K*V)
         top_scores, top_index = candidates.topk(min(2 * K, K * vocab), dim=1)  # (n, 2K)
@@ -266,15 +293,21 @@ def beam_search(model: StepModel, src: torch.Tensor, src_lengths: torch.Tensor, 
 
 @torch.inference_mode()
 def generate(model: StepModel, src: torch.Tensor, src_lengths: torch.Tensor, decode: DecodeConfig, *,
-             generator: torch.Generator | None = None, keep_attention: bool = False) -> list[list[Hypothesis]]:
-    """One entry point for decode.method 'greedy', 'sample' or 'beam' (beam size 1 is greedy)."""
+             generator: torch.Generator | None = None, keep_attention: bool = False,
+             prefixes: torch.Tensor | None = None) -> list[list[Hypothesis]]:
+    """One entry point for decode.method 'greedy', 'sample' or 'beam' (beam size 1 is greedy). `prefixes`
+    (B, P), -1 past each end: every hypothesis of sentence b starts with its prefix (the length limit
+    grows to leave the usual room after it)."""
     limits = max_lengths(src_lengths, a=decode.max_length_a, b=decode.max_length_b).to(src.device)
+    if prefixes is not None:
+        limits = limits + (prefixes >= 0).sum(1)
     if decode.method == "sample":
         return sample(model, src, src_lengths, max_len=limits, temperature=decode.temperature, top_k=decode.top_k,
-                      min_length=decode.min_length, generator=generator, keep_attention=keep_attention)
+                      min_length=decode.min_length, generator=generator, keep_attention=keep_attention,
+                      prefixes=prefixes)
     if decode.method == "greedy" or (decode.beam_size == 1 and decode.nbest == 1):
         return greedy(model, src, src_lengths, max_len=limits, min_length=decode.min_length,
-                      keep_attention=keep_attention)
+                      keep_attention=keep_attention, prefixes=prefixes)
     return beam_search(model, src, src_lengths, beam_size=decode.beam_size, nbest=decode.nbest,
                        length_penalty=decode.length_penalty, max_len=limits, min_length=decode.min_length,
-                       keep_attention=keep_attention)
+                       keep_attention=keep_attention, prefixes=prefixes)

@@ -15,7 +15,7 @@ from nmt.device import evaluating
 from nmt.errors import NmtError
 from nmt.models import Seq2Seq
 from nmt.models.state import DecoderState, Memory
-from nmt.search import Hypothesis, TranslationModel, generate
+from nmt.search import Hypothesis, TranslationModel, generate, prefix_tensor
 from nmt.shortlist import Shortlist, Shortlisted
 from nmt.tokenizer import Tokenizer, vocabulary
 from nmt.translations import LineTranslator
@@ -52,16 +52,23 @@ class Translator(LineTranslator):
         if self.generator is not None:
             self.generator.set_state(torch.frombuffer(bytearray(state), dtype=torch.uint8))
 
-    def translate_ids(self, sources: Sequence[Sequence[int] | np.ndarray]) -> list[list[Hypothesis]]:
-        """Token-id sentences (no EOS) -> n-best hypotheses each, in input order."""
+    def translate_ids(self, sources: Sequence[Sequence[int] | np.ndarray],
+                      prefixes: Sequence[Sequence[int]] | None = None) -> list[list[Hypothesis]]:
+        """Token-id sentences (no EOS) -> n-best hypotheses each, in input order; `prefixes`: target ids
+        each sentence's hypotheses start with."""
         lengths = np.array([len(s) for s in sources], dtype=np.int64)
         results: list[list[Hypothesis] | None] = [None] * len(sources)
         with evaluating(self.model):
             for indices in make_batches(lengths, None, batch_tokens=self.decode.batch_tokens, shuffle=False):
                 batch = collate([np.asarray(sources[i], dtype=np.int64) for i in indices], None, indices)
-                model, pieces = self._restricted([sources[i] for i in indices])
+                batch_prefixes = [list(prefixes[i]) for i in indices] if prefixes is not None else None
+                model, pieces = self._restricted([sources[i] for i in indices], batch_prefixes or [])
+                starts = prefix_tensor(batch_prefixes, self.device)
+                if starts is not None and pieces is not None:  # ids -> positions in the batch's pieces
+                    starts = torch.where(starts >= 0, torch.searchsorted(torch.as_tensor(pieces, device=self.device),
+                                                                         starts.clamp(min=0)), starts)
                 hyps = generate(model, batch.src.to(self.device), batch.src_lengths.to(self.device), self.decode,
-                                generator=self.generator, keep_attention=self.keep_attention)
+                                generator=self.generator, keep_attention=self.keep_attention, prefixes=starts)
                 if pieces is not None:  # positions in the batch's pieces -> target ids
                     for sentence_hyps in hyps:
                         for hyp in sentence_hyps:
@@ -103,13 +110,14 @@ class Translator(LineTranslator):
                         list(sources[index]))
         return [result for result in results if result is not None]
 
-    def _restricted(self, sources: list) -> tuple[Any, np.ndarray | None]:
-        """The model over the batch's shortlisted pieces (the ids no member may output left out), and
-        those pieces; the model itself and None without a shortlist."""
+    def _restricted(self, sources: list, prefixes: list[list[int]]) -> tuple[Any, np.ndarray | None]:
+        """The model over the batch's shortlisted pieces and its prefixes' (the ids no member may output
+        left out), and those pieces; the model itself and None without a shortlist."""
         if self.shortlist is None:
             return self.model, None
         members: list[Any] = self.model.models if isinstance(self.model, Ensemble) else [self.model]
-        pieces = self.shortlist.pieces([list(s) for s in sources])
+        pieces = np.union1d(self.shortlist.pieces([list(s) for s in sources]),
+                            np.array([i for prefix in prefixes for i in prefix], dtype=np.int64))
         forbidden = np.concatenate([m.never_output.cpu().numpy() for m in members])
         pieces = pieces[~np.isin(pieces, forbidden)]
         restricted = [Shortlisted(member, pieces) for member in members]

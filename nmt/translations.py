@@ -44,8 +44,10 @@ class LineTranslator:
     tokenizer: Any
     decode: Any
 
-    def translate_ids(self, sources: Sequence[Sequence[int]]) -> list[list[Any]]:
-        """Token-id sentences (no EOS) -> n-best hypotheses (tokens, score, attention) each, in input order."""
+    def translate_ids(self, sources: Sequence[Sequence[int]],
+                      prefixes: Sequence[Sequence[int]] | None = None) -> list[list[Any]]:
+        """Token-id sentences (no EOS) -> n-best hypotheses (tokens, score, attention) each, in input order;
+        with `prefixes`, sentence i's hypotheses start with target ids prefixes[i]."""
         raise NotImplementedError
 
     def encode(self, lines: Sequence[str]) -> tuple[list[list[int]], list[bool]]:
@@ -54,11 +56,12 @@ class LineTranslator:
         limit = self.decode.max_src_tokens
         return [seq[:limit] for seq in ids], [len(seq) > limit for seq in ids]
 
-    def translate(self, lines: Sequence[str], *,
-                  on_truncated: Callable[[int], None] | None = None) -> list[list[Translation]]:
+    def translate(self, lines: Sequence[str], *, on_truncated: Callable[[int], None] | None = None,
+                  prefixes: Sequence[str] | None = None) -> list[list[Translation]]:
         """Plain-text lines -> detokenized n-best translations; an empty line gives an empty translation.
 
-        `on_truncated(i)` is called for each line i longer than decode.max_src_tokens.
+        `on_truncated(i)` is called for each line i longer than decode.max_src_tokens. `prefixes`: the
+        start of each line's translation, kept as given (an empty one leaves the line free).
         """
         ids, truncated = self.encode(lines)
         if on_truncated is not None:
@@ -66,7 +69,9 @@ class LineTranslator:
                 on_truncated(index)
         real = [i for i, seq in enumerate(ids) if seq]
         output: list[list[Translation]] = [[Translation("", 0.0, [], None, [])] for _ in lines]
-        for index, hyps in zip(real, self.translate_ids([ids[i] for i in real])):
+        starts = self.tokenizer.encode_tgt(list(prefixes)) if prefixes is not None else None
+        chosen = [starts[i] for i in real] if starts is not None else None
+        for index, hyps in zip(real, self.translate_ids([ids[i] for i in real], chosen)):
             texts = self.tokenizer.decode_tgt([h.tokens for h in hyps])
             output[index] = [Translation(t, h.score, h.tokens, h.attention, ids[index], h.token_scores)
                              for t, h in zip(texts, hyps)]

@@ -31,6 +31,8 @@ def _arguments() -> argparse.Namespace:
     add_search_arguments(parser, per="line")  # each sets the model's decode.* key of the same meaning
     parser.add_argument("--json", action="store_true", help="JSON lines: translation, n-best with scores")
     parser.add_argument("--alignments", action="store_true", help="JSON lines with the attention matrix")
+    parser.add_argument("--prefix", default=None, metavar="FILE",
+                        help="the start of each line's translation, a line each (empty: none): the search continues it")
     parser.add_argument("--score-target", default=None, metavar="FILE",
                         help="forced decoding: score this file's lines as translations of the input's, line by "
                              "line (no search): the log-probability, with --json each piece's and the attention")
@@ -142,13 +144,18 @@ def _main() -> int:
     if args.score_target:
         _score_lines(translator, args)
         return 0
+    args.prefixes = _read_lines(args.prefix) if args.prefix else None
+    if args.prefixes is not None and args.input and len(args.prefixes) != count_lines(Path(args.input)):
+        raise NmtError(f"translate: --prefix {args.prefix} has {len(args.prefixes):,} lines, the input "
+                       f"{count_lines(Path(args.input)):,}: give one (maybe empty) prefix line for each input line")
     source = _open_input(args.input) if args.input else sys.stdin.buffer
     skip = 0
     output: ResumableOutput | StreamOutput
     if args.input and args.output:  # a file-to-file run: continued where an identical one stopped
         asked = {"input": file_identity(args.input), "models": weights,
                  "decode": dataclasses.asdict(cfg.decode), "seed": args.seed, "quantize": args.quantize,
-                 "format": {"json": args.json, "alignments": args.alignments}}
+                 "format": {"json": args.json, "alignments": args.alignments},
+                 **({"prefix": file_identity(args.prefix)} if args.prefix else {})}
         output = ResumableOutput(args.output, asked)
         skip, state = output.open()
         if state is not None:
@@ -200,20 +207,33 @@ def _translate_lines(translator, source, output, progress: LineProgress | None, 
             print(f"nmt-translate: warning: input line {first_number + offset} is longer than "
                   f"{cfg.decode.max_src_tokens} tokens; translating its beginning only", file=sys.stderr)
 
-        results = translator.translate(texts, on_truncated=warn_truncated)
+        prefixes = None
+        if args.prefixes is not None:
+            if line_number > len(args.prefixes):
+                raise NmtError(f"translate: --prefix {args.prefix} has {len(args.prefixes):,} lines; input line "
+                               f"{len(args.prefixes) + 1:,} has none")
+            prefixes = args.prefixes[first_number - 1: line_number]
+        results = translator.translate(texts, on_truncated=warn_truncated, prefixes=prefixes)
         text = "".join(_format(result, translator.tokenizer, args, cfg.decode.nbest).replace("\n", " ") + "\n" for result in results)
         output.write(text, len(texts), translator.sampling_state())
         if progress is not None:
             progress.advance(len(texts))
 
 
+def _read_lines(path: str | None) -> list[str]:
+    """A file's lines (stdin's for None), cleaned as input lines are."""
+    source = _open_input(path) if path else sys.stdin.buffer
+    try:
+        raw = source.read().split(b"\n")
+    finally:
+        if path:
+            source.close()
+    return [clean_line(line)[0] for line in (raw[:-1] if raw and raw[-1] == b"" else raw)]
+
+
 def _score_lines(translator, args: argparse.Namespace) -> None:
     """--score-target: each target line's score as a translation of its input line, a line each."""
-    def read(path: str | None) -> list[str]:
-        raw = (_open_input(path) if path else sys.stdin.buffer).read().split(b"\n")
-        return [clean_line(line)[0] for line in (raw[:-1] if raw and raw[-1] == b"" else raw)]
-
-    sources, targets = read(args.input), read(args.score_target)
+    sources, targets = _read_lines(args.input), _read_lines(args.score_target)
     if len(sources) != len(targets):
         raise NmtError(f"translate: --score-target {args.score_target} has {len(targets):,} lines, the input "
                        f"{len(sources):,}: give one target line for each input line")

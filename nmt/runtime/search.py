@@ -42,8 +42,21 @@ def restrict_eos(log_probs: np.ndarray, step: int, max_len: np.ndarray, min_leng
     return log_probs
 
 
+def force_prefix(log_probs: np.ndarray, step: int, prefixes: np.ndarray | None) -> np.ndarray:
+    """Rows whose prefix (rows, P), -1 past its end, is longer than `step` may only write its token (in place)."""
+    if prefixes is None or step >= prefixes.shape[1]:
+        return log_probs
+    rows = np.flatnonzero(prefixes[:, step] >= 0)
+    if rows.size:
+        tokens = prefixes[rows, step]
+        kept = log_probs[rows, tokens].copy()
+        log_probs[rows] = NEG_INF
+        log_probs[rows, tokens] = kept
+    return log_probs
+
+
 def greedy(model: Any, src: np.ndarray, src_lengths: np.ndarray, *, max_len: np.ndarray, min_length: int = 0,
-           keep_attention: bool = False) -> list[list[Hypothesis]]:
+           keep_attention: bool = False, prefixes: np.ndarray | None = None) -> list[list[Hypothesis]]:
     """The most probable token at every step; one hypothesis per sentence."""
     memory = model.encode(src, src_lengths)
     state = model.init_state(memory)
@@ -61,6 +74,7 @@ def greedy(model: Any, src: np.ndarray, src_lengths: np.ndarray, *, max_len: np.
         if keep_attention and attention is None and weights is not None:
             attention = np.zeros((batch, steps, weights.shape[1]), dtype=np.float32)
         log_probs = restrict_eos(log_probs, step, max_len[alive], min_length)
+        log_probs = force_prefix(log_probs, step, prefixes[alive] if prefixes is not None else None)
         tokens = log_probs.argmax(-1)
         out_tokens[alive, step] = tokens
         chosen = log_probs[np.arange(len(tokens)), tokens]
@@ -96,7 +110,7 @@ def _top(candidates: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
 
 def beam_search(model: Any, src: np.ndarray, src_lengths: np.ndarray, *, beam_size: int, nbest: int = 1,
                 length_penalty: float = 1.0, max_len: np.ndarray, min_length: int = 0,
-                keep_attention: bool = False) -> list[list[Hypothesis]]:
+                keep_attention: bool = False, prefixes: np.ndarray | None = None) -> list[list[Hypothesis]]:
     """The `nbest` best hypotheses of each sentence, best first (nmt.search.beam_search's rules)."""
     if not 1 <= nbest <= beam_size:
         raise ValueError(f"nbest must be between 1 and the beam size ({beam_size}), got {nbest}")
@@ -118,6 +132,8 @@ def beam_search(model: Any, src: np.ndarray, src_lengths: np.ndarray, *, beam_si
         if keep_attention and history is None and weights is not None:
             history = np.zeros((n * K, 0, weights.shape[1]), dtype=np.float32)
         log_probs = restrict_eos(log_probs, step, np.repeat(max_len[alive], K), min_length)
+        if prefixes is not None:
+            log_probs = force_prefix(log_probs, step, np.repeat(prefixes[alive], K, axis=0))
         vocab = log_probs.shape[-1]
         candidates = (scores.reshape(n * K, 1) + log_probs).reshape(n, K * vocab)
         top_scores, top_index = _top(candidates, min(2 * K, K * vocab))
@@ -161,14 +177,17 @@ def beam_search(model: Any, src: np.ndarray, src_lengths: np.ndarray, *, beam_si
 
 
 def generate(model: Any, src: np.ndarray, src_lengths: np.ndarray, decode: Any, *,
-             keep_attention: bool = False) -> list[list[Hypothesis]]:
-    """decode.method 'greedy' or 'beam' (beam size 1 is greedy), as nmt.search.generate."""
+             keep_attention: bool = False, prefixes: np.ndarray | None = None) -> list[list[Hypothesis]]:
+    """decode.method 'greedy' or 'beam' (beam size 1 is greedy), as nmt.search.generate; `prefixes` (B, P),
+    -1 past each end, as there."""
     limits = max_lengths(src_lengths, a=decode.max_length_a, b=decode.max_length_b)
+    if prefixes is not None:
+        limits = limits + (prefixes >= 0).sum(1)
     if decode.method == "sample":
         raise ValueError("sampling runs in torch only (nmt-translate with an experiment directory)")
     if decode.method == "greedy" or (decode.beam_size == 1 and decode.nbest == 1):
         return greedy(model, src, src_lengths, max_len=limits, min_length=decode.min_length,
-                      keep_attention=keep_attention)
+                      keep_attention=keep_attention, prefixes=prefixes)
     return beam_search(model, src, src_lengths, beam_size=decode.beam_size, nbest=decode.nbest,
                        length_penalty=decode.length_penalty, max_len=limits, min_length=decode.min_length,
-                       keep_attention=keep_attention)
+                       keep_attention=keep_attention, prefixes=prefixes)

@@ -34,13 +34,19 @@ class ExportedTranslator(LineTranslator):
     def restore_sampling_state(self, state: bytes) -> None:
         pass
 
-    def translate_ids(self, sources: Sequence[Sequence[int]]) -> list[list[Hypothesis]]:
+    def translate_ids(self, sources: Sequence[Sequence[int]],
+                      prefixes: Sequence[Sequence[int]] | None = None) -> list[list[Hypothesis]]:
         lengths = np.array([len(s) for s in sources], dtype=np.int64)
         results: list[list[Hypothesis] | None] = [None] * len(sources)
         for indices in make_batches(lengths, None, batch_tokens=self.decode.batch_tokens, shuffle=False):
             src, src_lengths = padded([sources[i] for i in indices])
+            starts = None
+            if prefixes is not None and any(prefixes[i] for i in indices):
+                starts = np.full((len(indices), max(len(prefixes[i]) for i in indices)), -1, dtype=np.int64)
+                for row, index in enumerate(indices.tolist()):
+                    starts[row, : len(prefixes[index])] = prefixes[index]
             for index, hyps in zip(indices.tolist(), generate(self.model, src, src_lengths, self.decode,
-                                                              keep_attention=self.keep_attention)):
+                                                              keep_attention=self.keep_attention, prefixes=starts)):
                 results[index] = hyps
         return [hyps for hyps in results if hyps is not None]
 
