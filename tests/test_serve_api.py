@@ -154,3 +154,25 @@ def test_the_service_fills_in_a_requests_defaults(service):
     assert service.options(None, None, 1).model == "ding"
     assert service.options("ding", None, 1).beam == service.models["ding"].cfg.decode.beam_size
     assert service.options("ding", 2, 7, analyze=True).nbest == 2  # the page asks for a few, whatever the beam
+
+
+def test_prefixes_are_continued_and_given_translations_scored_as_nmt_translate_does(client, tmp_path):
+    lines = ["haus katze .", "baum ."]
+    translated = client.post("/v1/translate", json={"text": lines, "prefix": ["the house", ""], "beam": 3}).json()
+    first, second = translated["translations"]
+    assert first["text"].startswith("the house")
+    assert second == client.post("/v1/translate", json={"text": ["baum ."], "beam": 3}).json()["translations"][0]
+    page = client.post("/v1/analyze", json={"text": lines[0], "prefix": "the house"}).json()
+    assert all(h["text"].startswith("the house") for h in page["hypotheses"])
+    scored = client.post("/v1/score", json={"text": lines, "target": [first["text"], "tree ."], "alignments": True})
+    assert scored.status_code == 200, scored.text
+    (tmp_path / "in.de").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "in.en").write_text(f"{first['text']}\ntree .\n", encoding="utf-8")
+    cli = subprocess.run([sys.executable, "-m", "nmt.cli.translate", "--model", str(PINNED / "rnnsearch"), "-i",
+                          str(tmp_path / "in.de"), "--score-target", str(tmp_path / "in.en"), "--alignments"],
+                         capture_output=True, text=True, timeout=120)
+    assert [json.loads(line) for line in cli.stdout.splitlines()] == scored.json()["scores"]
+    for body, field in (({"text": lines, "prefix": ["one"]}, "prefix: 1 given for 2 lines"),
+                        ({"text": lines, "target": "one"}, "target: 1 given for 2 lines")):
+        refused = client.post("/v1/score" if "target" in body else "/v1/translate", json=body)
+        assert refused.status_code == 422 and field in refused.json()["error"]

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nmt.serve.batcher import Batcher, QueueFull
-from nmt.serve.service import Options, RequestError, Service
+from nmt.serve.service import Line, Options, RequestError, Service, line_cost
 
 if TYPE_CHECKING:  # captioning is torch's; a server of exports runs without it
     from nmt.serve.captions import CaptionService
@@ -43,6 +43,7 @@ class TranslateRequest(BaseModel):
     beam: StrictInt | None = None  # default the model's decode.beam_size; 1 is greedy
     nbest: StrictInt = 1
     alignments: StrictBool = False
+    prefix: Union[StrictStr, list[StrictStr], None] = None  # the start of each translation (one per line)
 
 
 class AnalyzeRequest(BaseModel):
@@ -52,6 +53,26 @@ class AnalyzeRequest(BaseModel):
     model: StrictStr | None = None
     beam: StrictInt | None = None
     nbest: StrictInt = 3
+    prefix: StrictStr | None = None  # what the person has typed of the translation so far
+
+
+class ScoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Union[StrictStr, list[StrictStr]]  # source lines
+    target: Union[StrictStr, list[StrictStr]]  # their given translations, one each
+    model: StrictStr | None = None
+    alignments: StrictBool = False
+
+
+def _paired(lines: list[str], given: str | list[str] | None, field: str) -> list[Line]:
+    """The lines with what the request gave beside each (one string for one line, or one per line)."""
+    if given is None:
+        return [Line(line) for line in lines]
+    others = [given] if isinstance(given, str) else given
+    if len(others) != len(lines):
+        raise RequestError(422, f"{field}: {len(others)} given for {len(lines)} lines; give one for each line")
+    return [Line(line, other) for line, other in zip(lines, others)]
 
 
 class CaptionRequest(BaseModel):
@@ -124,7 +145,7 @@ def _captions(request: Request) -> CaptionService:
     return captions
 
 
-async def _submit(request: Request, chosen: Options, lines: list[str]) -> list[dict]:
+async def _submit(request: Request, chosen: Options, lines: list[Line]) -> list[dict]:
     try:
         return await request.app.state.batcher.submit(chosen, lines)
     except QueueFull as full:
@@ -138,7 +159,19 @@ async def translate(body: TranslateRequest, request: Request) -> dict:
     lines = [body.text] if isinstance(body.text, str) else body.text
     chosen = service.options(body.model, body.beam, body.nbest, alignments=body.alignments)
     service.check_lines(lines)
-    return {"model": chosen.model, "translations": await _submit(request, chosen, lines)}
+    paired = _paired(lines, body.prefix, "prefix")
+    return {"model": chosen.model, "translations": await _submit(request, chosen, paired)}
+
+
+@router.post("/v1/score")
+async def score(body: ScoreRequest, request: Request) -> dict:
+    """Forced decoding: each given target's log-probability as a translation of its line, piece by
+    piece (and the attention with `alignments`); no search."""
+    service = _service(request)
+    lines = [body.text] if isinstance(body.text, str) else body.text
+    chosen = service.options(body.model, 1, 1, alignments=body.alignments, score=True)
+    service.check_lines(lines)
+    return {"model": chosen.model, "scores": await _submit(request, chosen, _paired(lines, body.target, "target"))}
 
 
 @router.post("/v1/analyze")
@@ -147,7 +180,7 @@ async def analyze(body: AnalyzeRequest, request: Request) -> dict:
     service = _service(request)
     chosen = service.options(body.model, body.beam, body.nbest, analyze=True)
     service.check_lines([body.text])
-    return (await _submit(request, chosen, [body.text]))[0]
+    return (await _submit(request, chosen, [Line(body.text, body.prefix)]))[0]
 
 
 @router.post("/v1/caption")
@@ -203,7 +236,7 @@ def create_app(service: Service | None, *, captions: CaptionService | None = Non
     if service is not None and batcher is None:
         limits = service.limits
         batcher = Batcher(service.run, max_wait=limits.batch_wait_ms / 1000, max_tokens=limits.batch_tokens,
-                          max_queue_lines=limits.max_queue_lines)
+                          max_queue_lines=limits.max_queue_lines, cost=line_cost)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

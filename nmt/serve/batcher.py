@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Sequence
 
-Translate = Callable[[Any, list[str]], list[Any]]  # (options, lines) -> one result per line
+Translate = Callable[[Any, list[Any]], list[Any]]  # (options, lines) -> one result per line
 
 
 class QueueFull(Exception):
@@ -26,7 +26,7 @@ class QueueFull(Exception):
 @dataclass
 class _Request:
     options: Hashable
-    lines: list[str]
+    lines: list[Any]  # strings, or what the translate function takes (nmt.serve.service.Line)
     cost: int
     future: asyncio.Future = field(repr=False)
 
@@ -41,7 +41,7 @@ class BatcherStats:
 
 class Batcher:
     def __init__(self, translate: Translate, *, max_wait: float = 0.01, max_tokens: int = 4000,
-                 max_queue_lines: int = 2000, cost: Callable[[str], int] = lambda line: len(line.split()) + 1):
+                 max_queue_lines: int = 2000, cost: Callable[[Any], int] = lambda line: len(line.split()) + 1):
         self.translate, self.cost = translate, cost
         self.max_wait, self.max_tokens, self.max_queue_lines = max_wait, max_tokens, max_queue_lines
         self.stats = BatcherStats()
@@ -64,7 +64,7 @@ class Batcher:
             await asyncio.gather(self._worker, return_exceptions=True)
         self._executor.shutdown(wait=True)
 
-    async def submit(self, options: Hashable, lines: Sequence[str]) -> list[Any]:
+    async def submit(self, options: Hashable, lines: Sequence[Any]) -> list[Any]:
         """The results for `lines`, in order; raises QueueFull when the queue has no room."""
         if self._queue is None:
             raise RuntimeError("Batcher.start() was not called")

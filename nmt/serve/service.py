@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 from nmt.data import clean_text
 from nmt.runtime.translate import ExportedTranslator, LoadedExport
@@ -38,6 +38,20 @@ class Options:
     nbest: int
     alignments: bool = False
     analyze: bool = False
+    score: bool = False  # forced decoding: each line's given target scored, no search
+
+
+class Line(NamedTuple):
+    """A line as the batcher carries it: the text, and what its request gave beside it: a prefix
+    (translating) or the target to score (Options.score)."""
+
+    text: str
+    given: str | None = None
+
+
+def line_cost(line: Line) -> int:
+    """The batcher's measure of a line: its words, and one for EOS."""
+    return len(line.text.split()) + 1
 
 
 class RequestError(Exception):
@@ -74,7 +88,7 @@ class Service:
                 for name, m in self.models.items()]
 
     def options(self, model: str | None, beam: int | None, nbest: int, *, alignments: bool = False,
-                analyze: bool = False) -> Options:
+                analyze: bool = False, score: bool = False) -> Options:
         """A request's search settings, checked: a known model (default the first), a beam within the
         limit (default the model's decode.beam_size), nbest within the beam."""
         name = model if model is not None else self.default_model
@@ -87,7 +101,10 @@ class Service:
             nbest = max(1, min(nbest, beam))
         if not 1 <= nbest <= beam:
             raise RequestError(422, f"nbest: {nbest} is out of range: expected 1 to the beam size ({beam})")
-        return Options(name, beam, nbest, alignments=alignments, analyze=analyze)
+        if score and isinstance(self.models[name], LoadedExport):
+            raise RequestError(422, f"model: {name!r} is an export; scoring given translations needs an experiment "
+                                    "directory (torch)")
+        return Options(name, beam, nbest, alignments=alignments, analyze=analyze, score=score)
 
     def check_lines(self, lines: list[str]) -> None:
         """At least one line; no more lines, and no longer lines, than the limits allow."""
@@ -115,13 +132,31 @@ class Service:
                                                         device=self.device, keep_attention=keep_attention)
         return self._translators[options]
 
-    def run(self, options: Options, lines: list[str]) -> list[dict]:
+    def run(self, options: Options, lines: list[Line]) -> list[dict]:
         """One result per line, in order (the batcher's translate function)."""
-        lines = [clean_text(line) for line in lines]
-        results = self._translator(options).translate(lines)
+        texts = [clean_text(line.text) for line in lines]
+        given = [clean_text(line.given) if line.given is not None else "" for line in lines]
+        translator = self._translator(options)
+        if options.score:
+            return self._scores(options, translator, texts, given)
+        results = translator.translate(texts, prefixes=given if any(given) else None)
         if options.analyze:
             return [self._analysis(options, result) for result in results]
         return [self._record(options, result) for result in results]
+
+    def _scores(self, options: Options, translator: Any, texts: list[str], targets: list[str]) -> list[dict]:
+        tokenizer = self.models[options.model].tokenizer
+        sources, _ = translator.encode(texts)
+        records = []
+        for item in translator.score_ids(sources, tokenizer.encode_tgt(targets)):
+            pieces = self._pieces(options.model, item.tokens, "tgt") + ["</s>"]
+            record: dict = {"score": round(item.score, 4), "pieces": pieces,
+                            "token_scores": [round(value, 4) for value in item.token_scores]}
+            if options.alignments and item.attention is not None:
+                record["alignment"] = {"source": self._pieces(options.model, item.source, "src") + ["</s>"],
+                                       "target": pieces, "weights": _round(item.attention)}
+            records.append(record)
+        return records
 
     def _pieces(self, model: str, ids, side: str) -> list[str]:
         processor = getattr(self.models[model].tokenizer, side)
