@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -91,6 +92,7 @@ def test_the_page_translates_as_you_type_and_draws_the_attention(server, tmp_pat
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
     options = Options()
@@ -112,6 +114,14 @@ def test_the_page_translates_as_you_type_and_draws_the_attention(server, tmp_pat
         assert len(pieces) == len(expected["source"])
         pieces[0].click()
         assert len(browser.find_elements(By.CSS_SELECTOR, "#top-units tr")) == 10
+        typed = browser.find_element(By.ID, "prefix")  # interactive prediction: the rest follows what is typed
+        typed.send_keys("the")
+        wait.until(lambda b: b.find_element(By.ID, "translation").text.startswith("the"))
+        completed = post(server + "/v1/analyze", {"text": "haus katze hund .", "beam": 5, "nbest": 5, "prefix": "the"})
+        wait.until(lambda b: b.find_element(By.ID, "translation").text == completed["hypotheses"][0]["text"])
+        typed.send_keys(Keys.TAB)  # takes the model's next word (or the rest of the word "the" began)
+        taken = "the" + re.match(r"\s*\S+", completed["hypotheses"][0]["text"][len("the"):]).group(0)
+        wait.until(lambda b: b.find_element(By.ID, "prefix").get_attribute("value") == taken)
         browser.save_screenshot(str(tmp_path / "page.png"))
         assert (tmp_path / "page.png").read_bytes()[:4] == b"\x89PNG"
     finally:

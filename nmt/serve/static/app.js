@@ -22,6 +22,7 @@ async function analyze() {
   const text = $("source").value.trim();
   if (!text) { newestRequest++; state.analysis = null; render(); return; }
   const body = { text, model: $("model").value, beam: Number($("beam").value), nbest: 5 };
+  if ($("prefix").value.trim()) body.prefix = $("prefix").value.trim();  // the model continues what was typed
   await ask("/v1/analyze", body, "translating…", (data) => { state.analysis = data; state.chosen = 0; render(); });
 }
 
@@ -154,6 +155,19 @@ function setUnit(unit) {
 $("source").addEventListener("input", () => { clearTimeout(state.timer); state.timer = setTimeout(analyze, 400); });
 $("source").addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); clearTimeout(state.timer); analyze(); }
+});
+$("prefix").addEventListener("input", () => { clearTimeout(state.timer); state.timer = setTimeout(analyze, 300); });
+$("prefix").addEventListener("keydown", (event) => {  // Tab takes the model's next word into the prefix
+  const best = state.analysis && state.analysis.hypotheses[state.chosen];
+  if (event.key !== "Tab" || !best) return;
+  const typed = $("prefix").value.trim();
+  const rest = best.text.slice(typed.length);  // a word the prefix ends inside is finished, else the next one added
+  if (!best.text.startsWith(typed) || !rest.trim()) return;
+  event.preventDefault();
+  const word = rest.match(/^\s*\S+/)[0];
+  $("prefix").value = typed ? typed + word : word.trimStart();
+  clearTimeout(state.timer);
+  analyze();
 });
 $("model").addEventListener("change", analyze);
 $("beam").addEventListener("change", analyze);
