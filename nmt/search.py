@@ -72,6 +72,7 @@ class Hypothesis:
     score: float  # sum of log-probabilities, divided by the length penalty in beam search
     attention: torch.Tensor | None = None  # (len(tokens) + 1, S): one row per step, EOS included
     token_scores: list[float] | None = None  # each token's log-probability, then EOS's (before any length penalty)
+    constraints_met: bool | None = None  # constrained decoding (nmt/constraints.py): whether it wrote them all
 
 
 def max_lengths(src_lengths: torch.Tensor, *, a: float, b: int) -> torch.Tensor:

@@ -11,11 +11,12 @@ import torch
 
 from nmt.batching import collate, make_batches
 from nmt.config import DecodeConfig
+from nmt.constraints import constrained_beam_search
 from nmt.device import evaluating
 from nmt.errors import NmtError
 from nmt.models import Seq2Seq
 from nmt.models.state import DecoderState, Memory
-from nmt.search import Hypothesis, TranslationModel, generate, prefix_tensor
+from nmt.search import Hypothesis, TranslationModel, generate, max_lengths, prefix_tensor
 from nmt.shortlist import Shortlist, Shortlisted
 from nmt.tokenizer import Tokenizer, vocabulary
 from nmt.translations import LineTranslator
@@ -52,10 +53,12 @@ class Translator(LineTranslator):
         if self.generator is not None:
             self.generator.set_state(torch.frombuffer(bytearray(state), dtype=torch.uint8))
 
-    def translate_ids(self, sources: Sequence[Sequence[int] | np.ndarray],
-                      prefixes: Sequence[Sequence[int]] | None = None) -> list[list[Hypothesis]]:
+    def translate_ids(self, sources: Sequence[Sequence[int] | np.ndarray], prefixes: Sequence[Sequence[int]] | None = None,
+                      constraints: Sequence[list[list[int]]] | None = None) -> list[list[Hypothesis]]:
         """Token-id sentences (no EOS) -> n-best hypotheses each, in input order; `prefixes`: target ids
-        each sentence's hypotheses start with."""
+        each sentence's hypotheses start with; `constraints`: phrases (target ids) each must contain."""
+        if constraints is not None:
+            self._check_constraints(prefixes)
         lengths = np.array([len(s) for s in sources], dtype=np.int64)
         results: list[list[Hypothesis] | None] = [None] * len(sources)
         with evaluating(self.model):
@@ -67,8 +70,16 @@ class Translator(LineTranslator):
                 if starts is not None and pieces is not None:  # ids -> positions in the batch's pieces
                     starts = torch.where(starts >= 0, torch.searchsorted(torch.as_tensor(pieces, device=self.device),
                                                                          starts.clamp(min=0)), starts)
-                hyps = generate(model, batch.src.to(self.device), batch.src_lengths.to(self.device), self.decode,
-                                generator=self.generator, keep_attention=self.keep_attention, prefixes=starts)
+                if constraints is not None:
+                    hyps = constrained_beam_search(
+                        model, batch.src.to(self.device), batch.src_lengths.to(self.device),
+                        [constraints[i] for i in indices], beam_size=1 if self.decode.method == "greedy" else self.decode.beam_size,
+                        nbest=self.decode.nbest, length_penalty=self.decode.length_penalty,
+                        max_len=max_lengths(batch.src_lengths, a=self.decode.max_length_a, b=self.decode.max_length_b).to(self.device),
+                        min_length=self.decode.min_length, keep_attention=self.keep_attention)
+                else:
+                    hyps = generate(model, batch.src.to(self.device), batch.src_lengths.to(self.device), self.decode,
+                                    generator=self.generator, keep_attention=self.keep_attention, prefixes=starts)
                 if pieces is not None:  # positions in the batch's pieces -> target ids
                     for sentence_hyps in hyps:
                         for hyp in sentence_hyps:
@@ -109,6 +120,12 @@ class Translator(LineTranslator):
                         attention[row, :steps, : len(sources[index]) + 1].float().cpu() if attention is not None else None,
                         list(sources[index]))
         return [result for result in results if result is not None]
+
+    def _check_constraints(self, prefixes) -> None:
+        if self.decode.method == "sample":
+            raise NmtError("translate: required words (constraints) need a search (beam or greedy), not sampling")
+        if prefixes is not None or self.shortlist is not None:
+            raise NmtError("translate: required words (constraints) do not combine with a prefix or decode.shortlist yet")
 
     def _restricted(self, sources: list, prefixes: list[list[int]]) -> tuple[Any, np.ndarray | None]:
         """The model over the batch's shortlisted pieces and its prefixes' (the ids no member may output

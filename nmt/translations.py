@@ -15,6 +15,7 @@ class Translation:
     attention: Any  # (target steps incl. EOS, source tokens incl. EOS): a torch tensor or a numpy array; None
     source: list[int]  # the source ids translated (cut to decode.max_src_tokens; no EOS)
     token_scores: list[float] | None = None  # each token's log-probability, then EOS's
+    constraints_met: bool | None = None  # with required words: whether this translation has them all
 
 
 def json_record(result: list[Translation], tokenizer: Any, *, alignment: bool) -> dict:
@@ -23,6 +24,8 @@ def json_record(result: list[Translation], tokenizer: Any, *, alignment: bool) -
     best = result[0]
     record: dict = {"text": best.text, "score": round(best.score, 4),
                     "nbest": [{"text": t.text, "score": round(t.score, 4)} for t in result]}
+    if best.constraints_met is not None:
+        record["constraints_met"] = best.constraints_met
     if best.token_scores is not None:  # each piece's log-probability: a word-level confidence
         record["pieces"] = [tokenizer.tgt.id_to_piece(int(i)) for i in best.tokens] + ["</s>"]
         record["token_scores"] = [round(float(value), 4) for value in best.token_scores]
@@ -44,10 +47,11 @@ class LineTranslator:
     tokenizer: Any
     decode: Any
 
-    def translate_ids(self, sources: Sequence[Sequence[int]],
-                      prefixes: Sequence[Sequence[int]] | None = None) -> list[list[Any]]:
+    def translate_ids(self, sources: Sequence[Sequence[int]], prefixes: Sequence[Sequence[int]] | None = None,
+                      constraints: Sequence[list[list[int]]] | None = None) -> list[list[Any]]:
         """Token-id sentences (no EOS) -> n-best hypotheses (tokens, score, attention) each, in input order;
-        with `prefixes`, sentence i's hypotheses start with target ids prefixes[i]."""
+        with `prefixes`, sentence i's hypotheses start with target ids prefixes[i]; with `constraints`,
+        they contain each of the phrases (target id lists) constraints[i]."""
         raise NotImplementedError
 
     def encode(self, lines: Sequence[str]) -> tuple[list[list[int]], list[bool]]:
@@ -57,11 +61,13 @@ class LineTranslator:
         return [seq[:limit] for seq in ids], [len(seq) > limit for seq in ids]
 
     def translate(self, lines: Sequence[str], *, on_truncated: Callable[[int], None] | None = None,
-                  prefixes: Sequence[str] | None = None) -> list[list[Translation]]:
+                  prefixes: Sequence[str] | None = None,
+                  constraints: Sequence[Sequence[str]] | None = None) -> list[list[Translation]]:
         """Plain-text lines -> detokenized n-best translations; an empty line gives an empty translation.
 
         `on_truncated(i)` is called for each line i longer than decode.max_src_tokens. `prefixes`: the
         start of each line's translation, kept as given (an empty one leaves the line free).
+        `constraints`: words or phrases each line's translation must contain (nmt/constraints.py).
         """
         ids, truncated = self.encode(lines)
         if on_truncated is not None:
@@ -71,8 +77,11 @@ class LineTranslator:
         output: list[list[Translation]] = [[Translation("", 0.0, [], None, [])] for _ in lines]
         starts = self.tokenizer.encode_tgt(list(prefixes)) if prefixes is not None else None
         chosen = [starts[i] for i in real] if starts is not None else None
-        for index, hyps in zip(real, self.translate_ids([ids[i] for i in real], chosen)):
+        required = None
+        if constraints is not None and any(constraints):
+            required = [[piece for piece in self.tokenizer.encode_tgt(list(constraints[i])) if piece] for i in real]
+        for index, hyps in zip(real, self.translate_ids([ids[i] for i in real], chosen, required)):
             texts = self.tokenizer.decode_tgt([h.tokens for h in hyps])
-            output[index] = [Translation(t, h.score, h.tokens, h.attention, ids[index], h.token_scores)
-                             for t, h in zip(texts, hyps)]
+            output[index] = [Translation(t, h.score, h.tokens, h.attention, ids[index], h.token_scores,
+                                         getattr(h, "constraints_met", None)) for t, h in zip(texts, hyps)]
         return output

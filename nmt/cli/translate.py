@@ -33,6 +33,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--alignments", action="store_true", help="JSON lines with the attention matrix")
     parser.add_argument("--prefix", default=None, metavar="FILE",
                         help="the start of each line's translation, a line each (empty: none): the search continues it")
+    parser.add_argument("--constraints", default=None, metavar="FILE",
+                        help='words each line\'s translation must contain: a JSON list a line, e.g. ["Hunger"] ([] for none)')
     parser.add_argument("--score-target", default=None, metavar="FILE",
                         help="forced decoding: score this file's lines as translations of the input's, line by "
                              "line (no search): the log-probability, with --json each piece's and the attention")
@@ -145,6 +147,10 @@ def _main() -> int:
         _score_lines(translator, args)
         return 0
     args.prefixes = _read_lines(args.prefix) if args.prefix else None
+    args.required = _read_constraints(args.constraints) if args.constraints else None
+    if args.required is not None and args.input and len(args.required) != count_lines(Path(args.input)):
+        raise NmtError(f"translate: --constraints {args.constraints} has {len(args.required):,} lines, the input "
+                       f"{count_lines(Path(args.input)):,}: give one (maybe empty) list for each input line")
     if args.prefixes is not None and args.input and len(args.prefixes) != count_lines(Path(args.input)):
         raise NmtError(f"translate: --prefix {args.prefix} has {len(args.prefixes):,} lines, the input "
                        f"{count_lines(Path(args.input)):,}: give one (maybe empty) prefix line for each input line")
@@ -155,7 +161,8 @@ def _main() -> int:
         asked = {"input": file_identity(args.input), "models": weights,
                  "decode": dataclasses.asdict(cfg.decode), "seed": args.seed, "quantize": args.quantize,
                  "format": {"json": args.json, "alignments": args.alignments},
-                 **({"prefix": file_identity(args.prefix)} if args.prefix else {})}
+                 **({"prefix": file_identity(args.prefix)} if args.prefix else {}),
+                 **({"constraints": file_identity(args.constraints)} if args.constraints else {})}
         output = ResumableOutput(args.output, asked)
         skip, state = output.open()
         if state is not None:
@@ -213,7 +220,17 @@ def _translate_lines(translator, source, output, progress: LineProgress | None, 
                 raise NmtError(f"translate: --prefix {args.prefix} has {len(args.prefixes):,} lines; input line "
                                f"{len(args.prefixes) + 1:,} has none")
             prefixes = args.prefixes[first_number - 1: line_number]
-        results = translator.translate(texts, on_truncated=warn_truncated, prefixes=prefixes)
+        required = None
+        if args.required is not None:
+            if line_number > len(args.required):
+                raise NmtError(f"translate: --constraints {args.constraints} has {len(args.required):,} lines; "
+                               f"input line {len(args.required) + 1:,} has none")
+            required = args.required[first_number - 1: line_number]
+        results = translator.translate(texts, on_truncated=warn_truncated, prefixes=prefixes, constraints=required)
+        for offset, result in enumerate(results):
+            if result[0].constraints_met is False:
+                print(f"nmt-translate: warning: input line {first_number + offset}: its required words do not all fit "
+                      f"within the length limit; the best translation without them is given", file=sys.stderr)
         text = "".join(_format(result, translator.tokenizer, args, cfg.decode.nbest).replace("\n", " ") + "\n" for result in results)
         output.write(text, len(texts), translator.sampling_state())
         if progress is not None:
@@ -229,6 +246,20 @@ def _read_lines(path: str | None) -> list[str]:
         if path:
             source.close()
     return [clean_line(line)[0] for line in (raw[:-1] if raw and raw[-1] == b"" else raw)]
+
+
+def _read_constraints(path: str) -> list[list[str]]:
+    """--constraints: a JSON list of strings a line."""
+    lists = []
+    for number, line in enumerate(_read_lines(path), 1):
+        try:
+            words = json.loads(line) if line.strip() else []
+        except json.JSONDecodeError:
+            words = None
+        if not isinstance(words, list) or not all(isinstance(word, str) for word in words):
+            raise NmtError(f"translate: --constraints {path} line {number} is not a JSON list of strings: {line[:60]!r}")
+        lists.append(words)
+    return lists
 
 
 def _score_lines(translator, args: argparse.Namespace) -> None:

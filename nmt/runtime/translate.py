@@ -34,8 +34,10 @@ class ExportedTranslator(LineTranslator):
     def restore_sampling_state(self, state: bytes) -> None:
         pass
 
-    def translate_ids(self, sources: Sequence[Sequence[int]],
-                      prefixes: Sequence[Sequence[int]] | None = None) -> list[list[Hypothesis]]:
+    def translate_ids(self, sources: Sequence[Sequence[int]], prefixes: Sequence[Sequence[int]] | None = None,
+                      constraints: Sequence[list[list[int]]] | None = None) -> list[list[Hypothesis]]:
+        if constraints is not None:
+            raise NmtError("translate: required words (constraints) need the experiment directory (torch), not an export")
         lengths = np.array([len(s) for s in sources], dtype=np.int64)
         results: list[list[Hypothesis] | None] = [None] * len(sources)
         for indices in make_batches(lengths, None, batch_tokens=self.decode.batch_tokens, shuffle=False):
