@@ -176,3 +176,15 @@ def test_prefixes_are_continued_and_given_translations_scored_as_nmt_translate_d
                         ({"text": lines, "target": "one"}, "target: 1 given for 2 lines")):
         refused = client.post("/v1/score" if "target" in body else "/v1/translate", json=body)
         assert refused.status_code == 422 and field in refused.json()["error"]
+
+
+def test_required_words_through_the_api(client):
+    lines = ["haus katze .", "baum ."]
+    result = client.post("/v1/translate", json={"text": lines, "constraints": [["tree"], []], "beam": 3}).json()
+    first, second = result["translations"]
+    assert "tree" in first["text"] and first["constraints_met"] is True
+    assert second["text"] == client.post("/v1/translate", json={"text": ["baum ."], "beam": 3}).json()["translations"][0]["text"]
+    both = client.post("/v1/translate", json={"text": lines, "constraints": [["tree"], []], "prefix": ["the", ""]})
+    assert both.status_code == 422 and "do not combine with a prefix" in both.json()["error"]
+    counted = client.post("/v1/translate", json={"text": lines, "constraints": [["tree"]]})
+    assert counted.status_code == 422 and "constraints: 1 given for 2 lines" in counted.json()["error"]

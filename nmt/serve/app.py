@@ -44,6 +44,7 @@ class TranslateRequest(BaseModel):
     nbest: StrictInt = 1
     alignments: StrictBool = False
     prefix: Union[StrictStr, list[StrictStr], None] = None  # the start of each translation (one per line)
+    constraints: list[list[StrictStr]] | None = None  # words each line's translation must contain (one list a line)
 
 
 class AnalyzeRequest(BaseModel):
@@ -160,6 +161,11 @@ async def translate(body: TranslateRequest, request: Request) -> dict:
     chosen = service.options(body.model, body.beam, body.nbest, alignments=body.alignments)
     service.check_lines(lines)
     paired = _paired(lines, body.prefix, "prefix")
+    if body.constraints is not None:
+        if len(body.constraints) != len(lines):
+            raise RequestError(422, f"constraints: {len(body.constraints)} given for {len(lines)} lines; give one "
+                                    "list for each line")
+        paired = [line._replace(required=tuple(words)) for line, words in zip(paired, body.constraints)]
     return {"model": chosen.model, "translations": await _submit(request, chosen, paired)}
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 from nmt.data import clean_text
+from nmt.errors import NmtError
 from nmt.runtime.translate import ExportedTranslator, LoadedExport
 from nmt.translations import LineTranslator, Translation, json_record
 
@@ -47,6 +48,7 @@ class Line(NamedTuple):
 
     text: str
     given: str | None = None
+    required: tuple[str, ...] = ()  # words the translation must contain
 
 
 def line_cost(line: Line) -> int:
@@ -139,7 +141,12 @@ class Service:
         translator = self._translator(options)
         if options.score:
             return self._scores(options, translator, texts, given)
-        results = translator.translate(texts, prefixes=given if any(given) else None)
+        required = [list(line.required) for line in lines]
+        try:
+            results = translator.translate(texts, prefixes=given if any(given) else None,
+                                           constraints=required if any(required) else None)
+        except NmtError as err:  # settings the model cannot combine (constraints with a prefix, an export's limits)
+            raise RequestError(422, str(err).removeprefix("translate: ")) from None
         if options.analyze:
             return [self._analysis(options, result) for result in results]
         return [self._record(options, result) for result in results]
