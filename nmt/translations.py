@@ -61,14 +61,23 @@ class LineTranslator:
         return [seq[:limit] for seq in ids], [len(seq) > limit for seq in ids]
 
     def translate(self, lines: Sequence[str], *, on_truncated: Callable[[int], None] | None = None,
-                  prefixes: Sequence[str] | None = None,
-                  constraints: Sequence[Sequence[str]] | None = None) -> list[list[Translation]]:
+                  prefixes: Sequence[str] | None = None, constraints: Sequence[Sequence[str]] | None = None,
+                  tags: bool = False) -> list[list[Translation]]:
         """Plain-text lines -> detokenized n-best translations; an empty line gives an empty translation.
 
         `on_truncated(i)` is called for each line i longer than decode.max_src_tokens. `prefixes`: the
         start of each line's translation, kept as given (an empty one leaves the line free).
         `constraints`: words or phrases each line's translation must contain (nmt/constraints.py).
+        `tags`: inline tags in the lines are taken out, and put back into each translation where the
+        attention links them (nmt/tags.py; needs a translator that keeps attention).
         """
+        if tags:
+            from nmt.tags import strip_tags
+
+            stripped = [strip_tags(line) for line in lines]
+            results = self.translate([plain for plain, _ in stripped], on_truncated=on_truncated, prefixes=prefixes,
+                                     constraints=constraints)
+            return [self._tagged(result, spans) for result, (_, spans) in zip(results, stripped)]
         ids, truncated = self.encode(lines)
         if on_truncated is not None:
             for index in (i for i, cut in enumerate(truncated) if cut):
@@ -85,3 +94,18 @@ class LineTranslator:
             output[index] = [Translation(t, h.score, h.tokens, h.attention, ids[index], h.token_scores,
                                          getattr(h, "constraints_met", None)) for t, h in zip(texts, hyps)]
         return output
+
+    def _tagged(self, result: list[Translation], spans: list) -> list[Translation]:
+        """Each hypothesis's text with the line's tags put back (at its end where there is no attention)."""
+        import dataclasses
+
+        from nmt.tags import project
+
+        if not spans:
+            return result
+        source = [self.tokenizer.src.id_to_piece(int(i)) for i in result[0].source]
+        tagged = []
+        for hyp in result:
+            target = [self.tokenizer.tgt.id_to_piece(int(i)) for i in hyp.tokens]
+            tagged.append(dataclasses.replace(hyp, text=project(source, target, hyp.attention, spans)))
+        return tagged

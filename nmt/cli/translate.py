@@ -35,6 +35,8 @@ def _arguments() -> argparse.Namespace:
                         help="the start of each line's translation, a line each (empty: none): the search continues it")
     parser.add_argument("--constraints", default=None, metavar="FILE",
                         help='words each line\'s translation must contain: a JSON list a line, e.g. ["Hunger"] ([] for none)')
+    parser.add_argument("--tags", action="store_true",
+                        help="keep inline tags (<b>...</b>, <br/>): taken out, put back where the attention links them")
     parser.add_argument("--score-target", default=None, metavar="FILE",
                         help="forced decoding: score this file's lines as translations of the input's, line by "
                              "line (no search): the log-probability, with --json each piece's and the attention")
@@ -109,7 +111,7 @@ def _torch_translator(args: argparse.Namespace):
 
         shortlist = Shortlist.load(Path(args.model[0]))
     translator = Translator(model, loaded[0].tokenizer, decode=cfg.decode, device=args.device, seed=args.seed,
-                            keep_attention=args.alignments, shortlist=shortlist)
+                            keep_attention=args.alignments or args.tags, shortlist=shortlist)
     return translator, cfg, [file_identity(item.checkpoint) for item in loaded]
 
 
@@ -129,7 +131,8 @@ def _exported_translator(args: argparse.Namespace):
     cfg = _decode_config(loaded.cfg, args)
     if args.batch_tokens:
         cfg.decode.batch_tokens = args.batch_tokens
-    translator = ExportedTranslator(loaded.model, loaded.tokenizer, decode=cfg.decode, keep_attention=args.alignments)
+    translator = ExportedTranslator(loaded.model, loaded.tokenizer, decode=cfg.decode,
+                                    keep_attention=args.alignments or args.tags)
     step = "step.int8.onnx" if args.quantize == "int8" else "step.onnx"
     return translator, cfg, [file_identity(directory / step) for directory in loaded.directories]
 
@@ -162,7 +165,8 @@ def _main() -> int:
                  "decode": dataclasses.asdict(cfg.decode), "seed": args.seed, "quantize": args.quantize,
                  "format": {"json": args.json, "alignments": args.alignments},
                  **({"prefix": file_identity(args.prefix)} if args.prefix else {}),
-                 **({"constraints": file_identity(args.constraints)} if args.constraints else {})}
+                 **({"constraints": file_identity(args.constraints)} if args.constraints else {}),
+                 **({"tags": True} if args.tags else {})}
         output = ResumableOutput(args.output, asked)
         skip, state = output.open()
         if state is not None:
@@ -226,7 +230,8 @@ def _translate_lines(translator, source, output, progress: LineProgress | None, 
                 raise NmtError(f"translate: --constraints {args.constraints} has {len(args.required):,} lines; "
                                f"input line {len(args.required) + 1:,} has none")
             required = args.required[first_number - 1: line_number]
-        results = translator.translate(texts, on_truncated=warn_truncated, prefixes=prefixes, constraints=required)
+        results = translator.translate(texts, on_truncated=warn_truncated, prefixes=prefixes, constraints=required,
+                                       tags=args.tags)
         for offset, result in enumerate(results):
             if result[0].constraints_met is False:
                 print(f"nmt-translate: warning: input line {first_number + offset}: its required words do not all fit "
