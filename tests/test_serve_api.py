@@ -186,5 +186,7 @@ def test_required_words_through_the_api(client):
     assert second["text"] == client.post("/v1/translate", json={"text": ["baum ."], "beam": 3}).json()["translations"][0]["text"]
     both = client.post("/v1/translate", json={"text": lines, "constraints": [["tree"], []], "prefix": ["the", ""]})
     assert both.status_code == 422 and "do not combine with a prefix" in both.json()["error"]
+    tagged = client.post("/v1/translate", json={"text": ["<b>haus</b> katze ."], "tags": True}).json()
+    assert tagged["translations"][0]["text"].count("<b>") == 1 and "</b>" in tagged["translations"][0]["text"]
     counted = client.post("/v1/translate", json={"text": lines, "constraints": [["tree"]]})
     assert counted.status_code == 422 and "constraints: 1 given for 2 lines" in counted.json()["error"]

@@ -45,6 +45,7 @@ class TranslateRequest(BaseModel):
     alignments: StrictBool = False
     prefix: Union[StrictStr, list[StrictStr], None] = None  # the start of each translation (one per line)
     constraints: list[list[StrictStr]] | None = None  # words each line's translation must contain (one list a line)
+    tags: StrictBool = False  # keep inline tags (<b>...</b>) where the attention puts them
 
 
 class AnalyzeRequest(BaseModel):
@@ -158,7 +159,7 @@ async def translate(body: TranslateRequest, request: Request) -> dict:
     """Translate one line or a list of lines; one result per line, in order."""
     service = _service(request)
     lines = [body.text] if isinstance(body.text, str) else body.text
-    chosen = service.options(body.model, body.beam, body.nbest, alignments=body.alignments)
+    chosen = service.options(body.model, body.beam, body.nbest, alignments=body.alignments, tags=body.tags)
     service.check_lines(lines)
     paired = _paired(lines, body.prefix, "prefix")
     if body.constraints is not None:

@@ -40,6 +40,7 @@ class Options:
     alignments: bool = False
     analyze: bool = False
     score: bool = False  # forced decoding: each line's given target scored, no search
+    tags: bool = False  # inline tags kept (nmt/tags.py)
 
 
 class Line(NamedTuple):
@@ -90,7 +91,7 @@ class Service:
                 for name, m in self.models.items()]
 
     def options(self, model: str | None, beam: int | None, nbest: int, *, alignments: bool = False,
-                analyze: bool = False, score: bool = False) -> Options:
+                analyze: bool = False, score: bool = False, tags: bool = False) -> Options:
         """A request's search settings, checked: a known model (default the first), a beam within the
         limit (default the model's decode.beam_size), nbest within the beam."""
         name = model if model is not None else self.default_model
@@ -106,7 +107,7 @@ class Service:
         if score and isinstance(self.models[name], LoadedExport):
             raise RequestError(422, f"model: {name!r} is an export; scoring given translations needs an experiment "
                                     "directory (torch)")
-        return Options(name, beam, nbest, alignments=alignments, analyze=analyze, score=score)
+        return Options(name, beam, nbest, alignments=alignments, analyze=analyze, score=score, tags=tags)
 
     def check_lines(self, lines: list[str]) -> None:
         """At least one line; no more lines, and no longer lines, than the limits allow."""
@@ -123,7 +124,7 @@ class Service:
         if options not in self._translators:
             loaded = self.models[options.model]
             decode = dataclasses.replace(loaded.cfg.decode, method="beam", beam_size=options.beam, nbest=options.nbest)
-            keep_attention = options.alignments or options.analyze
+            keep_attention = options.alignments or options.analyze or options.tags
             if isinstance(loaded, LoadedExport):
                 self._translators[options] = ExportedTranslator(loaded.model, loaded.tokenizer, decode=decode,
                                                                 keep_attention=keep_attention)
@@ -144,7 +145,7 @@ class Service:
         required = [list(line.required) for line in lines]
         try:
             results = translator.translate(texts, prefixes=given if any(given) else None,
-                                           constraints=required if any(required) else None)
+                                           constraints=required if any(required) else None, tags=options.tags)
         except NmtError as err:  # settings the model cannot combine (constraints with a prefix, an export's limits)
             raise RequestError(422, str(err).removeprefix("translate: ")) from None
         if options.analyze:
