@@ -111,8 +111,9 @@ def constrained_beam_search(model: StepModel, src: torch.Tensor, src_lengths: to
                     pairs.add((k, int(log_probs[i * K + k].argmax())))
                     pairs |= {(k, t) for t in progress[b][k].wanted(phrases)}
             live, closing = [], []
-            for k, t in pairs:
-                value = float(total[i, k, t])
+            listed = sorted(pairs)
+            values = total[i][[k for k, _ in listed], [t for _, t in listed]].tolist()  # one gather, not one a pair
+            for (k, t), value in zip(listed, values):
                 if value == float("-inf"):
                     continue
                 if t == EOS:
