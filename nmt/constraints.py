@@ -127,7 +127,9 @@ def constrained_beam_search(model: StepModel, src: torch.Tensor, src_lengths: to
             for value, k in sorted(closing, reverse=True):
                 if len(finished[b]) < K and (value >= bar or at_limit):
                     row = i * K + k
-                    attention = torch.stack(history[b][k] + [weights[row].float()]).cpu() if weights is not None and keep_attention else None
+                    attention = None
+                    if weights is not None and keep_attention:
+                        attention = torch.stack(history[b][k] + [weights[row].float()]).cpu()
                     finished[b].append(Hypothesis(
                         prefix[b][k], value / float(length_normalizer(len(prefix[b][k]) + 1, length_penalty)), attention,
                         token_scores[b][k] + [float(log_probs[row, EOS])], constraints_met=progress[b][k].complete()))

@@ -222,7 +222,8 @@ def _close_hypotheses(finished, alive, top_scores, beam_idx, is_eos, prefix, his
         if history is not None and weights is not None:
             attention = torch.cat([history[row], weights[row][None].float()]).cpu()
         score = float(top_scores[i, j]) / length_normalizer(len(tokens) + 1, length_penalty)
-        finished[sentence].append(Hypothesis(tokens, score, attention, prefix_scores[row].tolist() + [float(step_scores[i, j])]))
+        own_scores = prefix_scores[row].tolist() + [float(step_scores[i, j])]
+        finished[sentence].append(Hypothesis(tokens, score, attention, own_scores))
 
 
 def beam_search(model: StepModel, src: torch.Tensor, src_lengths: torch.Tensor, *, beam_size: int, nbest: int = 1,

@@ -71,12 +71,13 @@ class Translator(LineTranslator):
                     starts = torch.where(starts >= 0, torch.searchsorted(torch.as_tensor(pieces, device=self.device),
                                                                          starts.clamp(min=0)), starts)
                 if constraints is not None:
+                    decode = self.decode
+                    limits = max_lengths(batch.src_lengths, a=decode.max_length_a, b=decode.max_length_b)
                     hyps = constrained_beam_search(
-                        model, batch.src.to(self.device), batch.src_lengths.to(self.device),
-                        [constraints[i] for i in indices], beam_size=1 if self.decode.method == "greedy" else self.decode.beam_size,
-                        nbest=self.decode.nbest, length_penalty=self.decode.length_penalty,
-                        max_len=max_lengths(batch.src_lengths, a=self.decode.max_length_a, b=self.decode.max_length_b).to(self.device),
-                        min_length=self.decode.min_length, keep_attention=self.keep_attention)
+                        model, batch.src.to(self.device), batch.src_lengths.to(self.device), [constraints[i] for i in indices],
+                        beam_size=1 if decode.method == "greedy" else decode.beam_size, nbest=decode.nbest,
+                        length_penalty=decode.length_penalty, max_len=limits.to(self.device), min_length=decode.min_length,
+                        keep_attention=self.keep_attention)
                 else:
                     hyps = generate(model, batch.src.to(self.device), batch.src_lengths.to(self.device), self.decode,
                                     generator=self.generator, keep_attention=self.keep_attention, prefixes=starts)

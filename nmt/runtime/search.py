@@ -150,8 +150,9 @@ def beam_search(model: Any, src: np.ndarray, src_lengths: np.ndarray, *, beam_si
             if history is not None and weights is not None:
                 attention = np.concatenate([history[row], weights[row][None]])
             words = prefix[row].tolist()
-            finished[sentence].append(Hypothesis(words, float(top_scores[i, j]) / length_normalizer(len(words) + 1, length_penalty),
-                                                 attention, prefix_scores[row].tolist() + [float(step_scores[i, j])]))
+            score = float(top_scores[i, j]) / length_normalizer(len(words) + 1, length_penalty)
+            finished[sentence].append(Hypothesis(words, score, attention,
+                                                 prefix_scores[row].tolist() + [float(step_scores[i, j])]))
         # The K best candidates that are not EOS live on, in rank order.
         rank = np.arange(top_scores.shape[1]) + is_eos * top_scores.shape[1]
         order = np.argsort(rank, axis=1, kind="stable")[:, :K]
@@ -159,7 +160,8 @@ def beam_search(model: Any, src: np.ndarray, src_lengths: np.ndarray, *, beam_si
         rows = (np.arange(n)[:, None] * K + np.take_along_axis(beam_idx, order, axis=1)).reshape(-1)
         tokens = np.take_along_axis(top_tokens, order, axis=1).reshape(-1)
         prefix = np.concatenate([prefix[rows], tokens[:, None]], axis=1)
-        prefix_scores = np.concatenate([prefix_scores[rows], np.take_along_axis(step_scores, order, axis=1).reshape(-1, 1)], axis=1)
+        chosen_scores = np.take_along_axis(step_scores, order, axis=1).reshape(-1, 1)
+        prefix_scores = np.concatenate([prefix_scores[rows], chosen_scores], axis=1)
         if history is not None and weights is not None:
             history = np.concatenate([history[rows], weights[rows][:, None]], axis=1)
         state, _ = model.reorder(state, None, rows)

@@ -190,8 +190,10 @@ class Service:
                 "text": hyp.text, "score": round(hyp.score, 4),
                 "pieces": self._pieces(options.model, hyp.tokens, "tgt") + ["</s>"],
                 "attention": _round(hyp.attention[:, : len(source)]) if hyp.attention is not None else None,
-                "decoder": [] if exported else [_layer(item) for item in decoder_activations(loaded.model, source_ids, hyp.tokens)],
+                "decoder": [] if exported else [_layer(item) for item
+                                                in decoder_activations(loaded.model, source_ids, hyp.tokens)],
             })
-        encoder = [_layer(item) for item in encoder_activations(loaded.model, source_ids)] if source_ids and not exported else []
+        encoder = ([_layer(item) for item in encoder_activations(loaded.model, source_ids)]
+                   if source_ids and not exported else [])
         return {"model": options.model, "source": source if source_ids else [], "hypotheses": hypotheses,
                 "encoder": encoder}
