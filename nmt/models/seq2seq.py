@@ -175,6 +175,7 @@ def quantize_int8(model: Seq2Seq) -> nn.Module:
         model.output = model.output.untied()
     with warnings.catch_warnings():  # torch's notice that its quantized tensors are deprecated, at every RNN
         warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*deprecated", category=UserWarning)
+        warnings.filterwarnings("ignore", message="torch.ao.quantization is deprecated", category=DeprecationWarning)
         return torch.ao.quantization.quantize_dynamic(model, {nn.Linear, nn.LSTM, nn.GRU}, dtype=torch.qint8)
 
 
