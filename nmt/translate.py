@@ -3,7 +3,6 @@ with one model or an ensemble of several behind the same step interface."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
@@ -19,19 +18,10 @@ from nmt.models.state import DecoderState, Memory
 from nmt.search import Hypothesis, TranslationModel, generate, max_lengths, prefix_tensor
 from nmt.shortlist import Shortlist, Shortlisted
 from nmt.tokenizer import Tokenizer, vocabulary
-from nmt.translations import LineTranslator
+from nmt.translations import ForcedScore, LineTranslator
 
 if TYPE_CHECKING:
     from nmt.experiment import LoadedModel
-
-
-@dataclass
-class ForcedScore:
-    score: float  # the sum of token_scores
-    tokens: list[int]  # the target pieces scored (no EOS)
-    token_scores: list[float]  # each piece's log-probability, then EOS's
-    attention: torch.Tensor | None  # (pieces + EOS, source pieces + EOS)
-    source: list[int]
 
 
 class Translator(LineTranslator):

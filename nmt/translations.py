@@ -18,6 +18,15 @@ class Translation:
     constraints_met: bool | None = None  # with required words: whether this translation has them all
 
 
+@dataclass
+class ForcedScore:
+    score: float  # the sum of token_scores
+    tokens: list[int]  # the target pieces scored (no EOS)
+    token_scores: list[float]  # each piece's log-probability, then EOS's
+    attention: Any  # (pieces + EOS, source pieces + EOS): a torch tensor or a numpy array; None
+    source: list[int]
+
+
 def json_record(result: list[Translation], tokenizer: Any, *, alignment: bool) -> dict:
     """One line's translation as nmt-translate --json and the HTTP API both give it: the best text and
     score, the n-best, and (when asked) the best one's attention with the pieces it runs over."""

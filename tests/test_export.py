@@ -150,3 +150,16 @@ def test_nmt_serve_serves_an_export_without_torch(exported_dir):
     translated = _translate("--model", str(exported_dir / "exp"), stdin="haus katze .\nsonne .\n").stdout.splitlines()
     assert [item["text"] for item in served["translations"]] == translated, err
     assert page.status_code == 200 and page.json()["hypotheses"][0]["attention"] and "torch" not in err
+
+
+def test_an_export_scores_given_translations_as_torch_does(exported_dir, tmp_path):
+    (tmp_path / "in.de").write_text("haus katze .\nsonne .\n", encoding="utf-8")
+    (tmp_path / "in.en").write_text("house cat .\nsun .\n", encoding="utf-8")
+    runs = [_translate("--model", str(exported_dir / name), "-i", str(tmp_path / "in.de"), "--score-target",
+                       str(tmp_path / "in.en"), "--json", "--alignments", stdin="", torch_blocked=name == "export")
+            for name in ("export", "exp")]
+    mine, theirs = ([json.loads(line) for line in run.stdout.splitlines()] for run in runs)
+    assert len(mine) == len(theirs) == 2, runs[0].stderr
+    for a, b in zip(mine, theirs):
+        assert a["pieces"] == b["pieces"] and abs(a["score"] - b["score"]) < 1e-3
+        assert np.allclose(a["alignment"]["weights"], b["alignment"]["weights"], atol=1e-3)

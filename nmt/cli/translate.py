@@ -143,8 +143,6 @@ def _main() -> int:
     from nmt.runtime.model import is_export
 
     exported = any(is_export(model) for model in args.model)
-    if args.score_target and exported:
-        raise NmtError("translate: --score-target runs on the experiment directory (torch), not an export")
     translator, cfg, weights = _exported_translator(args) if exported else _torch_translator(args)
     if args.score_target:
         _score_lines(translator, args)

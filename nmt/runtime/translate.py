@@ -13,9 +13,9 @@ from nmt.batch_plan import make_batches
 from nmt.errors import NmtError
 from nmt.runtime.model import ExportedEnsemble, ExportedModel
 from nmt.runtime.search import Hypothesis, generate
-from nmt.specials import EOS, PAD
+from nmt.specials import BOS, EOS, PAD
 from nmt.tokenizer import Tokenizer, vocabulary
-from nmt.translations import LineTranslator
+from nmt.translations import ForcedScore, LineTranslator
 
 
 class ExportedTranslator(LineTranslator):
@@ -51,6 +51,35 @@ class ExportedTranslator(LineTranslator):
                                                               keep_attention=self.keep_attention, prefixes=starts)):
                 results[index] = hyps
         return [hyps for hyps in results if hyps is not None]
+
+
+    def score_ids(self, sources: Sequence[Sequence[int]], targets: Sequence[Sequence[int]]) -> list[ForcedScore]:
+        """Forced decoding, as nmt.translate.Translator.score_ids, a step at a time: each step is fed the
+        given token instead of a chosen one."""
+        src_lengths = np.array([len(s) for s in sources], dtype=np.int64)
+        tgt_lengths = np.array([len(t) for t in targets], dtype=np.int64)
+        results: list[ForcedScore | None] = [None] * len(sources)
+        model: Any = self.model  # one model or an ensemble: the same four calls
+        for indices in make_batches(src_lengths, tgt_lengths, batch_tokens=self.decode.batch_tokens, shuffle=False):
+            src, lengths = padded([sources[i] for i in indices])
+            wanted, _ = padded([targets[i] for i in indices])  # each target then EOS, then PAD
+            memory = model.encode(src, lengths)
+            state = model.init_state(memory)
+            tokens = np.full(len(indices), BOS, dtype=np.int64)
+            picked, attention = [], []
+            for step in range(wanted.shape[1]):
+                log_probs, state, weights = model.step(tokens, state, memory)
+                picked.append(log_probs[np.arange(len(indices)), wanted[:, step]])
+                attention.append(weights)
+                tokens = wanted[:, step]
+            scores = np.stack(picked, axis=1)  # (B, T)
+            for row, index in enumerate(indices.tolist()):
+                steps = len(targets[index]) + 1
+                seen = (np.stack([a[row] for a in attention[:steps]])[:, : len(sources[index]) + 1]
+                        if attention[0] is not None else None)
+                results[index] = ForcedScore(float(scores[row, :steps].sum(dtype=np.float64)), list(targets[index]),
+                                             scores[row, :steps].tolist(), seen, list(sources[index]))
+        return [result for result in results if result is not None]
 
 
 def padded(sentences: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:

@@ -104,9 +104,6 @@ class Service:
             nbest = max(1, min(nbest, beam))
         if not 1 <= nbest <= beam:
             raise RequestError(422, f"nbest: {nbest} is out of range: expected 1 to the beam size ({beam})")
-        if score and isinstance(self.models[name], LoadedExport):
-            raise RequestError(422, f"model: {name!r} is an export; scoring given translations needs an experiment "
-                                    "directory (torch)")
         return Options(name, beam, nbest, alignments=alignments, analyze=analyze, score=score, tags=tags)
 
     def check_lines(self, lines: list[str]) -> None:
