@@ -216,18 +216,8 @@ def _translate_lines(translator, source, output, progress: LineProgress | None, 
             print(f"nmt-translate: warning: input line {first_number + offset} is longer than "
                   f"{cfg.decode.max_src_tokens} tokens; translating its beginning only", file=sys.stderr)
 
-        prefixes = None
-        if args.prefixes is not None:
-            if line_number > len(args.prefixes):
-                raise NmtError(f"translate: --prefix {args.prefix} has {len(args.prefixes):,} lines; input line "
-                               f"{len(args.prefixes) + 1:,} has none")
-            prefixes = args.prefixes[first_number - 1: line_number]
-        required = None
-        if args.required is not None:
-            if line_number > len(args.required):
-                raise NmtError(f"translate: --constraints {args.constraints} has {len(args.required):,} lines; "
-                               f"input line {len(args.required) + 1:,} has none")
-            required = args.required[first_number - 1: line_number]
+        prefixes = _lines_beside(args.prefixes, f"--prefix {args.prefix}", first_number, line_number)
+        required = _lines_beside(args.required, f"--constraints {args.constraints}", first_number, line_number)
         results = translator.translate(texts, on_truncated=warn_truncated, prefixes=prefixes, constraints=required,
                                        tags=args.tags)
         for offset, result in enumerate(results):
@@ -238,6 +228,15 @@ def _translate_lines(translator, source, output, progress: LineProgress | None, 
         output.write(text, len(texts), translator.sampling_state())
         if progress is not None:
             progress.advance(len(texts))
+
+
+def _lines_beside(values: list | None, option: str, first: int, last: int) -> list | None:
+    """The entries of a file given beside the input (--prefix, --constraints) for input lines first..last."""
+    if values is None:
+        return None
+    if last > len(values):
+        raise NmtError(f"translate: {option} has {len(values):,} lines; input line {len(values) + 1:,} has none")
+    return values[first - 1: last]
 
 
 def _read_lines(path: str | None) -> list[str]:
