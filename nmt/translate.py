@@ -17,6 +17,7 @@ from nmt.models import Seq2Seq
 from nmt.models.state import DecoderState, Memory
 from nmt.search import Hypothesis, TranslationModel, generate, max_lengths, prefix_tensor
 from nmt.shortlist import Shortlist, Shortlisted
+from nmt.specials import PAD
 from nmt.tokenizer import Tokenizer, vocabulary
 from nmt.translations import ForcedScore, LineTranslator
 
@@ -94,16 +95,22 @@ class Translator(LineTranslator):
             for indices in make_batches(src_lengths, tgt_lengths, batch_tokens=self.decode.batch_tokens, shuffle=False):
                 batch = collate([np.asarray(sources[i], dtype=np.int64) for i in indices],
                                 [np.asarray(targets[i], dtype=np.int64) for i in indices], indices).to(self.device)
-                log_probs, attention = None, None
+                assert batch.tgt_out is not None
+                picked, attention = None, None
+                real = batch.tgt_out != PAD  # the output layer runs at these positions only
+                wanted = batch.tgt_out[real]
                 for member in members:
-                    output = member(batch.src, batch.src_lengths, batch.tgt_in)
-                    scores = torch.log_softmax(output.logits.float(), dim=-1)
-                    if member.never_output.numel():
-                        scores[:, :, member.never_output] = float("-inf")
-                    log_probs = scores if log_probs is None else log_probs + scores
-                    attention = output.attention if attention is None else attention
-                assert log_probs is not None and batch.tgt_out is not None
-                picked = (log_probs / len(members)).gather(2, batch.tgt_out[:, :, None])[:, :, 0].cpu()  # (B, T)
+                    features, weights = member.teacher_forced(batch.src, batch.src_lengths, batch.tgt_in)
+                    logits = member.output(features[real]).float()  # (real positions, V)
+                    # log p(y) = logit_y - logsumexp(logits): no table of log-probabilities
+                    scores = logits.gather(1, wanted[:, None])[:, 0] - logits.logsumexp(dim=-1)
+                    if member.never_output.numel():  # as its step: normalised over all, then forbidden
+                        scores = scores.masked_fill(torch.isin(wanted, member.never_output), float("-inf"))
+                    grid = torch.zeros_like(batch.tgt_out, dtype=scores.dtype).masked_scatter(real, scores)
+                    picked = grid if picked is None else picked + grid
+                    attention = weights if attention is None else attention
+                assert picked is not None
+                picked = (picked / len(members)).cpu()  # (B, T): the members' mean, as their search takes it
                 for row, index in enumerate(indices.tolist()):
                     steps = len(targets[index]) + 1  # the pieces, then EOS
                     results[index] = ForcedScore(

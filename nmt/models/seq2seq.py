@@ -100,12 +100,19 @@ class Seq2Seq(nn.Module):
 
     def forward(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor) -> Seq2SeqOutput:
         """Teacher-forced training pass: src (B, S), tgt_in (B, T) -> logits (B, T, V)."""
+        features, attention = self.teacher_forced(src, src_lengths, tgt_in)
+        return Seq2SeqOutput(self.output(self.dropout(features)), attention)
+
+    def teacher_forced(self, src: torch.Tensor, src_lengths: torch.Tensor,
+                       tgt_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What the output layer reads at every target position (B, T, F), and the attention (B, T, S)
+        in the source's order: forward without the output layer, for callers that need only some rows."""
         memory = self.encode(src, src_lengths)
         embedded = self.embed_dropout(self.word_dropout(self.tgt_embedding(tgt_in)))  # (B, T, E)
         features, attention = self.decoder(embedded, self.init_state(memory), memory)
         if attention is not None and memory.source_positions is not None:  # (B, T, S) in the source's order
             attention = attention.gather(2, memory.source_positions[:, None, :].expand_as(attention))
-        return Seq2SeqOutput(self.output(self.dropout(features)), attention)
+        return features, attention
 
 
 def reversed_positions(src_lengths: torch.Tensor, width: int) -> torch.Tensor:
