@@ -138,9 +138,10 @@ def constrained_beam_search(model: StepModel, src: torch.Tensor, src_lengths: to
                 continue
             chosen += [(float("-inf"), chosen[0][1], chosen[0][2], chosen[0][3])] * (K - len(chosen))  # empty slots
             row_of = [i * K + c[1] for c in chosen]
-            new = [(c[0], prefix[b][c[1]] + [c[2]], token_scores[b][c[1]] + [float(log_probs[i * K + c[1], c[2]])],
+            own = log_probs[row_of, [c[2] for c in chosen]].tolist()  # each chosen token's log-probability, one gather
+            new = [(c[0], prefix[b][c[1]] + [c[2]], token_scores[b][c[1]] + [score],
                     history[b][c[1]] + ([weights[i * K + c[1]].float()] if weights is not None and keep_attention else []),
-                    c[3]) for c in chosen]
+                    c[3]) for c, score in zip(chosen, own)]
             scores[b] = [n[0] for n in new]
             prefix[b], token_scores[b], history[b], progress[b] = ([n[1] for n in new], [n[2] for n in new],
                                                                   [n[3] for n in new], [n[4] for n in new])
@@ -150,6 +151,8 @@ def constrained_beam_search(model: StepModel, src: torch.Tensor, src_lengths: to
         if not still:
             break
         index = torch.tensor(rows, device=device)
-        state, memory = model.reorder(state, memory, index)
+        # A sentence's rows read identical memory rows: memory is copied only when sentences leave.
+        state, moved = model.reorder(state, memory if len(still) < len(alive) else None, index)
+        memory = moved if moved is not None else memory
         tokens, alive = torch.tensor(next_tokens, device=device), still
     return [sorted(hyps, key=lambda h: (not h.constraints_met, -h.score))[:nbest] for hyps in finished]

@@ -48,6 +48,19 @@ def json_record(result: list[Translation], tokenizer: Any, *, alignment: bool) -
     return record
 
 
+def forced_record(item: ForcedScore, tokenizer: Any, *, alignment: bool) -> dict:
+    """A scored given translation as nmt-translate --score-target --json and POST /v1/score give it: the
+    score, each piece with its log-probability (EOS last), and (when asked) the attention."""
+    pieces = [tokenizer.tgt.id_to_piece(int(i)) for i in item.tokens] + ["</s>"]
+    record: dict = {"score": round(item.score, 4), "pieces": pieces,
+                    "token_scores": [round(float(value), 4) for value in item.token_scores]}
+    if alignment:
+        record["alignment"] = None if item.attention is None else {
+            "source": [tokenizer.src.id_to_piece(int(i)) for i in item.source] + ["</s>"], "target": pieces,
+            "weights": [[round(float(w), 4) for w in row] for row in item.attention]}
+    return record
+
+
 class LineTranslator:
     """Lines of text to n-best translations around `translate_ids`, which a subclass gives: torch's
     nmt.translate.Translator or the exported runtime's (nmt/runtime/translate.py). Needs `tokenizer`

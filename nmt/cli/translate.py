@@ -149,12 +149,12 @@ def _main() -> int:
         return 0
     args.prefixes = _read_lines(args.prefix) if args.prefix else None
     args.required = _read_constraints(args.constraints) if args.constraints else None
-    if args.required is not None and args.input and len(args.required) != count_lines(Path(args.input)):
-        raise NmtError(f"translate: --constraints {args.constraints} has {len(args.required):,} lines, the input "
-                       f"{count_lines(Path(args.input)):,}: give one (maybe empty) list for each input line")
-    if args.prefixes is not None and args.input and len(args.prefixes) != count_lines(Path(args.input)):
-        raise NmtError(f"translate: --prefix {args.prefix} has {len(args.prefixes):,} lines, the input "
-                       f"{count_lines(Path(args.input)):,}: give one (maybe empty) prefix line for each input line")
+    input_lines = count_lines(Path(args.input)) if args.input else None  # read once: the checks and the progress
+    for values, option, what in ((args.required, f"--constraints {args.constraints}", "list"),
+                                 (args.prefixes, f"--prefix {args.prefix}", "prefix line")):
+        if values is not None and input_lines is not None and len(values) != input_lines:
+            raise NmtError(f"translate: {option} has {len(values):,} lines, the input {input_lines:,}: give one "
+                           f"(maybe empty) {what} for each input line")
     source = _open_input(args.input) if args.input else sys.stdin.buffer
     skip = 0
     output: ResumableOutput | StreamOutput
@@ -171,7 +171,7 @@ def _main() -> int:
             translator.restore_sampling_state(state)
     else:
         output = StreamOutput(args.output)
-    progress = LineProgress(count_lines(Path(args.input)), done=skip) if args.input and not args.quiet else None
+    progress = LineProgress(input_lines, done=skip) if input_lines is not None and not args.quiet else None
     complete = False
     try:
         _translate_lines(translator, source, output, progress, skip=skip, args=args, cfg=cfg)
@@ -286,14 +286,9 @@ def _score_lines(translator, args: argparse.Namespace) -> None:
 def _scored_line(item, tokenizer, args: argparse.Namespace) -> str:
     if not (args.json or args.alignments):
         return f"{item.score:.4f}"
-    pieces = [tokenizer.tgt.id_to_piece(int(i)) for i in item.tokens] + ["</s>"]
-    record: dict = {"score": round(item.score, 4), "pieces": pieces,
-                    "token_scores": [round(value, 4) for value in item.token_scores]}
-    if args.alignments:
-        record["alignment"] = None if item.attention is None else {
-            "source": [tokenizer.src.id_to_piece(int(i)) for i in item.source] + ["</s>"], "target": pieces,
-            "weights": [[round(float(w), 4) for w in row] for row in item.attention]}
-    return json.dumps(record, ensure_ascii=False)
+    from nmt.translations import forced_record
+
+    return json.dumps(forced_record(item, tokenizer, alignment=args.alignments), ensure_ascii=False)
 
 
 def _open_input(path: str):

@@ -49,8 +49,8 @@ class AdditiveAttention(nn.Module):
         """
         single = query.dim() == 2
         queries = query[:, None, :] if single else query  # (B, T, Q)
-        hidden = torch.tanh(self.query_proj(queries)[:, :, None, :] + keys[:, None, :, :])  # (B, T, S, A)
-        weights = masked_softmax(self.energy(hidden).squeeze(-1), mask)  # (B, T, S)
+        batch, steps = queries.shape[:2]
+        weights = self.weights(queries.flatten(0, 1), keys, mask, beams=steps).view(batch, steps, -1)  # (B, T, S)
         context = torch.bmm(weights, values)  # (B, T, K)
         return (context[:, 0], weights[:, 0]) if single else (context, weights)
 

@@ -73,10 +73,10 @@ class ExportedTranslator(LineTranslator):
                 attention.append(weights)
                 tokens = wanted[:, step]
             scores = np.stack(picked, axis=1)  # (B, T)
+            seen_all = np.stack(attention, axis=1) if attention[0] is not None else None  # (B, T, S)
             for row, index in enumerate(indices.tolist()):
                 steps = len(targets[index]) + 1
-                seen = (np.stack([a[row] for a in attention[:steps]])[:, : len(sources[index]) + 1]
-                        if attention[0] is not None else None)
+                seen = seen_all[row, :steps, : len(sources[index]) + 1] if seen_all is not None else None
                 results[index] = ForcedScore(float(scores[row, :steps].sum(dtype=np.float64)), list(targets[index]),
                                              scores[row, :steps].tolist(), seen, list(sources[index]))
         return [result for result in results if result is not None]

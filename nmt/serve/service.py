@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Union
 from nmt.data import clean_text
 from nmt.errors import NmtError
 from nmt.runtime.translate import ExportedTranslator, LoadedExport
-from nmt.translations import LineTranslator, Translation, json_record
+from nmt.translations import LineTranslator, Translation, forced_record, json_record
 
 if TYPE_CHECKING:  # torch's: imported where a torch model is used, so an export is served without torch
     from nmt.activations import LayerActivations
@@ -152,16 +152,8 @@ class Service:
     def _scores(self, options: Options, translator: Any, texts: list[str], targets: list[str]) -> list[dict]:
         tokenizer = self.models[options.model].tokenizer
         sources, _ = translator.encode(texts)
-        records = []
-        for item in translator.score_ids(sources, tokenizer.encode_tgt(targets)):
-            pieces = self._pieces(options.model, item.tokens, "tgt") + ["</s>"]
-            record: dict = {"score": round(item.score, 4), "pieces": pieces,
-                            "token_scores": [round(value, 4) for value in item.token_scores]}
-            if options.alignments and item.attention is not None:
-                record["alignment"] = {"source": self._pieces(options.model, item.source, "src") + ["</s>"],
-                                       "target": pieces, "weights": _round(item.attention)}
-            records.append(record)
-        return records
+        return [forced_record(item, tokenizer, alignment=options.alignments)
+                for item in translator.score_ids(sources, tokenizer.encode_tgt(targets))]
 
     def _pieces(self, model: str, ids, side: str) -> list[str]:
         processor = getattr(self.models[model].tokenizer, side)
