@@ -86,8 +86,8 @@ def _covering(spans: list[tuple[int, int]], start: int, end: int) -> list[int]:
 
 def project(source_pieces: list[str], target_pieces: list[str], attention: Any, spans: list[Span]) -> str:
     """The target text with `spans` (over the source's plain text) placed by `attention` (target pieces x
-    source pieces, EOS rows and columns may follow); None (a model without attention) puts every tag
-    at the end, the baseline that keeps tags at the sentence's end."""
+    source pieces, EOS rows and columns may follow); None (a model without attention) keeps tags at the
+    sentence's ends: a pair around the whole of it, a lone tag at its end (the placement baseline)."""
     _, source_spans = piece_offsets(source_pieces)
     target_text, target_spans = piece_offsets(target_pieces)
     links = [-1] * len(target_pieces)  # target piece -> the source piece it attends to most (-1: none)
@@ -104,6 +104,8 @@ def project(source_pieces: list[str], target_pieces: list[str], attention: Any, 
     def wanted(span: Span) -> tuple[int, int]:
         """The target characters the attention links to what the span enclosed (a lone tag: the point
         before the piece linked to the source after it)."""
+        if attention is None:
+            return (len(target_text), len(target_text)) if span.end is None else (0, len(target_text))
         if span.end is None:
             later = [i for i, (_, end) in enumerate(source_spans) if end > span.start] or [len(source_pieces)]
             linked = [t for t, s in enumerate(links) if s >= 0 and s >= later[0]]
@@ -137,3 +139,61 @@ def project(source_pieces: list[str], target_pieces: list[str], attention: Any, 
         position = offset
     out.append(target_text[position:])
     return "".join(out)
+
+
+def _words(text: str) -> list[str]:
+    return [word for word in (w.strip(".,;:!?\"'()").lower() for w in text.split()) if word]
+
+
+def _enclosed(text: str) -> dict[tuple[str, int], list[str]]:
+    """(tag name, its occurrence among that name's pairs) -> the words the pair encloses."""
+    plain, roots = strip_tags(text)
+    found: dict[tuple[str, int], list[str]] = {}
+    counts: dict[str, int] = {}
+    stack = list(reversed(roots))
+    order: list[Span] = []
+    while stack:  # document order: a parent before its children
+        span = stack.pop()
+        order.append(span)
+        stack.extend(reversed(span.children))
+    for span in order:
+        if span.end is not None:
+            name = _name(span.opening)
+            found[(name, counts.get(name, 0))] = _words(plain[span.start:span.end])
+            counts[name] = counts.get(name, 0) + 1
+    return found
+
+
+def well_formed(source: str, output: str) -> bool:
+    """Every tag of the source once in the output, and every pair closed after it opened, nested."""
+    if sorted(m.group(0) for m in TAG.finditer(source)) != sorted(m.group(0) for m in TAG.finditer(output)):
+        return False
+    opened = {m.group(2) for m in TAG.finditer(source) if not m.group(1) and not m.group(4)}
+    closed = {m.group(2) for m in TAG.finditer(source) if m.group(1)}
+    stack: list[str] = []
+    for match in TAG.finditer(output):
+        closing, name, lone = match.group(1), match.group(2), match.group(4)
+        if closing and name in opened:  # a stray closing tag (nothing opened it) stands alone
+            if not stack or stack.pop() != name:
+                return False
+        elif not closing and not lone and name in closed:  # an opening tag never closed (<br>) stands alone
+            stack.append(name)
+    return not stack
+
+
+def placement(output: str, reference: str) -> tuple[int, int, float]:
+    """How the output's tag pairs enclose what the reference's enclose, over the reference's pairs that
+    enclose some words but not all: (pairs compared, pairs enclosing exactly the reference's words,
+    sum of the word F1 between the two). Pairs are matched by name and order."""
+    ours, theirs = _enclosed(output), _enclosed(reference)
+    every = _words(strip_tags(reference)[0])
+    compared, exact, f1 = 0, 0, 0.0
+    for key, wanted in theirs.items():
+        if not wanted or wanted == every:
+            continue
+        compared += 1
+        got = ours.get(key, [])
+        exact += got == wanted
+        common = sum(min(got.count(w), wanted.count(w)) for w in set(got))
+        f1 += 2 * common / (len(got) + len(wanted)) if common else 0.0
+    return compared, exact, f1

@@ -11,7 +11,8 @@ from conftest import REPO
 sys.path.insert(0, str(REPO / "recipes" / "debian-de-en" / "local"))
 
 from build_corpus import assemble, split_of  # noqa: E402
-from sources import description_english, description_pairs, libreoffice_help_pairs, read_mo, ui_pairs  # noqa: E402
+from sources import (description_english, description_pairs, libreoffice_help_pairs, libreoffice_help_tagged,  # noqa: E402
+                     read_mo, ui_pairs)
 
 PAGE = """<html><body><div id="DisplayArea">
 <h1 id="hd_1" dir="auto">{title}</h1>
@@ -36,6 +37,20 @@ def test_help_pages_pair_by_id_without_macos_text(tmp_path):
     pairs = list(libreoffice_help_pairs(tmp_path / "en-US", tmp_path / "de"))
     assert pairs == [("Suchleiste", "Find Bar"), ("Wählen Sie Extras - Optionen.", "Choose Tools - Options."),
                      ("Eins", "One"), ("Zwei", "Two")]
+
+
+def test_tagged_help_keeps_inline_markup_where_both_sides_carry_the_same_tags(tmp_path):
+    page = '<html><body><p id="a">{a}</p><p id="b">{b}</p><p id="c">{c}</p></body></html>'
+    for language, texts in (("en-US", dict(a='Click <span class="emph">OK</span>.<br>Done <img src="x.png">',
+                                            b="<b>Bold</b> text", c="Plain")),
+                            ("de", dict(a='Klicken Sie auf <span class="emph">OK</span>.<br>Fertig <img src="x.png">',
+                                        b="Fetter Text", c="Schlicht"))):
+        (tmp_path / language).mkdir()
+        (tmp_path / language / "page.html").write_text(page.format(**texts))
+    assert list(libreoffice_help_tagged(tmp_path / "en-US", tmp_path / "de")) == [  # b: tags on one side only
+        (("Klicken Sie auf OK. Fertig", "Click OK. Done"),
+         ('Klicken Sie auf <span class="emph">OK</span>.<br/>Fertig <img src="x.png"/>',
+          'Click <span class="emph">OK</span>.<br/>Done <img src="x.png"/>'))]
 
 
 TRANSLATION_EN = """Package: tool

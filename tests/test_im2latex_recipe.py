@@ -69,3 +69,12 @@ def test_a_substituted_formula_keeps_its_layout_and_replaces_letters_by_letters_
             assert after.isdigit()
         else:
             assert after == before  # commands, braces, operators
+
+
+def test_random_formulas_draw_the_training_symbols_in_any_order():
+    symbols = build_formulas.symbol_weights([r"x _ { 1 } + \alpha", r"\frac { a } { b } = 1"])
+    assert set(symbols) == {"x", "1", "+", "\\alpha", "a", "b", "="}  # layout tokens are not symbols
+    formulas = [build_formulas.random_formula(symbols, seed) for seed in range(200)]
+    assert formulas[7] == build_formulas.random_formula(symbols, 7)
+    assert len(set(formulas)) > 190 and all(build_formulas.drawable(f) for f in formulas[:20])
+    assert any("_ {" in f for f in formulas) and any("\\frac {" in f for f in formulas)

@@ -10,19 +10,7 @@ import sys
 
 import numpy as np
 
-from nmt.tags import TAG, project, strip_tags
-
-
-def well_formed(text: str) -> bool:
-    stack = []
-    for match in TAG.finditer(text):
-        closing, name, lone = match.group(1), match.group(2), match.group(4)
-        if closing:
-            if not stack or stack.pop() != name:
-                return False
-        elif not lone:
-            stack.append(name)
-    return not stack
+from nmt.tags import TAG, placement, project, strip_tags, well_formed
 
 
 def test_tags_come_out_as_a_forest_over_the_plain_text():
@@ -40,7 +28,8 @@ def test_pairs_follow_the_attention_across_a_reordering():
         attention[target, source] = 1
     out = project(["▁Haus", "▁und", "▁die", "▁Katze", "▁."], ["▁the", "▁cat", "▁and", "▁house", "▁."], attention, spans)
     assert out == "<i>the <u>cat</u></i> and <b>house</b> <br/>."
-    assert project(["▁Haus"], ["▁house"], None, strip_tags("<b>Haus</b>")[1]) == "house<b></b>"  # no attention: the end
+    assert project(["▁Haus", "▁und"], ["▁house", "▁and"], None, strip_tags("<b>Haus</b> und<br/>")[1]) == \
+        "<b>house and</b><br/>"  # no attention: at the sentence's ends
 
 
 def test_any_attention_gives_well_formed_output_with_every_tag_once():
@@ -61,9 +50,27 @@ def test_any_attention_gives_well_formed_output_with_every_tag_once():
         plain, spans = strip_tags(text.strip())
         target = rng.sample(words, rng.randint(1, 6))
         out = project(words, target, np.random.default_rng(rng.randrange(99)).random((len(target), 7)), spans)
-        assert well_formed(out), (text, out)
+        assert well_formed(text.strip(), out), (text, out)
         assert sorted(TAG.findall(out)) == sorted(TAG.findall(text.strip()))  # every tag, once
         assert re.sub(TAG, "", out) == "".join(target).replace("▁", " ").strip()
+
+
+def test_well_formed_wants_every_tag_once_and_pairs_nested():
+    source = '<b>a</b> <i>b</i><br> c</x>'  # <br> never closed and </x> never opened: both stand alone
+    assert well_formed(source, '</x><i>B</i> <br><b>A</b> C')
+    assert not well_formed(source, '<i>B</i> <br><b>A</b> C')  # </x> lost
+    assert not well_formed(source, '</x><i>B</i> <br><b>A</b> <b>C</b>')  # <b> twice
+    assert not well_formed(source, '</x><i>B <b></i> <br>A</b> C')  # crossed
+    assert not well_formed(source, '</x></i>B<i> <br><b>A</b> C')  # closed before opened
+
+
+def test_placement_compares_the_words_each_pair_encloses():
+    reference = '<a href="en">Open</a> the <b>red file</b> now'
+    assert placement('<a href="de">Open</a> the <b>red file</b> now', reference) == (2, 2, 2.0)  # matched by name
+    compared, exact, f1 = placement('<a href="de">Open</a> the <b>red</b> file now', reference)
+    assert (compared, exact, round(f1, 3)) == (2, 1, round(1 + 2 * 1 / 3, 3))
+    assert placement('<b>Open the red file now</b>', '<b>Open the red file now</b>')[0] == 0  # the whole: not counted
+    assert placement('Open the red file now<a href="x"></a><b></b>', reference) == (2, 0, 0.0)
 
 
 def test_nmt_translate_keeps_tags(model_dir):
@@ -72,5 +79,5 @@ def test_nmt_translate_keeps_tags(model_dir):
                             input=lines, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     out = result.stdout.splitlines()
-    assert len(out) == 3 and all(well_formed(line) for line in out)
+    assert len(out) == 3 and all(well_formed(src, line) for src, line in zip(lines.splitlines(), out))
     assert sorted(TAG.findall(out[0])) == sorted(TAG.findall(lines.splitlines()[0])) and '<a href="x">' in out[2]

@@ -7,10 +7,16 @@
 - prefixes: the first half of each reference (in words) as the prefix: next-word accuracy, BLEU of
   the completions against the reference's second half, and how often the prefix is kept verbatim;
 - forced decoding: scoring the test pairs against translating them greedily, in seconds, and the
-  scores' sum against the teacher-forced loss.
+  scores' sum against the teacher-forced loss;
+- inline tags (`--tagged PREFIX`: PREFIX.de and PREFIX.en with their markup, as the Debian recipe's
+  data/test.tagged): how many outputs are well formed with every source tag once, and how the pairs
+  enclose what the reference's enclose (exact words, word F1), beside the baseline that keeps the tags
+  at the sentence's ends.
 
     python tools/decoding_controls.py --model recipes/ding-de-en/exp/rnnsearch \\
         --data recipes/ding-de-en/data --lexicon recipes/ding-de-en/data/lexicon
+    python tools/decoding_controls.py --model recipes/debian-de-en/exp/rnnsearch_35min \
+        --data recipes/debian-de-en/data --tagged recipes/debian-de-en/data/test.tagged
 """
 
 from __future__ import annotations
@@ -52,11 +58,40 @@ def _bleu(hypotheses: list[str], references: list[str]) -> float:
     return float(sacrebleu.corpus_bleu(hypotheses, [references]).score)
 
 
+def tag_figures(beam, prefix: Path) -> dict:
+    """Well-formedness and placement of `nmt-translate --tags`' outputs against the references', and of the
+    same translations with the tags at the sentence's ends."""
+    from nmt.tags import placement, project, strip_tags, well_formed
+
+    sources = Path(f"{prefix}.de").read_text(encoding="utf-8").splitlines()
+    references = Path(f"{prefix}.en").read_text(encoding="utf-8").splitlines()
+    start = time.perf_counter()
+    results = beam.translate(sources, tags=True)
+    seconds = time.perf_counter() - start
+    tagged = [r[0].text for r in results]
+    at_ends = []
+    for source, result in zip(sources, results):
+        pieces = lambda side, ids: [side.id_to_piece(int(i)) for i in ids]  # noqa: E731
+        at_ends.append(project(pieces(beam.tokenizer.src, result[0].source), pieces(beam.tokenizer.tgt, result[0].tokens),
+                               None, strip_tags(source)[1]))
+    figures: dict = {"pairs": len(sources), "seconds": seconds}
+    for name, outputs in (("attention", tagged), ("sentence_ends", at_ends)):
+        scores = [placement(out, ref) for out, ref in zip(outputs, references)]
+        compared = sum(c for c, _, _ in scores)
+        figures[name] = {"well_formed": 100 * sum(map(well_formed, sources, outputs)) / max(len(sources), 1),
+                         "pairs_compared": compared, "exact_span": 100 * sum(e for _, e, _ in scores) / max(compared, 1),
+                         "span_f1": 100 * sum(f for _, _, f in scores) / max(compared, 1),
+                         "bleu_without_tags": _bleu([strip_tags(o)[0] for o in outputs],
+                                                    [strip_tags(r)[0] for r in references])}
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--data", type=Path, required=True, help="a folder with test.de and test.en")
     parser.add_argument("--lexicon", type=Path, default=None, help="LEXICON.de and LEXICON.en: dictionary entries")
+    parser.add_argument("--tagged", type=Path, default=None, help="PREFIX.de and PREFIX.en: pairs with inline tags")
     parser.add_argument("--json", type=Path, default=Path("decoding_controls.json"))
     args = parser.parse_args()
     from nmt.cli.common import limit_threads
@@ -68,7 +103,7 @@ def main() -> None:
     loaded = load_trained(args.model, task="translation")
     sources = (args.data / "test.de").read_text(encoding="utf-8").splitlines()
     references = (args.data / "test.en").read_text(encoding="utf-8").splitlines()
-    beam = Translator(loaded.model, loaded.tokenizer, decode=loaded.cfg.decode)
+    beam = Translator(loaded.model, loaded.tokenizer, decode=loaded.cfg.decode, keep_attention=args.tagged is not None)
     report: dict = {"model": str(args.model), "sentences": len(sources), "beam": loaded.cfg.decode.beam_size}
 
     if args.lexicon is not None:
@@ -87,6 +122,9 @@ def main() -> None:
                                  "term_present_constrained": has(constrained), "bleu_plain": _bleu(plain, refs),
                                  "bleu_constrained": _bleu(constrained, refs), "seconds_plain": plain_seconds,
                                  "seconds_constrained": constrained_seconds}
+
+    if args.tagged is not None:
+        report["tags"] = tag_figures(beam, args.tagged)
 
     halves = [" ".join(ref.split()[: len(ref.split()) // 2]) for ref in references]
     prefixed = [r[0].text for r in beam.translate(sources, prefixes=halves)]

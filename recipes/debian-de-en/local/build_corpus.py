@@ -5,7 +5,9 @@ Sources, in order of precedence when a pair occurs in several: Ding example sent
 LibreOffice help, Debian package descriptions, LibreOffice user interface. Pairs are
 de-duplicated across sources and split by a stable hash of the English side (so one English
 sentence with several German versions never crosses splits): about 1 % test, 1 % dev.
-Writes OUT/{train,dev,test}.{de,en} and OUT/{split}.origin (the source of each pair).
+Writes OUT/{train,dev,test}.{de,en} and OUT/{split}.origin (the source of each pair), and
+OUT/test.tagged.{de,en}: the LibreOffice help pairs of the test split with their inline markup
+(`nmt-translate --tags`' test set).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parents[1] / "lib"))  # the Ding reader, shared with the Ding recipe
 
 from extract_ding import extract_pairs  # noqa: E402
-from sources import description_pairs, libreoffice_help_pairs, ui_pairs  # noqa: E402
+from sources import description_pairs, libreoffice_help_pairs, libreoffice_help_tagged, ui_pairs  # noqa: E402
 
 SPLITS = ("train", "dev", "test")
 
@@ -63,6 +65,19 @@ def write_splits(splits: dict[str, list], out: Path) -> None:
             temporary.replace(out / f"{split}.{suffix}")
 
 
+def write_tagged(help_root: Path, test: list, out: Path) -> int:
+    """The test split's LibreOffice help pairs whose two sides carry the same inline tags, tagged."""
+    wanted = {(de, en) for de, en, origin in test if origin == "libreoffice-help"}
+    rows, seen = [], set()
+    for plain, tagged in libreoffice_help_tagged(help_root / "en-US", help_root / "de"):
+        if plain in wanted and tagged not in seen:
+            seen.add(tagged)
+            rows.append(tagged)
+    for column, suffix in enumerate(("de", "en")):
+        (out / f"test.tagged.{suffix}").write_text("".join(row[column] + "\n" for row in rows), encoding="utf-8")
+    return len(rows)
+
+
 def format_counts(counts: dict[str, dict[str, int]]) -> str:
     header = f"{'source':<22}{'extracted':>10}{'kept':>9}{'train':>9}{'dev':>7}{'test':>7}"
     lines = [header]
@@ -101,7 +116,9 @@ def main() -> None:
     }
     splits, counts = assemble(sources, args.held_out)
     write_splits(splits, args.out)
+    tagged = write_tagged(help_root, splits["test"], args.out)
     print(format_counts(counts))
+    print(f"data: {tagged:,} test pairs with inline tags in {args.out}/test.tagged.{{de,en}}")
     print(f"data: {sum(len(rows) for rows in splits.values()):,} pairs in {args.out}")
 
 

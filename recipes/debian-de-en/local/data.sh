@@ -7,7 +7,7 @@ out=${1:-data}
 python=${PYTHON:-python3}
 here=$(cd "$(dirname "$0")" && pwd)
 
-if [ -s "$out/train.de" ] && [ -s "$out/test.en" ] && [ -s "$out/dev.en" ]; then
+if [ -s "$out/train.de" ] && [ -s "$out/test.en" ] && [ -s "$out/dev.en" ] && [ -s "$out/test.tagged.en" ]; then
   echo "data: $out already holds the Debian splits"
   [ -s "$out/train.noding.en" ] || "$python" "$here/without_ding.py" "$out"
   exit 0

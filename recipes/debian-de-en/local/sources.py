@@ -78,17 +78,73 @@ def _page_texts(path: Path) -> dict[tuple[str, int], str]:
     return page.texts
 
 
+class _TaggedHelpPage(_HelpPage):
+    """The same blocks with their inline markup kept (`<span class="menuitem">OK</span>`, `<br/>`):
+    `tagged` beside `texts`, under the same keys."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tagged: dict[tuple[str, int], str] = {}
+        self._marked: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        inside = self._block is not None
+        super().handle_starttag(tag, attrs)
+        if not inside:
+            self._marked = []
+        elif not self._mac_depth:
+            text = self.get_starttag_text() or f"<{tag}>"
+            self._marked.append(text[:-1].rstrip("/ ") + "/>" if tag in _VOID else text)
+
+    def handle_endtag(self, tag):
+        block = self._block
+        if block is not None and tag != block[0] and not self._mac_depth and tag not in _VOID:
+            self._marked.append(f"</{tag}>")
+        super().handle_endtag(tag)
+        if block is not None and self._block is None:  # the block just closed
+            key = (block[1], self._seen[block[1]] - 1)
+            self.tagged[key] = squeeze("".join(self._marked))
+
+    def handle_data(self, data):
+        super().handle_data(data)
+        if self._block is not None and not self._mac_depth:
+            self._marked.append(data.replace("<", "&lt;"))
+
+
+def _read_page(path: Path, page: _HelpPage) -> _HelpPage:
+    page.feed(path.read_text(encoding="utf-8", errors="replace"))
+    page.close()
+    return page
+
+
+def _page_pairs(en_root: Path, de_root: Path, page: type[_HelpPage]) -> Iterator[tuple[_HelpPage, _HelpPage, tuple]]:
+    """(English page, German page, key) of every block both pages hold with different text."""
+    for en_path in sorted(en_root.rglob("*.html")):
+        de_path = de_root / en_path.relative_to(en_root)
+        if not de_path.is_file():
+            continue
+        en_page, de_page = _read_page(en_path, page()), _read_page(de_path, page())
+        for key, en in en_page.texts.items():
+            de = de_page.texts.get(key)
+            if de and en and de != en:
+                yield en_page, de_page, key
+
+
 def libreoffice_help_pairs(en_root: Path, de_root: Path) -> Iterator[Pair]:
     """Pages at the same relative path in both languages, paired by element id."""
-    for en_page in sorted(en_root.rglob("*.html")):
-        de_page = de_root / en_page.relative_to(en_root)
-        if not de_page.is_file():
-            continue
-        en_texts, de_texts = _page_texts(en_page), _page_texts(de_page)
-        for key, en in en_texts.items():
-            de = de_texts.get(key)
-            if de and en and de != en:
-                yield de, en
+    for en_page, de_page, key in _page_pairs(en_root, de_root, _HelpPage):
+        yield de_page.texts[key], en_page.texts[key]
+
+
+def libreoffice_help_tagged(en_root: Path, de_root: Path) -> Iterator[tuple[Pair, Pair]]:
+    """((de, en) as text, (de, en) with their inline markup) for the blocks whose two sides carry the
+    same tags (by name, in any order): the tag test set of `nmt-translate --tags`."""
+    names = re.compile(r"<(/?[A-Za-z]+)")
+    for en_page, de_page, key in _page_pairs(en_root, de_root, _TaggedHelpPage):
+        de, en = de_page.tagged.get(key, ""), en_page.tagged.get(key, "")
+        tags = sorted(names.findall(en))
+        if tags and tags == sorted(names.findall(de)):
+            yield (de_page.texts[key], en_page.texts[key]), (de, en)
 
 
 # -- Debian package descriptions ---------------------------------------------------------

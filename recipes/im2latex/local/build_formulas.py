@@ -106,6 +106,48 @@ def substituted(tokens: str, seed: int) -> str:
     return " ".join(replace(token) for token in tokens.split())
 
 
+# Tokens that shape a formula rather than draw a symbol of their own
+LAYOUT = {"{", "}", "_", "^", "\\frac", "\\dfrac", "\\sqrt", "\\left", "\\right", "\\", "\\,", "\\:", "\\;",
+          "\\!", "\\ ", "~"}
+
+
+def symbol_weights(formulas: list[str]) -> dict[str, float]:
+    """Every token of the training formulas that mathtext draws alone, weighted by the square root of
+    its count: rare symbols come up more often than in the documents, so each is seen drawn."""
+    from collections import Counter
+
+    counts = Counter(token for tokens in formulas for token in tokens.split() if token not in LAYOUT)
+    return {token: count ** 0.5 for token, count in sorted(counts.items()) if drawable(token)}
+
+
+def random_formula(symbols: dict[str, float], seed: int) -> str:
+    """A formula no document wrote: 1 to 12 symbols drawn by `symbols`' weights, some with a subscript
+    or superscript, a fraction or a root. Its tokens cannot be guessed from the ones before: a model
+    has to read every one (the real formulas' language lets a decoder score well without looking)."""
+    import random
+
+    draw = random.Random(seed)
+    names, weights = list(symbols), list(symbols.values())
+
+    def run(low: int, high: int) -> list[str]:
+        return draw.choices(names, weights, k=draw.randint(low, high))
+
+    tokens: list[str] = []
+    for symbol in run(1, 12):
+        roll = draw.random()
+        if roll < 0.04:
+            tokens += ["\\frac", "{", *run(1, 3), "}", "{", *run(1, 3), "}"]
+        elif roll < 0.07:
+            tokens += ["\\sqrt", "{", *run(1, 3), "}"]
+        else:
+            tokens.append(symbol)
+            if roll > 0.88:
+                tokens += ["_", "{", *run(1, 3), "}"]
+            elif roll > 0.78:
+                tokens += ["^", "{", *run(1, 2), "}"]
+    return " ".join(tokens)
+
+
 def drawable(tokens: str) -> bool:
     from matplotlib.mathtext import MathTextParser
 
@@ -140,6 +182,30 @@ def render(tokens: str, font: str, height: int, width: int) -> bytes:
     return out.getvalue()
 
 
+def render_or_none(job: tuple[str, str, int, int]) -> bytes | None:
+    try:
+        return render(*job)
+    except ValueError:  # drawn empty, or two tokens that mathtext reads as one command
+        return None
+
+
+def random_rows(formulas: list[str], args: argparse.Namespace) -> list[str]:
+    """`args.random` random formulas over the training formulas' symbols, drawn on all cores."""
+    from multiprocessing import Pool
+
+    symbols = symbol_weights(formulas)
+    jobs = [(random_formula(symbols, index), FONT_SETS[index % len(FONT_SETS)], args.height, args.width)
+            for index in range(args.random)]
+    rows = []
+    with Pool() as pool:
+        for index, ((tokens, font, _, _), drawn) in enumerate(zip(jobs, pool.imap(render_or_none, jobs, chunksize=64))):
+            if drawn is not None:
+                name = f"images/random{index}-{font}.png"
+                (args.out / name).write_bytes(drawn)
+                rows.append(f"{name}\t{tokens}\n")
+    return rows
+
+
 def main() -> None:
     logging.getLogger("matplotlib.mathtext").setLevel(logging.ERROR)  # a glyph a font lacks: drawn as a box
     warnings.filterwarnings("ignore", category=RuntimeWarning)  # mathtext's empty-box division
@@ -150,6 +216,8 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=320)
     parser.add_argument("--variants", type=int, default=3,
                         help="training formulas also drawn this many times with their letters and digits replaced")
+    parser.add_argument("--random", type=int, default=20000,
+                        help="training images of random formulas over the training symbols (each in one font set)")
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
     first_seen: dict[str, tuple[str, str]] = {}  # formula -> (its first document, that document's split)
@@ -195,13 +263,15 @@ def main() -> None:
                 (args.out / name).write_bytes(drawn)
                 rows.append(f"{name}\t{other}\n")
         kept[split] = drawn_formulas
+        if split == "train":
+            rows += random_rows(drawn_formulas, args)
         (args.out / f"{split}.tsv").write_text("".join(rows), encoding="utf-8")
         if split == "test":
             (args.out / "test_style.tsv").write_text("".join(style_rows), encoding="utf-8")
     print(f"im2latex: {sum(map(len, kept.values())):,} formulas from {len({n for n, _ in first_seen.values()}):,} "
           f"documents: train {len(kept['train']):,}, dev {len(kept['dev']):,}, test {len(kept['test']):,} "
           f"(held-out documents; training formulas in {len(FONT_SETS)} font sets and {args.variants} with other "
-          f"letters and digits; the test again in {HELD_OUT_FONT})")
+          f"letters and digits, and {args.random:,} random formulas; the test again in {HELD_OUT_FONT})")
     if not kept["test"]:
         sys.exit("im2latex: no test formula: are the TeX documentation packages there?")
 

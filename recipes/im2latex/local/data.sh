@@ -7,7 +7,7 @@ set -euo pipefail
 out=${1:-data}
 python=${PYTHON:-python3}
 here=$(cd "$(dirname "$0")" && pwd)
-if [ -s "$out/test.tsv" ] && [ -s "$out/test_style.tsv" ]; then
+if [ -s "$out/test.tsv" ] && [ -s "$out/test_style.tsv" ] && grep -q "^images/random" "$out/train.tsv"; then  # (random formulas: since 2026-12-07)
   echo "data: $out already holds the formulas"; exit 0
 fi
 work=$(mktemp -d)
