@@ -34,22 +34,22 @@ def test_a_gru_counts_three_gates_and_a_tanh_rnn_one():
         assert forward_macs(module, torch.randn(1, 5, 4)) == 5 * gates * 6 * (4 + 6)
 
 
-def test_rnnsearch_costs_the_equations_of_the_paper_with_the_context_products_taken_out_of_the_loop():
-    """Bahdanau et al.'s model counted by hand: encoder; once, U h_j and every matrix that reads the
-    context applied to each h_j (the LSTM's 4 Hd rows, the readout's Hd); then per target step W s,
-    v^T tanh, the weights mixing those S rows, the LSTM cell over [y; s], the readout over [s; y]
-    and the (untied) output layer."""
+def test_rnnsearch_costs_the_equations_of_the_paper():
+    """Bahdanau et al.'s model counted by hand: encoder; once, U h_j; then per target step W s, v^T tanh,
+    the weights mixing the S annotations into c_i, the LSTM cell over [y; s; c], the readout over
+    [s; y; c] and the (untied) output layer. (Beam search multiplies each h_j by the matrices that
+    read c_i once instead, BahdanauDecoder.with_values: worth it for K rows a sentence, not for one.)"""
     E, He, Hd, A, V, S, T = 8, 6, 10, 7, 50, 5, 4
     cfg = ModelConfig(variant="rnnsearch", embed_size=E, encoder_hidden=He, decoder_hidden=Hd, attention_size=A,
                       tie_embeddings=False)
     model = build_model(cfg, V, V).eval()
     # S source positions with EOS, T decoder positions with BOS
     batch = collate([list(range(4, 4 + S - 1))], [list(range(4, 4 + T - 1))], [0])
-    K, read = 2 * He, 4 * Hd + Hd  # what reads the context: the LSTM's gates, the readout's 2 x Hd/2 pieces
+    K = 2 * He  # the context's size
     encoder = S * 2 * 4 * He * (E + He)
     start = 2 * He * Hd  # s_0 = tanh(W_s <-h_1), for the LSTM's hidden and cell state
-    per_sentence = S * K * A + S * K * read
-    per_step = A * Hd + S * A + S * read + 4 * Hd * (E + Hd) + (Hd + E) * Hd + (Hd // 2) * V
+    per_sentence = S * K * A
+    per_step = A * Hd + S * A + S * K + 4 * Hd * (E + Hd) + K * 4 * Hd + (Hd + E + K) * Hd + (Hd // 2) * V
     counted = forward_macs(model, batch.src, batch.src_lengths, batch.tgt_in)
     assert counted == encoder + start + per_sentence + T * per_step
 

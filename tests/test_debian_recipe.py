@@ -11,8 +11,14 @@ from conftest import REPO
 sys.path.insert(0, str(REPO / "recipes" / "debian-de-en" / "local"))
 
 from build_corpus import assemble, split_of  # noqa: E402
-from sources import (description_english, description_pairs, libreoffice_help_pairs, libreoffice_help_tagged,  # noqa: E402
-                     read_mo, ui_pairs)
+from sources import (  # noqa: E402
+    description_english,
+    description_pairs,
+    libreoffice_help_pairs,
+    libreoffice_help_tagged,
+    read_mo,
+    ui_pairs,
+)
 
 PAGE = """<html><body><div id="DisplayArea">
 <h1 id="hd_1" dir="auto">{title}</h1>

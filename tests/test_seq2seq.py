@@ -276,7 +276,8 @@ class _RepeatedMemory:
 
 
 @pytest.mark.parametrize("variant, extra", [("rnnsearch", {}), ("luong", {"input_feeding": True}),
-                                            ("rnnsearch", {"reverse_source": True, "cell": "gru"})])
+                                            ("rnnsearch", {"reverse_source": True, "cell": "gru"}),
+                                            ("rnnsearch", {"attention_gate": True})])
 def test_beams_sharing_one_memory_row_search_as_beams_with_copies(variant, extra):
     from nmt.config import DecodeConfig
     from nmt.search import generate

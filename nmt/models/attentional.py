@@ -9,6 +9,7 @@ output layer runs once over all steps after the loop.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal
 
 import torch
@@ -55,14 +56,18 @@ class BahdanauDecoder(nn.Module):
                    gate=cfg.attention_gate)
 
     def make_memory(self, encoded: EncoderOutput) -> Memory:
-        """Also the annotations as every step reads them: times the first layer's context weights and
-        the readout's, so a step mixes (B, S, G + 2R) rows with its weights instead of forming c_i
-        (B, C) and multiplying it by two matrices: the products are linear in c_i."""
         hidden, cell = self.initial(encoded)
-        context_weights = torch.cat([float_weight(self.rnn.extra_proj), self._readout_weight(self.context_from)])
         return Memory(states=encoded.states, mask=encoded.mask, init_hidden=hidden, init_cell=cell,
-                      keys=self.attention.project_keys(encoded.states),
-                      values=F.linear(encoded.states, context_weights))  # (B, S, G + 2R)
+                      keys=self.attention.project_keys(encoded.states))
+
+    def with_values(self, memory: Memory) -> Memory:
+        """`memory` with its annotations as beam search's steps read them: times the first layer's
+        context weights and the readout's, so a step mixes (B, S, G + 2R) rows with its weights
+        instead of forming c_i (B, C) and multiplying it by two matrices (the products are linear in
+        c_i). That pays where K hypotheses share a sentence's rows; for one row a sentence (greedy,
+        training) it costs as many products as it saves, and more memory traffic."""
+        context_weights = torch.cat([float_weight(self.rnn.extra_proj), self._readout_weight(self.context_from)])
+        return dataclasses.replace(memory, values=F.linear(memory.states, context_weights))  # (B, S, G + 2R)
 
     def _readout_weight(self, start: int, stop: int | None = None) -> torch.Tensor:
         """The readout's weights of its inputs [s_i; E y_{i-1}; c_i][start:stop]."""
@@ -73,22 +78,31 @@ class BahdanauDecoder(nn.Module):
 
     def _advance(self, projected: torch.Tensor, state: DecoderState, memory: Memory):
         """One step from the projected embedding (B, G): attend with s_{i-1}, then update the RNN.
-        Returns the new top state, the context's share of the readout (B, 2R), the weights and the state."""
-        assert memory.values is not None and memory.keys is not None
-        weights = self.attention.weights(state.hidden[-1], memory.keys, memory.mask, memory.beams)  # (B, S)
+        Returns the new top state, what the readout reads of the context (c_i itself (B, C), or with
+        memory.values its share W c_i (B, 2R)), the weights and the state."""
+        assert memory.keys is not None
+        query = state.hidden[-1]
+        weights = self.attention.weights(query, memory.keys, memory.mask, memory.beams)  # (B, S)
+        gate = torch.sigmoid(self.gate(query)) if self.gate is not None else None  # (B, 1): beta
+        if memory.values is None:
+            context = torch.bmm(weights.unsqueeze(1), memory.states).squeeze(1)  # (B, C)
+            context = gate * context if gate is not None else context
+            output, hidden, cell = self.rnn(projected, context, state.hidden, state.cell)
+            return output, context, weights, DecoderState(hidden, cell)
         sentences = memory.values.shape[0]  # B / beams
         read = torch.bmm(weights.view(sentences, memory.beams, -1), memory.values).flatten(0, 1)  # sum_j a_ij (W h_j)
-        if self.gate is not None:
-            read = torch.sigmoid(self.gate(state.hidden[-1])) * read  # (B, 1) * (B, G + 2R): beta c_i, read
+        read = gate * read if gate is not None else read  # beta c_i, read
         to_rnn, to_readout = read.split([read.shape[1] - self.readout_width, self.readout_width], dim=1)
         output, hidden, cell = self.rnn.forward_projected(projected + to_rnn, state.hidden, state.cell)
         return output, to_readout, weights, DecoderState(hidden, cell)
 
-    def _read_out(self, outputs: torch.Tensor, embedded: torch.Tensor, from_context: torch.Tensor) -> torch.Tensor:
-        """Maxout over W [s_i; E y_{i-1}; c_i] + b, the c_i part given (..., 2R)."""
+    def _read_out(self, outputs: torch.Tensor, embedded: torch.Tensor, read: torch.Tensor, memory: Memory) -> torch.Tensor:
+        """Maxout over W [s_i; E y_{i-1}; c_i] + b, given c_i or (with memory.values) W's c_i part (..., 2R)."""
+        if memory.values is None:
+            return self.readout(torch.cat([outputs, embedded, read], dim=-1))
         own = F.linear(torch.cat([outputs, embedded], dim=-1), self._readout_weight(0, self.context_from),
                        float_bias(self.readout.linear))
-        return self.readout.pool(own + from_context)
+        return self.readout.pool(own + read)
 
     def forward(self, embedded: torch.Tensor, state: DecoderState, memory: Memory):
         # (B, T, G) computed outside the loop; unbind, not [:, t]: a slice's backward would
@@ -101,11 +115,11 @@ class BahdanauDecoder(nn.Module):
             reads.append(read)
             weights.append(weight)
         stack = lambda xs: torch.stack(xs, dim=1)  # noqa: E731  T x (B, ...) -> (B, T, ...)
-        return self._read_out(stack(outputs), embedded, stack(reads)), stack(weights)
+        return self._read_out(stack(outputs), embedded, stack(reads), memory), stack(weights)
 
     def step(self, embedded: torch.Tensor, state: DecoderState, memory: Memory):
         output, read, weights, state = self._advance(self.rnn.project_embeddings(embedded), state, memory)
-        return self._read_out(output, embedded, read), state, weights
+        return self._read_out(output, embedded, read, memory), state, weights
 
 
 class LuongDecoder(nn.Module):

@@ -84,7 +84,10 @@ class Seq2Seq(nn.Module):
     def share_beams(self, memory: Memory, beams: int) -> Memory | None:
         """`memory` read by `beams` consecutive state rows a sentence (beam search's hypotheses), kept
         once instead of repeated; None where the decoder reads memory row by row (plain, context)."""
-        return dataclasses.replace(memory, beams=beams) if getattr(self.decoder, "shares_memory", False) else None
+        if not getattr(self.decoder, "shares_memory", False):
+            return None
+        with_values = getattr(self.decoder, "with_values", None)  # RNNsearch: W h_j once for the K rows
+        return dataclasses.replace(with_values(memory) if with_values else memory, beams=beams)
 
     def reorder(self, state: DecoderState, memory: Memory | None,
                 index: torch.Tensor) -> tuple[DecoderState, Memory | None]:
