@@ -19,11 +19,12 @@ def images(batch: int, seed: int = 0) -> torch.Tensor:
     return torch.randint(0, 256, (batch, 16, 24, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))
 
 
-def model_for(variant: str, cell: str, rows: bool = False):
+def model_for(variant: str, cell: str, rows: bool = False, columns: bool = False):
     torch.manual_seed(0)
     cfg = ModelConfig(variant=variant, cell=cell, embed_size=8, encoder_hidden=10, decoder_hidden=12,
                       attention_size=6, dropout=0.0, input_feeding=variant == "luong")
-    encoder = ConvEncoder(channels=3, width=4, hidden_size=10, blocks=2, num_layers=1, dropout=0.0, rows=rows)
+    encoder = ConvEncoder(channels=3, width=4, hidden_size=10, blocks=2, num_layers=1, dropout=0.0, rows=rows,
+                          column_height=4 if columns else 0)
     return build_image_model(cfg, encoder, V).eval()
 
 
@@ -47,13 +48,14 @@ def _teacher_forced_score(model, image: torch.Tensor, tokens: list[int]) -> floa
     return float(sum(log_probs[i, t] for i, t in enumerate(tokens + [EOS])))
 
 
-@pytest.mark.parametrize("variant, cell, rows", [
-    *((v, c, False) for v in ("rnnsearch", "context", "luong", "seq2seq") for c in ("lstm", "gru", "rnn")),
-    ("luong", "lstm", True), ("rnnsearch", "gru", True),  # Deng's row encoder under the grid
+@pytest.mark.parametrize("variant, cell, rows, columns", [
+    *((v, c, False, False) for v in ("rnnsearch", "context", "luong", "seq2seq") for c in ("lstm", "gru", "rnn")),
+    ("luong", "lstm", True, False), ("rnnsearch", "gru", True, False),  # Deng's row encoder under the grid
+    ("rnnsearch", "lstm", True, True),  # the grid's columns as one line
 ])
-def test_greedy_and_beam_on_images_score_what_teacher_forcing_scores(variant, cell, rows):
-    model, batch = model_for(variant, cell, rows), images(3, seed=1)
-    grid = torch.full((3,), 4 * 6)  # the positions each image gives, as a sentence's length
+def test_greedy_and_beam_on_images_score_what_teacher_forcing_scores(variant, cell, rows, columns):
+    model, batch = model_for(variant, cell, rows, columns), images(3, seed=1)
+    grid = torch.full((3,), 6 if columns else 4 * 6)  # the positions each image gives, as a sentence's length
     for decode in (DecodeConfig(method="greedy", max_length_a=0.0, max_length_b=6),
                    DecodeConfig(beam_size=3, nbest=2, length_penalty=0.0, max_length_a=0.0, max_length_b=6)):
         with torch.no_grad():
@@ -93,6 +95,23 @@ def test_the_row_encoder_reads_each_row_whole_and_no_other_and_knows_its_height(
         same = grid[:, :, :1].expand(-1, -1, 3, -1).contiguous()  # three identical rows
         out = rows(same)
     assert not torch.allclose(out[:, :, 0], out[:, :, 2])  # told apart by their height alone
+
+
+def test_columns_make_the_grid_one_line_each_position_reading_its_whole_column():
+    assert ImageConfig(height=16, width=24, blocks=2, columns=True).grid() == (1, 6)
+    encoder = ConvEncoder(channels=3, width=4, hidden_size=10, blocks=2, num_layers=1, dropout=0.0,
+                          column_height=4).eval()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        encoder.cnn[-1].weight.normal_()  # a 1x1 projection that passes every cell's change on
+        grid = torch.randn(2, 10, 4, 6)  # (B, D, h, w): what the CNN made
+        changed = grid.clone()
+        changed[:, :, 3, 2] += 1.0  # the bottom cell of column 2
+        line, other = encoder.columns(grid), encoder.columns(changed)
+        out = encoder(images(2))
+    assert line.shape == (2, 10, 1, 6) and out.states.shape == (2, 6, 10) and out.mask.shape == (2, 6)
+    moved = (line - other).abs().amax(dim=(0, 1, 2))  # (w,)
+    assert moved[2] > 1e-4 and torch.equal(moved[[0, 1, 3, 4, 5]], torch.zeros(5))
 
 
 # ---- the pretrained encoder (EfficientNet-Lite0's ImageNet weights, a dependency: no download)

@@ -42,6 +42,10 @@ class ImageConfig:
     # Deng et al. 2017: a bidirectional LSTM along each row of the grid (from a learned start per
     # row), so a position also sees its row's context: what reading a formula left to right needs
     row_encoder: bool = False
+    # Each column of the grid as one vector (a convolution as tall as the grid): an h x w grid becomes a
+    # line of w positions, as a formula or a line of text is read (CRNN, Shi et al. 2015); with
+    # row_encoder, a bidirectional LSTM runs along that line
+    columns: bool = False
     blank: bool = False  # the language-only baseline: the CNN sees one grey image whatever the input
     # Training images redrawn at random (nmt/captioning/augment.py): scale, outline, blur. The
     # unseen-style test's question: does a captioner learn what is drawn rather than one vendor's hand?
@@ -50,6 +54,11 @@ class ImageConfig:
     def grid(self) -> tuple[int, int]:
         """(h, w) of the grid the encoder makes of an image: the scratch CNN's blocks halve it (rounding
         down); EfficientNet's SAME padding rounds up."""
+        h, w = self.cnn_grid()
+        return (1, w) if self.columns else (h, w)
+
+    def cnn_grid(self) -> tuple[int, int]:
+        """(h, w) of the CNN's own grid, before `columns`."""
         if self.encoder == "scratch":
             return self.height >> self.blocks, self.width >> self.blocks
         return -(-self.height // self.stride), -(-self.width // self.stride)

@@ -67,14 +67,16 @@ def build_captioner(cfg: CaptionConfig, vocab_size: int, *, pretrained: bool = T
     checkpoint holds them anyway)."""
     image, model = cfg.image, cfg.model
     encoder: nn.Module
+    column_height = image.cnn_grid()[0] if image.columns else 0
     if image.encoder == "scratch":
         encoder = ConvEncoder(channels=image.channels, width=image.cnn_width, hidden_size=model.encoder_hidden,
                               blocks=image.blocks, num_layers=model.encoder_layers, dropout=model.dropout,
-                              blank=image.blank, rows=image.row_encoder)
+                              blank=image.blank, rows=image.row_encoder, column_height=column_height)
     else:
         encoder = PretrainedEncoder(hidden_size=model.encoder_hidden, stride=image.stride,
                                     num_layers=model.encoder_layers, dropout=model.dropout, fine_tune=image.fine_tune,
-                                    blank=image.blank, pretrained=pretrained, rows=image.row_encoder)
+                                    blank=image.blank, pretrained=pretrained, rows=image.row_encoder,
+                                    column_height=column_height)
     return build_image_model(model, encoder, vocab_size)
 
 

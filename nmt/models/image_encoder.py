@@ -78,12 +78,14 @@ class ConvEncoder(nn.Module):
     directions = 1  # the decoders' view: a one-way encoder whose final state is the mean annotation
 
     def __init__(self, *, channels: int, width: int, hidden_size: int, blocks: int, num_layers: int, dropout: float,
-                 blank: bool = False, rows: bool = False):
+                 blank: bool = False, rows: bool = False, column_height: int = 0):
         """`blank`: every image is read as the same grey one, so the decoder learns the captions alone
         (the language-only baseline: what a captioner scores when it ignores the picture). `rows`: a
-        RowEncoder over the grid."""
+        RowEncoder over the grid. `column_height`: the grid's height, for each of its columns to become
+        one vector (`columns`)."""
         super().__init__()
         self.blank = blank
+        self.columns = columns(hidden_size, column_height)
         self.rows = RowEncoder(hidden_size) if rows else None
         layers: list[nn.Module] = []
         size_in = channels
@@ -108,7 +110,21 @@ class ConvEncoder(nn.Module):
         if self.blank:
             pixels = torch.zeros_like(pixels)
         grid = self.cnn(pixels)  # (B, D, h, w)
-        return grid_annotations(self.rows(grid) if self.rows is not None else grid, self.num_layers, self.dropout)
+        return read_grid(grid, self.columns, self.rows, self.num_layers, self.dropout)
+
+
+def columns(size: int, height: int) -> nn.Module | None:
+    """Each column of an h x w grid as one vector, a linear map of its h cells (a convolution as tall as
+    the grid): a picture read left to right, as a line of text or a formula, becomes a sequence of w
+    positions, as CRNN reads a word (Shi et al. 2015), each knowing what is above and below in it
+    (a subscript from a superscript). None for a height of 0."""
+    return nn.Conv2d(size, size, (height, 1)) if height else None
+
+
+def read_grid(grid: torch.Tensor, columns: nn.Module | None, rows: nn.Module | None, num_layers: int,
+              dropout: nn.Module) -> EncoderOutput:
+    grid = columns(grid) if columns is not None else grid  # (B, D, 1, w)
+    return grid_annotations(rows(grid) if rows is not None else grid, num_layers, dropout)
 
 
 def grid_annotations(grid: torch.Tensor, num_layers: int, dropout: nn.Module) -> EncoderOutput:
@@ -130,7 +146,7 @@ class PretrainedEncoder(nn.Module):
     directions = 1
 
     def __init__(self, *, hidden_size: int, stride: int, num_layers: int, dropout: float, fine_tune: bool = False,
-                 blank: bool = False, pretrained: bool = True, rows: bool = False):
+                 blank: bool = False, pretrained: bool = True, rows: bool = False, column_height: int = 0):
         from nmt.models.efficientnet import EfficientNetLite0, pretrained_efficientnet_lite0
 
         super().__init__()
@@ -139,6 +155,7 @@ class PretrainedEncoder(nn.Module):
         self.backbone.requires_grad_(fine_tune)
         self.fine_tune, self.stride, self.blank = fine_tune, stride, blank
         self.project = nn.Conv2d(EfficientNetLite0.channels(stride), hidden_size, 1)
+        self.columns = columns(hidden_size, column_height)
         self.rows = RowEncoder(hidden_size) if rows else None
         self.hidden_size, self.num_layers = hidden_size, num_layers
         self.dropout = nn.Dropout(dropout)
@@ -163,8 +180,7 @@ class PretrainedEncoder(nn.Module):
 
     def forward(self, src: torch.Tensor, lengths: torch.Tensor | None = None) -> EncoderOutput:
         grid = self.backbone_grid(src) if src.dtype == torch.uint8 else src.permute(0, 3, 1, 2).float()
-        grid = self.project(grid)
-        return grid_annotations(self.rows(grid) if self.rows is not None else grid, self.num_layers, self.dropout)
+        return read_grid(self.project(grid), self.columns, self.rows, self.num_layers, self.dropout)
 
 
 
