@@ -3,6 +3,7 @@ whether torch or the exported runtime (nmt/runtime) made it. Imports no torch.""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -59,6 +60,30 @@ def forced_record(item: ForcedScore, tokenizer: Any, *, alignment: bool) -> dict
             "source": [tokenizer.src.id_to_piece(int(i)) for i in item.source] + ["</s>"], "target": pieces,
             "weights": [[round(float(w), 4) for w in row] for row in item.attention]}
     return record
+
+
+def with_kept_words(pattern: re.Pattern | None, lines: Sequence[str], required: Sequence[Sequence[str]] | None,
+                    *, tags: bool = False) -> list[list[str]] | None:
+    """Each line's required words (None: none) and every match of `pattern` in the line: source words
+    to keep untranslated (placeholders, URLs, product names) are words the translation must contain.
+    With `tags`, matched in the line without its tags."""
+    if pattern is None:
+        return [list(words) for words in required] if required is not None else None
+    from nmt.tags import strip_tags
+
+    given = required if required is not None else [[] for _ in lines]
+    return [list(words) + [m.group(0) for m in pattern.finditer(strip_tags(line)[0] if tags else line) if m.group(0)]
+            for words, line in zip(given, lines)]
+
+
+def keep_pattern(text: str | None, where: str) -> re.Pattern | None:
+    """The --keep / "keep" regular expression compiled; a bad one is a ValueError naming `where`."""
+    if text is None:
+        return None
+    try:
+        return re.compile(text)
+    except re.error as err:
+        raise ValueError(f"{where} {text!r} is not a regular expression: {err}") from None
 
 
 class LineTranslator:

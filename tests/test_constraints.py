@@ -83,6 +83,11 @@ def test_nmt_translate_takes_required_words_and_reports_what_cannot_be_met(model
     lines = result.stdout.splitlines()
     assert "garden" in lines[0] and len(lines) == 3  # the word's pieces, in order (a toy model may run on after)
     assert "input line 3: its required words do not all fit within the length limit" in result.stderr
+    keep = [sys.executable, "-m", "nmt.cli.translate", "--model", str(model_dir), "--keep", r"gard\w+"]
+    kept = subprocess.run(keep, input="haus garden .\n", capture_output=True, text=True, timeout=300)
+    assert kept.returncode == 0 and "garden" in kept.stdout  # a source word kept: required as it is
+    bad_pattern = subprocess.run(keep[:-1] + ["("], input="haus .\n", capture_output=True, text=True, timeout=300)
+    assert bad_pattern.returncode == 2 and "--keep '(' is not a regular expression" in bad_pattern.stderr
     (tmp_path / "bad.json").write_text('["garden"]\n{"a": 1}\n[]\n', encoding="utf-8")
     bad = run("bad.json")
     assert bad.returncode == 2 and "line 2 is not a JSON list of strings" in bad.stderr

@@ -190,3 +190,7 @@ def test_required_words_through_the_api(client):
     assert tagged["translations"][0]["text"].count("<b>") == 1 and "</b>" in tagged["translations"][0]["text"]
     counted = client.post("/v1/translate", json={"text": lines, "constraints": [["tree"]]})
     assert counted.status_code == 422 and "constraints: 1 given for 2 lines" in counted.json()["error"]
+    kept = client.post("/v1/translate", json={"text": ["haus garden .", "baum ."], "keep": r"gard\w+", "beam": 3}).json()
+    assert "garden" in kept["translations"][0]["text"] and kept["translations"][1]["text"] == second["text"]
+    bad = client.post("/v1/translate", json={"text": lines, "keep": "("})
+    assert bad.status_code == 422 and "keep: '(' is not a regular expression" in bad.json()["error"]

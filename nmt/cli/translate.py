@@ -18,6 +18,7 @@ from nmt.cli.search_options import add_search_arguments, plain_line, with_search
 from nmt.cli.stream import clean_line, line_batches
 from nmt.config import Config
 from nmt.errors import NmtError
+from nmt.translations import keep_pattern, with_kept_words
 
 CHUNK_LINES = 512  # lines read (and sorted by length into batches) at a time from a file; 64 from a stream
 
@@ -35,6 +36,9 @@ def _arguments() -> argparse.Namespace:
                         help="the start of each line's translation, a line each (empty: none): the search continues it")
     parser.add_argument("--constraints", default=None, metavar="FILE",
                         help='words each line\'s translation must contain: a JSON list a line, e.g. ["Hunger"] ([] for none)')
+    parser.add_argument("--keep", default=None, metavar="REGEX",
+                        help="source words matching REGEX stay untranslated: each match is a required word of its "
+                             "line's translation, e.g. --keep '%%[sd]|\\{\\d+\\}|https?://\\S+'")
     parser.add_argument("--tags", action="store_true",
                         help="keep inline tags (<b>...</b>, <br/>): taken out, put back where the attention links them")
     parser.add_argument("--score-target", default=None, metavar="FILE",
@@ -149,6 +153,10 @@ def _main() -> int:
         return 0
     args.prefixes = _read_lines(args.prefix) if args.prefix else None
     args.required = _read_constraints(args.constraints) if args.constraints else None
+    try:
+        args.kept = keep_pattern(args.keep, "translate: --keep")
+    except ValueError as err:
+        raise NmtError(str(err)) from None
     input_lines = count_lines(Path(args.input)) if args.input else None  # read once: the checks and the progress
     for values, option, what in ((args.required, f"--constraints {args.constraints}", "list"),
                                  (args.prefixes, f"--prefix {args.prefix}", "prefix line")):
@@ -164,7 +172,7 @@ def _main() -> int:
                  "format": {"json": args.json, "alignments": args.alignments},
                  **({"prefix": file_identity(args.prefix)} if args.prefix else {}),
                  **({"constraints": file_identity(args.constraints)} if args.constraints else {}),
-                 **({"tags": True} if args.tags else {})}
+                 **({"tags": True} if args.tags else {}), **({"keep": args.keep} if args.keep else {})}
         output = ResumableOutput(args.output, asked)
         skip, state = output.open()
         if state is not None:
@@ -218,6 +226,7 @@ def _translate_lines(translator, source, output, progress: LineProgress | None, 
 
         prefixes = _lines_beside(args.prefixes, f"--prefix {args.prefix}", first_number, line_number)
         required = _lines_beside(args.required, f"--constraints {args.constraints}", first_number, line_number)
+        required = with_kept_words(args.kept, texts, required, tags=args.tags)
         results = translator.translate(texts, on_truncated=warn_truncated, prefixes=prefixes, constraints=required,
                                        tags=args.tags)
         for offset, result in enumerate(results):

@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nmt.serve.batcher import Batcher, QueueFull
 from nmt.serve.service import Line, Options, RequestError, Service, line_cost
+from nmt.translations import keep_pattern, with_kept_words
 
 if TYPE_CHECKING:  # captioning is torch's; a server of exports runs without it
     from nmt.serve.captions import CaptionService
@@ -45,6 +46,7 @@ class TranslateRequest(BaseModel):
     alignments: StrictBool = False
     prefix: Union[StrictStr, list[StrictStr], None] = None  # the start of each translation (one per line)
     constraints: list[list[StrictStr]] | None = None  # words each line's translation must contain (one list a line)
+    keep: StrictStr | None = None  # a regular expression: its matches in a line stay untranslated (required words)
     tags: StrictBool = False  # keep inline tags (<b>...</b>) where the attention puts them
 
 
@@ -167,6 +169,13 @@ async def translate(body: TranslateRequest, request: Request) -> dict:
             raise RequestError(422, f"constraints: {len(body.constraints)} given for {len(lines)} lines; give one "
                                     "list for each line")
         paired = [line._replace(required=tuple(words)) for line, words in zip(paired, body.constraints)]
+    if body.keep is not None:
+        try:
+            pattern = keep_pattern(body.keep, "keep:")
+        except ValueError as err:
+            raise RequestError(422, str(err)) from None
+        kept = with_kept_words(pattern, lines, [line.required for line in paired], tags=body.tags) or []
+        paired = [line._replace(required=tuple(words)) for line, words in zip(paired, kept)]
     return {"model": chosen.model, "translations": await _submit(request, chosen, paired)}
 
 
