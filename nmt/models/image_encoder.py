@@ -28,19 +28,24 @@ if TYPE_CHECKING:
 class RowEncoder(nn.Module):
     """Deng et al. 2017's row encoder: a bidirectional LSTM runs along each row of the grid, from a
     learned start state for that row (its vertical position), so each vector also reads its row's
-    left and right context. (B, D, h, w) -> (B, D, h, w); D even (D / 2 units a direction)."""
+    left and right context. (B, D, h, w) -> (B, D, h, w); D even (D / 2 units a direction).
+
+    Each input vector is layer-normalised first: a CNN's (or the columns') vectors have no bound, and
+    at a scale of tens the LSTM's gates saturate, its output stops depending on the image and no
+    gradient brings it back (an im2latex run whose every caption was the same one did exactly that)."""
 
     MAX_ROWS = 128
 
     def __init__(self, size: int):
         super().__init__()
+        self.norm = nn.LayerNorm(size)
         self.rnn = nn.LSTM(size, size // 2, batch_first=True, bidirectional=True)
         self.row_start = nn.Embedding(self.MAX_ROWS, size)  # both directions' h_0 of row r
         nn.init.zeros_(self.row_start.weight)
 
     def forward(self, grid: torch.Tensor) -> torch.Tensor:
         batch, size, height, width = grid.shape
-        rows = grid.permute(0, 2, 3, 1).reshape(batch * height, width, size)  # every row a sequence
+        rows = self.norm(grid.permute(0, 2, 3, 1).reshape(batch * height, width, size))  # every row a sequence
         start = self.row_start(torch.arange(height, device=grid.device)).repeat(batch, 1)  # (B*h, D), row-major
         hidden = start.view(batch * height, 2, size // 2).transpose(0, 1).contiguous()  # (2, B*h, D/2)
         out, _ = self.rnn(rows, (hidden, torch.zeros_like(hidden)))  # (B*h, w, D)
