@@ -156,11 +156,19 @@ class DecodeConfig:
     min_length: int = field(default=0, metadata=value_range(0))
     temperature: float = field(default=1.0, metadata=value_range(0.0))  # sample: softmax(logits / temperature)
     top_k: int = field(default=0, metadata=value_range(0))  # sample from the k most probable tokens; 0: all
+    # Source tokens a batch, counted once for each row the search decodes: a beam batch holds
+    # batch_tokens / beam_size (on 2 cores a 4,000-token batch of K=5 beams was slower than a 1,000-token
+    # one and took 1.7x the memory: its (rows x vocabulary) tensors outgrow the caches)
     batch_tokens: int = field(default=4000, metadata=value_range(1))
     max_src_tokens: int = field(default=250, metadata=value_range(1))  # longer inputs are truncated
     # The output layer over the pieces a batch's source words translate to (nmt/shortlist.py; needs
     # EXP/shortlist.npz from nmt-shortlist): faster; check its BLEU on your dev set
     shortlist: bool = False
+
+    def search_batch_tokens(self) -> int:
+        """The source tokens of one search batch: batch_tokens shared among each sentence's beam rows."""
+        rows = self.beam_size if self.method == "beam" else 1
+        return max(1, self.batch_tokens // rows)
 
     def check(self) -> None:
         """Rules between the search keys; every task whose config has a decode section calls this."""

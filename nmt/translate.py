@@ -53,7 +53,7 @@ class Translator(LineTranslator):
         lengths = np.array([len(s) for s in sources], dtype=np.int64)
         results: list[list[Hypothesis] | None] = [None] * len(sources)
         with evaluating(self.model):
-            for indices in make_batches(lengths, None, batch_tokens=self.decode.batch_tokens, shuffle=False):
+            for indices in make_batches(lengths, None, batch_tokens=self.decode.search_batch_tokens(), shuffle=False):
                 batch = collate([np.asarray(sources[i], dtype=np.int64) for i in indices], None, indices)
                 batch_prefixes = [list(prefixes[i]) for i in indices] if prefixes is not None else None
                 model, pieces = self._restricted([sources[i] for i in indices], batch_prefixes or [])

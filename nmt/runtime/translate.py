@@ -40,7 +40,7 @@ class ExportedTranslator(LineTranslator):
             raise NmtError("translate: required words (constraints) need the experiment directory (torch), not an export")
         lengths = np.array([len(s) for s in sources], dtype=np.int64)
         results: list[list[Hypothesis] | None] = [None] * len(sources)
-        for indices in make_batches(lengths, None, batch_tokens=self.decode.batch_tokens, shuffle=False):
+        for indices in make_batches(lengths, None, batch_tokens=self.decode.search_batch_tokens(), shuffle=False):
             src, src_lengths = padded([sources[i] for i in indices])
             starts = None
             if prefixes is not None and any(prefixes[i] for i in indices):
