@@ -144,6 +144,38 @@ def test_the_doubly_stochastic_regulariser_adds_what_xu_et_al_write(trained):
         load_config(trained / "config.yaml", ["model.variant=context", "train.attention_coverage=0.1"])
 
 
+def test_joint_ctc_adds_the_ctc_loss_of_each_caption_over_the_line_of_positions(trained):
+    """(1 - w) cross-entropy + w CTC (Kim et al. 2017), CTC computed here from the encoder's logits with the
+    captions' pieces before EOS as concatenated targets, PAD the blank (a caption its image's positions
+    cannot hold adds nothing)."""
+    import torch
+
+    from nmt.captioning.data import image_batch
+    from nmt.captioning.task import CaptionTask
+    from nmt.distributed import Cluster
+    from nmt.specials import EOS, PAD
+    from nmt.translation_task import summed_cross_entropy
+
+    task = CaptionTask(load_config(trained / "config.yaml", ["image.columns=true", "image.blocks=1", "train.ctc_weight=0.25",
+                                                             "model.dropout=0.0"]), device=torch.device("cpu"),
+                       cluster=Cluster())
+    batch = image_batch(task.dev_images, [0, 1, 2], task.positions, [task.dev_captions[i] for i in range(3)])
+    model = task.model.train()  # the CTC logits are a training pass's
+    with torch.no_grad():
+        objective, logged = task.loss(model, batch, label_smoothing=0.0)
+        out = model(batch.src, batch.src_lengths, batch.tgt_in)
+    log_probs = model.encoder.ctc_logits.log_softmax(-1)  # (B, w, V)
+    captions = [[int(t) for t in row if t not in (PAD, EOS)] for row in batch.tgt_out]
+    ctc = torch.nn.functional.ctc_loss(log_probs.transpose(0, 1), torch.tensor(sum(captions, [])),
+                                       torch.full((3,), log_probs.shape[1]), torch.tensor([len(c) for c in captions]),
+                                       blank=PAD, reduction="sum", zero_infinity=True)  # too long for w: 0
+    cross_entropy = summed_cross_entropy(out.logits, batch.tgt_out)
+    assert float(logged) == pytest.approx(float(cross_entropy), rel=1e-5) and float(ctc) > 0
+    assert float(objective) == pytest.approx(0.75 * float(cross_entropy) + 0.25 * float(ctc), rel=1e-5)
+    with pytest.raises(ConfigError, match="train.ctc_weight = 0.5 reads the encoder's positions as a line"):
+        load_config(trained / "config.yaml", ["train.ctc_weight=0.5"])
+
+
 def test_tensorboard_gets_the_captions_and_where_each_piece_looked(trained):
     import torch
 

@@ -79,6 +79,10 @@ class CaptionTrainConfig(LoopConfig):
     # Before each validation the CNN's batch-norm statistics are recomputed over this many training
     # images (a fixed set): torch's running averages lag the weights. 0: keep torch's.
     batch_norm_images: int = field(default=1024, metadata=value_range(0))
+    # Joint CTC-attention (Kim, Hori & Watanabe 2017): the objective is (1 - w) x cross-entropy + w x the
+    # CTC loss of the caption over the encoder's line of positions (image.columns), which teaches a
+    # left-to-right alignment sooner than attention alone. 0: off.
+    ctc_weight: float = field(default=0.0, metadata=value_range(0.0, 1.0, below=True))
 
 
 def _caption_decode() -> DecodeConfig:
@@ -121,6 +125,9 @@ class CaptionConfig:
         if self.image.encoder == "scratch" and self.image.fine_tune:
             raise ConfigError("config: image.fine_tune trains a pretrained encoder's weights; image.encoder = 'scratch' "
                               "trains all of its own")
+        if self.train.ctc_weight and not self.image.columns:
+            raise ConfigError(f"config: train.ctc_weight = {self.train.ctc_weight} reads the encoder's positions as "
+                              "a line, left to right; set image.columns: true")
         model = self.model
         if self.train.attention_coverage and model.variant not in ("rnnsearch", "luong"):
             raise ConfigError(f"config: train.attention_coverage regularises attention; model.variant = "

@@ -12,9 +12,11 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from nmt.batching import TokenArray, make_batches
@@ -26,7 +28,13 @@ from nmt.data import read_lines
 from nmt.device import evaluating
 from nmt.distributed import Cluster
 from nmt.metrics import corpus_scores
-from nmt.models.image_encoder import ConvEncoder, PretrainedEncoder, build_image_model, recompute_batch_norm
+from nmt.models.image_encoder import (
+    ConvEncoder,
+    PretrainedEncoder,
+    build_image_model,
+    recompute_batch_norm,
+    with_ctc_head,
+)
 from nmt.models.seq2seq import Seq2Seq
 from nmt.search import TranslationModel, generate
 from nmt.specials import PAD
@@ -77,7 +85,21 @@ def build_captioner(cfg: CaptionConfig, vocab_size: int, *, pretrained: bool = T
                                     num_layers=model.encoder_layers, dropout=model.dropout, fine_tune=image.fine_tune,
                                     blank=image.blank, pretrained=pretrained, rows=image.row_encoder,
                                     column_height=column_height)
+    if cfg.train.ctc_weight:
+        with_ctc_head(encoder, vocab_size)
     return build_image_model(model, encoder, vocab_size)
+
+
+def ctc_loss(encoder: ConvEncoder | PretrainedEncoder, tgt_out: torch.Tensor) -> torch.Tensor:
+    """The summed CTC loss of each caption (tgt_out's pieces before EOS) over the positions its image's
+    encoder just read (their `ctc_logits`), PAD the blank; a caption longer than its positions allow
+    adds nothing (zero_infinity)."""
+    logits, encoder.ctc_logits = encoder.ctc_logits, None  # (B, S, V); not kept past this update
+    assert logits is not None, "a training pass of an encoder with a CTC head comes first"
+    lengths = (tgt_out != PAD).sum(1) - 1  # without EOS
+    positions = torch.full((logits.shape[0],), logits.shape[1], dtype=torch.long, device=logits.device)
+    log_probs = logits.float().log_softmax(-1).transpose(0, 1)  # (S, B, V)
+    return F.ctc_loss(log_probs, tgt_out, positions, lengths, blank=PAD, reduction="sum", zero_infinity=True)
 
 
 def grid(cfg: CaptionConfig) -> tuple[int, int]:
@@ -183,12 +205,17 @@ class CaptionTask(NoTaskState):
         batch = batch.to(self.device)
         out = model(batch.src, batch.src_lengths, batch.tgt_in)
         loss = summed_cross_entropy(out.logits, batch.tgt_out, label_smoothing=label_smoothing)
+        objective = loss
+        weight = self.cfg.train.ctc_weight
+        if weight:
+            encoder: Any = getattr(model, "module", model).encoder  # under DDP, the model it wraps
+            objective = (1.0 - weight) * loss + weight * ctc_loss(encoder, batch.tgt_out)
         coverage = self.cfg.train.attention_coverage
         if coverage and out.attention is not None:
             real = (batch.tgt_out != PAD)[:, :, None]  # (B, T, 1)
             received = (out.attention.float() * real).sum(1)  # (B, T, S) -> (B, S): all steps' attention
-            return Regularised(loss + coverage * (1.0 - received).pow(2).sum(), loss)
-        return loss
+            objective = objective + coverage * (1.0 - received).pow(2).sum()
+        return Regularised(objective, loss) if objective is not loss else loss
 
     @torch.no_grad()
     def _dev_loss(self) -> tuple[float, float]:

@@ -92,6 +92,8 @@ class ConvEncoder(nn.Module):
         self.blank = blank
         self.columns = columns(hidden_size, column_height)
         self.rows = RowEncoder(hidden_size) if rows else None
+        self.ctc: nn.Linear | None = None  # set by with_ctc_head
+        self.ctc_logits: torch.Tensor | None = None
         layers: list[nn.Module] = []
         size_in = channels
         for block in range(blocks):
@@ -115,7 +117,7 @@ class ConvEncoder(nn.Module):
         if self.blank:
             pixels = torch.zeros_like(pixels)
         grid = self.cnn(pixels)  # (B, D, h, w)
-        return read_grid(grid, self.columns, self.rows, self.num_layers, self.dropout)
+        return read_grid(self, grid)
 
 
 def columns(size: int, height: int) -> nn.Module | None:
@@ -126,10 +128,20 @@ def columns(size: int, height: int) -> nn.Module | None:
     return nn.Conv2d(size, size, (height, 1)) if height else None
 
 
-def read_grid(grid: torch.Tensor, columns: nn.Module | None, rows: nn.Module | None, num_layers: int,
-              dropout: nn.Module) -> EncoderOutput:
-    grid = columns(grid) if columns is not None else grid  # (B, D, 1, w)
-    return grid_annotations(rows(grid) if rows is not None else grid, num_layers, dropout)
+def read_grid(encoder: ConvEncoder | PretrainedEncoder, grid: torch.Tensor) -> EncoderOutput:
+    """An encoder's (B, D, h, w) grid through its columns and row encoder to annotations; in training with
+    a CTC head, each position's logits over the caption pieces are kept for the loss (`ctc_logits`)."""
+    grid = encoder.columns(grid) if encoder.columns is not None else grid  # (B, D, 1, w)
+    out = grid_annotations(encoder.rows(grid) if encoder.rows is not None else grid, encoder.num_layers, encoder.dropout)
+    encoder.ctc_logits = encoder.ctc(out.states) if encoder.ctc is not None and encoder.training else None
+    return out
+
+
+def with_ctc_head(encoder: ConvEncoder | PretrainedEncoder, vocab_size: int) -> None:
+    """Joint CTC-attention (Kim, Hori & Watanabe 2017): a linear map from each annotation to the caption
+    pieces (PAD the blank), whose CTC loss over the line of positions teaches the encoder a left-to-right
+    alignment sooner than the attention's gradient does. Training reads `ctc_logits`; search never."""
+    encoder.ctc = nn.Linear(encoder.hidden_size, vocab_size)
 
 
 def grid_annotations(grid: torch.Tensor, num_layers: int, dropout: nn.Module) -> EncoderOutput:
@@ -162,6 +174,8 @@ class PretrainedEncoder(nn.Module):
         self.project = nn.Conv2d(EfficientNetLite0.channels(stride), hidden_size, 1)
         self.columns = columns(hidden_size, column_height)
         self.rows = RowEncoder(hidden_size) if rows else None
+        self.ctc: nn.Linear | None = None  # set by with_ctc_head
+        self.ctc_logits: torch.Tensor | None = None
         self.hidden_size, self.num_layers = hidden_size, num_layers
         self.dropout = nn.Dropout(dropout)
 
@@ -185,7 +199,7 @@ class PretrainedEncoder(nn.Module):
 
     def forward(self, src: torch.Tensor, lengths: torch.Tensor | None = None) -> EncoderOutput:
         grid = self.backbone_grid(src) if src.dtype == torch.uint8 else src.permute(0, 3, 1, 2).float()
-        return read_grid(self.project(grid), self.columns, self.rows, self.num_layers, self.dropout)
+        return read_grid(self, self.project(grid))
 
 
 
