@@ -138,9 +138,21 @@ class LineTranslator:
             required = [[piece for piece in self.tokenizer.encode_tgt(list(constraints[i])) if piece] for i in real]
         for index, hyps in zip(real, self.translate_ids([ids[i] for i in real], chosen, required)):
             texts = self.tokenizer.decode_tgt([h.tokens for h in hyps])
+            if prefixes is not None and starts is not None and prefixes[index]:
+                texts = [self._after_prefix(prefixes[index], len(starts[index]), h.tokens) for h in hyps]
             output[index] = [Translation(t, h.score, h.tokens, h.attention, ids[index], h.token_scores,
                                          getattr(h, "constraints_met", None)) for t, h in zip(texts, hyps)]
         return output
+
+    def _after_prefix(self, prefix: str, given: int, tokens: Sequence[int]) -> str:
+        """The prefix exactly as the user typed it, then the text of the pieces the search added: a
+        character the target vocabulary lacks (`côte`) would otherwise come back as ⁇."""
+        rest = list(tokens[given:])
+        if not rest:
+            return prefix
+        text = self.tokenizer.decode_tgt([rest])[0]
+        starts_word = self.tokenizer.tgt.id_to_piece(int(rest[0])).startswith("\u2581")
+        return prefix + (" " if starts_word and text and not prefix.endswith(" ") else "") + text
 
     def _tagged(self, result: list[Translation], spans: list) -> list[Translation]:
         """Each hypothesis's text with the line's tags put back (at its end where there is no attention)."""

@@ -60,14 +60,14 @@ def test_the_exported_runtime_continues_prefixes_as_torch_does(tmp_path):
 
 def test_nmt_translate_takes_a_prefix_file(model_dir, tmp_path):
     (tmp_path / "in.de").write_text("haus katze .\nhund .\nbaum .\n", encoding="utf-8")
-    (tmp_path / "start.en").write_text("house cat\n\ntree tree tree\n", encoding="utf-8")
+    (tmp_path / "start.en").write_text("house cat\n\ntree côte\n", encoding="utf-8")  # ô: not in the vocabulary
 
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "nmt.cli.translate", "--model", str(model_dir), "-i",
                                str(tmp_path / "in.de"), "--quiet", *args], capture_output=True, text=True, timeout=300)
 
     lines = run("--prefix", str(tmp_path / "start.en")).stdout.splitlines()
-    assert lines[0].startswith("house cat") and lines[2].startswith("tree tree tree")
+    assert lines[0].startswith("house cat") and lines[2].startswith("tree côte")  # as typed, not "tree c ⁇ te"
     assert lines[1] == run().stdout.splitlines()[1]  # an empty prefix: translated freely
     (tmp_path / "short.en").write_text("house\n", encoding="utf-8")
     short = run("--prefix", str(tmp_path / "short.en"))
