@@ -166,10 +166,11 @@ def _enclosed(text: str) -> dict[tuple[str, int], list[str]]:
 
 def well_formed(source: str, output: str) -> bool:
     """Every tag of the source once in the output, and every pair closed after it opened, nested."""
-    if sorted(m.group(0) for m in TAG.finditer(source)) != sorted(m.group(0) for m in TAG.finditer(output)):
+    given = list(TAG.finditer(source))
+    if sorted(m.group(0) for m in given) != sorted(m.group(0) for m in TAG.finditer(output)):
         return False
-    opened = {m.group(2) for m in TAG.finditer(source) if not m.group(1) and not m.group(4)}
-    closed = {m.group(2) for m in TAG.finditer(source) if m.group(1)}
+    opened = {m.group(2) for m in given if not m.group(1) and not m.group(4)}
+    closed = {m.group(2) for m in given if m.group(1)}
     stack: list[str] = []
     for match in TAG.finditer(output):
         closing, name, lone = match.group(1), match.group(2), match.group(4)

@@ -174,8 +174,8 @@ async def translate(body: TranslateRequest, request: Request) -> dict:
             pattern = keep_pattern(body.keep, "keep:")
         except ValueError as err:
             raise RequestError(422, str(err)) from None
-        kept = with_kept_words(pattern, lines, [line.required for line in paired], tags=body.tags) or []
-        paired = [line._replace(required=tuple(words)) for line, words in zip(paired, kept)]
+        kept = with_kept_words(pattern, lines, [line.required for line in paired], tags=body.tags)
+        paired = [line._replace(required=tuple(words)) for line, words in zip(paired, kept or [])]
     return {"model": chosen.model, "translations": await _submit(request, chosen, paired)}
 
 

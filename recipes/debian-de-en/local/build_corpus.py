@@ -22,7 +22,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parents[1] / "lib"))  # the Ding reader, shared with the Ding recipe
 
 from extract_ding import extract_pairs  # noqa: E402
-from sources import description_pairs, libreoffice_help_pairs, libreoffice_help_tagged, ui_pairs  # noqa: E402
+from sources import description_pairs, libreoffice_help_pairs, ui_pairs  # noqa: E402
 
 SPLITS = ("train", "dev", "test")
 
@@ -65,11 +65,12 @@ def write_splits(splits: dict[str, list], out: Path) -> None:
             temporary.replace(out / f"{split}.{suffix}")
 
 
-def write_tagged(help_root: Path, test: list, out: Path) -> int:
-    """The test split's LibreOffice help pairs whose two sides carry the same inline tags, tagged."""
+def write_tagged(marked: list, test: list, out: Path) -> int:
+    """The test split's LibreOffice help pairs whose two sides carry the same inline tags, tagged
+    (`marked`: what libreoffice_help_pairs collected while the corpus was read)."""
     wanted = {(de, en) for de, en, origin in test if origin == "libreoffice-help"}
     rows, seen = [], set()
-    for plain, tagged in libreoffice_help_tagged(help_root / "en-US", help_root / "de"):
+    for plain, tagged in marked:
         if plain in wanted and tagged not in seen:
             seen.add(tagged)
             rows.append(tagged)
@@ -108,15 +109,16 @@ def main() -> None:
 
     with ding.open(encoding="utf-8") as handle:
         ding_pairs = extract_pairs(handle)
+    marked: list = []  # the help pairs with inline markup, collected as the help pages are read
     sources = {
         "ding": ding_pairs,
-        "libreoffice-help": libreoffice_help_pairs(help_root / "en-US", help_root / "de"),
+        "libreoffice-help": libreoffice_help_pairs(help_root / "en-US", help_root / "de", marked),
         "package-descriptions": description_pairs(translation_en[0], translation_de[0]),
         "libreoffice-ui": ui_pairs(catalogues),
     }
     splits, counts = assemble(sources, args.held_out)
     write_splits(splits, args.out)
-    tagged = write_tagged(help_root, splits["test"], args.out)
+    tagged = write_tagged(marked, splits["test"], args.out)
     print(format_counts(counts))
     print(f"data: {tagged:,} test pairs with inline tags in {args.out}/test.tagged.{{de,en}}")
     print(f"data: {sum(len(rows) for rows in splits.values()):,} pairs in {args.out}")

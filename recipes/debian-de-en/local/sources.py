@@ -130,21 +130,37 @@ def _page_pairs(en_root: Path, de_root: Path, page: type[_HelpPage]) -> Iterator
                 yield en_page, de_page, key
 
 
-def libreoffice_help_pairs(en_root: Path, de_root: Path) -> Iterator[Pair]:
-    """Pages at the same relative path in both languages, paired by element id."""
-    for en_page, de_page, key in _page_pairs(en_root, de_root, _HelpPage):
+def libreoffice_help_pairs(en_root: Path, de_root: Path, tagged: list | None = None) -> Iterator[Pair]:
+    """Pages at the same relative path in both languages, paired by element id. With `tagged` (a list),
+    the same reading also appends each pair that has inline markup, as libreoffice_help_tagged gives
+    it: the pages are parsed once for both."""
+    page = _HelpPage if tagged is None else _TaggedHelpPage
+    for en_page, de_page, key in _page_pairs(en_root, de_root, page):
+        if tagged is not None and (marked := _marked_pair(en_page, de_page, key)) is not None:
+            tagged.append(marked)
         yield de_page.texts[key], en_page.texts[key]
+
+
+_TAG_NAMES = re.compile(r"<(/?[A-Za-z]+)")
+
+
+def _marked_pair(en_page, de_page, key) -> tuple[Pair, Pair] | None:
+    """((de, en) as text, (de, en) with their inline markup) where both sides carry the same tags (by
+    name, in any order); None otherwise."""
+    de, en = de_page.tagged.get(key, ""), en_page.tagged.get(key, "")
+    tags = sorted(_TAG_NAMES.findall(en))
+    if tags and tags == sorted(_TAG_NAMES.findall(de)):
+        return (de_page.texts[key], en_page.texts[key]), (de, en)
+    return None
 
 
 def libreoffice_help_tagged(en_root: Path, de_root: Path) -> Iterator[tuple[Pair, Pair]]:
     """((de, en) as text, (de, en) with their inline markup) for the blocks whose two sides carry the
-    same tags (by name, in any order): the tag test set of `nmt-translate --tags`."""
-    names = re.compile(r"<(/?[A-Za-z]+)")
-    for en_page, de_page, key in _page_pairs(en_root, de_root, _TaggedHelpPage):
-        de, en = de_page.tagged.get(key, ""), en_page.tagged.get(key, "")
-        tags = sorted(names.findall(en))
-        if tags and tags == sorted(names.findall(de)):
-            yield (de_page.texts[key], en_page.texts[key]), (de, en)
+    same tags: the tag test set of `nmt-translate --tags`."""
+    tagged: list = []
+    for _ in libreoffice_help_pairs(en_root, de_root, tagged):
+        yield from tagged
+        tagged.clear()
 
 
 # -- Debian package descriptions ---------------------------------------------------------
