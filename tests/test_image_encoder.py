@@ -172,3 +172,19 @@ def test_precise_batch_norm_sets_the_statistics_of_todays_weights_and_draws_no_r
     assert torch.allclose(first_norm.running_var, halves, atol=1e-4)
     frozen = PretrainedEncoder(hidden_size=8, stride=32, num_layers=1, dropout=0.0, pretrained=False)
     assert recompute_batch_norm(frozen, [torch.zeros(1, 32, 32, 3, dtype=torch.uint8)]) == 0  # ImageNet's kept
+
+
+@pytest.mark.parametrize("block_convs, sees", [(1, False), (2, True)])
+def test_two_convolutions_a_block_see_farther(block_convs: int, sees: bool):
+    """A cell of one block's grid reads pixels 0..2 with one 3x3 convolution before the pooling and 0..3
+    with two (image.block_convs): pixel (3, 3) moves cell (0, 0) only then."""
+    torch.manual_seed(0)
+    encoder = ConvEncoder(channels=3, width=4, hidden_size=10, blocks=1, num_layers=1, dropout=0.0,
+                          block_convs=block_convs).eval()
+    image = images(1)
+    changed = image.clone()
+    changed[0, 3, 3] = 255 - changed[0, 3, 3]
+    with torch.no_grad():
+        cells = [encoder(x).states[0, 0] for x in (image, changed)]
+    assert sum(isinstance(m, torch.nn.Conv2d) for m in encoder.cnn) == block_convs + 1  # and the 1x1
+    assert (not torch.allclose(*cells)) == sees

@@ -37,6 +37,9 @@ class ImageConfig:
     encoder: Literal["scratch", "efficientnet_lite0"] = "scratch"
     cnn_width: int = field(default=32, metadata=value_range(1))  # scratch: channels of the first block (doubling to 4x)
     blocks: int = field(default=3, metadata=value_range(1, 6))  # scratch: each halves the grid: 64 x 64 -> 8 x 8
+    # scratch: 3x3 convolutions in each block before its pooling; 2 (VGG's, Deng et al.'s) sees twice as
+    # far at each scale: a cell of an 8 x 40 grid then reads a whole glyph and its neighbours
+    block_convs: int = field(default=1, metadata=value_range(1, 4))
     stride: Literal[8, 16, 32] = 16  # efficientnet_lite0: the grid's stride (its features of 40, 112 or 320 channels)
     fine_tune: bool = False  # efficientnet_lite0: train its weights too
     # Deng et al. 2017: a bidirectional LSTM along each row of the grid (from a learned start per

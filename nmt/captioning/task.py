@@ -79,7 +79,8 @@ def build_captioner(cfg: CaptionConfig, vocab_size: int, *, pretrained: bool = T
     if image.encoder == "scratch":
         encoder = ConvEncoder(channels=image.channels, width=image.cnn_width, hidden_size=model.encoder_hidden,
                               blocks=image.blocks, num_layers=model.encoder_layers, dropout=model.dropout,
-                              blank=image.blank, rows=image.row_encoder, column_height=column_height)
+                              blank=image.blank, rows=image.row_encoder, column_height=column_height,
+                              block_convs=image.block_convs)
     else:
         encoder = PretrainedEncoder(hidden_size=model.encoder_hidden, stride=image.stride,
                                     num_layers=model.encoder_layers, dropout=model.dropout, fine_tune=image.fine_tune,

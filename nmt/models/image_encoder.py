@@ -77,13 +77,14 @@ def recompute_batch_norm(encoder: nn.Module, batches: Iterable[torch.Tensor]) ->
 
 
 class ConvEncoder(nn.Module):
-    """`blocks` of 3x3 convolution, batch norm, ReLU and 2x2 max pooling (each halves the grid), then a
-    1x1 convolution to `hidden_size`: a 64 x 64 image and 3 blocks give an 8 x 8 grid of 64 positions."""
+    """`blocks` of `block_convs` 3x3 convolutions (each with batch norm and ReLU) and 2x2 max pooling (each
+    block halves the grid), then a 1x1 convolution to `hidden_size`: a 64 x 64 image and 3 blocks give an
+    8 x 8 grid of 64 positions."""
 
     directions = 1  # the decoders' view: a one-way encoder whose final state is the mean annotation
 
     def __init__(self, *, channels: int, width: int, hidden_size: int, blocks: int, num_layers: int, dropout: float,
-                 blank: bool = False, rows: bool = False, column_height: int = 0):
+                 blank: bool = False, rows: bool = False, column_height: int = 0, block_convs: int = 1):
         """`blank`: every image is read as the same grey one, so the decoder learns the captions alone
         (the language-only baseline: what a captioner scores when it ignores the picture). `rows`: a
         RowEncoder over the grid. `column_height`: the grid's height, for each of its columns to become
@@ -98,9 +99,11 @@ class ConvEncoder(nn.Module):
         size_in = channels
         for block in range(blocks):
             size_out = width * 2 ** min(block, 2)  # 32, 64, 128, 128, ...
-            layers += [nn.Conv2d(size_in, size_out, 3, padding=1, bias=False), nn.BatchNorm2d(size_out),
-                       nn.ReLU(inplace=True), nn.MaxPool2d(2)]
-            size_in = size_out
+            for _ in range(block_convs):
+                layers += [nn.Conv2d(size_in, size_out, 3, padding=1, bias=False), nn.BatchNorm2d(size_out),
+                           nn.ReLU(inplace=True)]
+                size_in = size_out
+            layers.append(nn.MaxPool2d(2))
         layers.append(nn.Conv2d(size_in, hidden_size, 1))
         self.cnn = nn.Sequential(*layers)
         self.hidden_size, self.num_layers = hidden_size, num_layers
