@@ -100,10 +100,10 @@ class Translator(LineTranslator):
                 real = batch.tgt_out != PAD  # the output layer runs at these positions only
                 wanted = batch.tgt_out[real]
                 for member in members:
-                    features, weights = member.teacher_forced(batch.src, batch.src_lengths, batch.tgt_in)
+                    features, weights = member.teacher_forced(batch.src, batch.src_lengths, batch.tgt_in, drop_finished=True)
                     logits = member.output(features[real]).float()  # (real positions, V)
-                    # log p(y) = logit_y - logsumexp(logits): no table of log-probabilities
-                    scores = logits.gather(1, wanted[:, None])[:, 0] - logits.logsumexp(dim=-1)
+                    # one fused log-softmax: logsumexp's steps each write a (positions, V) table
+                    scores = logits.log_softmax(dim=-1).gather(1, wanted[:, None])[:, 0]
                     if member.never_output.numel():  # as its step: normalised over all, then forbidden
                         scores = scores.masked_fill(torch.isin(wanted, member.never_output), float("-inf"))
                     grid = torch.zeros_like(batch.tgt_out, dtype=scores.dtype).masked_scatter(real, scores)

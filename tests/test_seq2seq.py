@@ -313,3 +313,27 @@ def test_int8_reaches_the_tied_output_layer_and_keeps_the_step_close():
             steps.append(net.step(torch.tensor([2, 2]), net.init_state(memory), memory)[0])
     assert 0 < (steps[0] - steps[1]).abs().max() < 0.05  # int8 rounding: different, close
     assert type(model.output).__name__ == "TiedOutput"  # the float model is left as it was
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_leaving_out_finished_rows_changes_no_real_position(name):
+    """teacher_forced(drop_finished=True), forced decoding's path: a stepwise decoder computes each step
+    for the rows whose target goes on only (fewer rows than the batch from the first row that ends),
+    and every real position's features and attention are the full batch's; a padded position looks nowhere."""
+    model = make(name, "lstm")
+    batch, _, _ = mixed_batch()  # targets of 4, 6, 2 and 5 pieces (+ BOS): rows end at different steps
+    rows_seen: list[int] = []
+    advance = getattr(model.decoder, "_advance", None)
+    if advance is not None:
+        model.decoder._advance = lambda step_input, *rest: rows_seen.append(step_input.shape[0]) or advance(step_input, *rest)
+    with torch.no_grad():
+        full, full_attention = model.teacher_forced(batch.src, batch.src_lengths, batch.tgt_in)
+        dropped, dropped_attention = model.teacher_forced(batch.src, batch.src_lengths, batch.tgt_in, drop_finished=True)
+    real = batch.tgt_in != PAD
+    torch.testing.assert_close(dropped[real], full[real])
+    if full_attention is not None:
+        torch.testing.assert_close(dropped_attention[real], full_attention[real])
+    if model.decoder.stepwise:
+        assert (dropped_attention[~real] == 0).all()
+        steps = batch.tgt_in.shape[1]
+        assert rows_seen[-steps:] == [int((real[:, t]).sum()) for t in range(steps)] == [4, 4, 4, 3, 3, 2, 1]

@@ -10,7 +10,7 @@ output layer runs once over all steps after the loop.
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Literal, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +21,7 @@ from nmt.models.attention import AdditiveAttention, MultiplicativeAttention
 from nmt.models.cells import Cell, StackedCell
 from nmt.models.decoder import InitialState, Maxout, encoder_shape, float_bias, float_weight, stepped_rnn_arguments
 from nmt.models.encoder import Encoder, EncoderOutput, make_rnn
-from nmt.models.state import DecoderState, Memory, new_state, state_from_memory
+from nmt.models.state import DecoderState, Memory, new_state, run_steps, state_from_memory
 
 
 class BahdanauDecoder(nn.Module):
@@ -48,6 +48,7 @@ class BahdanauDecoder(nn.Module):
         self.feature_size = hidden_size // 2
         self.context_from = hidden_size + embed_size  # where c_i starts in the readout's input
         self.shares_memory = True  # a step reads Memory.beams state rows per memory row
+        self.stepwise = True
         self.readout_width = self.readout.linear.out_features
 
     @classmethod
@@ -104,18 +105,12 @@ class BahdanauDecoder(nn.Module):
                        float_bias(self.readout.linear))
         return self.readout.pool(own + read)
 
-    def forward(self, embedded: torch.Tensor, state: DecoderState, memory: Memory):
+    def forward(self, embedded: torch.Tensor, state: DecoderState, memory: Memory, running: Sequence[int] | None = None):
         # (B, T, G) computed outside the loop; unbind, not [:, t]: a slice's backward would
         # write a full-size zero gradient at every step.
         projected = self.rnn.project_embeddings(embedded).unbind(1)
-        outputs, reads, weights = [], [], []
-        for step_input in projected:
-            output, read, weight, state = self._advance(step_input, state, memory)
-            outputs.append(output)
-            reads.append(read)
-            weights.append(weight)
-        stack = lambda xs: torch.stack(xs, dim=1)  # noqa: E731  T x (B, ...) -> (B, T, ...)
-        return self._read_out(stack(outputs), embedded, stack(reads), memory), stack(weights)
+        outputs, reads, weights = run_steps(self._advance, projected, state, memory, running)
+        return self._read_out(outputs, embedded, reads, memory), weights
 
     def step(self, embedded: torch.Tensor, state: DecoderState, memory: Memory):
         output, read, weights, state = self._advance(self.rnn.project_embeddings(embedded), state, memory)
@@ -144,6 +139,7 @@ class LuongDecoder(nn.Module):
         self.attention = MultiplicativeAttention(score=score, query_size=hidden_size, key_size=context_size)
         self.combine = nn.Linear(context_size + hidden_size, hidden_size, bias=False)  # W_c
         self.shares_memory = True  # a step reads Memory.beams state rows per memory row
+        self.stepwise = input_feeding  # without it, one fused RNN call
         self.initial = InitialState(cell=cell, encoder_hidden=encoder_hidden, encoder_layers=encoder_layers,
                                     encoder_directions=encoder_directions, hidden_size=hidden_size, num_layers=num_layers)
         self.feature_size = hidden_size
@@ -178,18 +174,14 @@ class LuongDecoder(nn.Module):
         attentional, weights = self._attend(output, memory)
         return attentional, weights, DecoderState(hidden, cell, attentional)
 
-    def forward(self, embedded: torch.Tensor, state: DecoderState, memory: Memory):
+    def forward(self, embedded: torch.Tensor, state: DecoderState, memory: Memory, running: Sequence[int] | None = None):
         if not self.input_feeding:
             outputs, _ = self.rnn(embedded, state.rnn_state)  # (B, T, H), one fused call
             return self._attend(outputs, memory)  # all T queries in one batched matmul
         assert isinstance(self.rnn, StackedCell)
         projected = self.rnn.project_embeddings(embedded).unbind(1)  # T x (B, G), outside the loop
-        features, weights = [], []
-        for step_input in projected:
-            attentional, weight, state = self._advance(step_input, state, memory)
-            features.append(attentional)
-            weights.append(weight)
-        return torch.stack(features, dim=1), torch.stack(weights, dim=1)
+        features, weights = run_steps(self._advance, projected, state, memory, running)
+        return features, weights
 
     def step(self, embedded: torch.Tensor, state: DecoderState, memory: Memory):
         if isinstance(self.rnn, StackedCell):  # input feeding

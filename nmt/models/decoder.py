@@ -7,7 +7,7 @@ built by its `from_config`; the attentional decoders live in `attentional.py`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -129,6 +129,7 @@ class PlainDecoder(nn.Module):
         self.initial = InitialState(cell=cell, encoder_hidden=encoder_hidden, encoder_layers=encoder_layers,
                                     encoder_directions=encoder_directions, hidden_size=hidden_size, num_layers=num_layers)
         self.feature_size = hidden_size
+        self.stepwise = False  # one fused call
 
     @classmethod
     def from_config(cls, cfg: ModelConfig, encoder: Encoder) -> PlainDecoder:
@@ -141,7 +142,7 @@ class PlainDecoder(nn.Module):
     def init_state(self, memory: Memory) -> DecoderState:
         return state_from_memory(memory)
 
-    def forward(self, embedded: torch.Tensor, state: DecoderState, memory: Memory):
+    def forward(self, embedded: torch.Tensor, state: DecoderState, memory: Memory, running: Sequence[int] | None = None):
         outputs, _ = self.rnn(embedded, state.rnn_state)  # one fused call over all T steps
         return outputs, None
 
@@ -165,6 +166,7 @@ class ContextDecoder(nn.Module):
         self.rnn = make_rnn(cell, embed_size + hidden_size, hidden_size, num_layers, dropout=dropout)
         self.readout = Maxout(hidden_size + embed_size + hidden_size, hidden_size // 2)
         self.feature_size = hidden_size // 2
+        self.stepwise = False  # one fused call
 
     @classmethod
     def from_config(cls, cfg: ModelConfig, encoder: Encoder) -> ContextDecoder:
@@ -179,7 +181,7 @@ class ContextDecoder(nn.Module):
     def init_state(self, memory: Memory) -> DecoderState:
         return state_from_memory(memory)
 
-    def forward(self, embedded: torch.Tensor, state: DecoderState, memory: Memory):
+    def forward(self, embedded: torch.Tensor, state: DecoderState, memory: Memory, running: Sequence[int] | None = None):
         assert memory.summary is not None
         summary = memory.summary[:, None, :].expand(-1, embedded.shape[1], -1)  # (B, C) -> (B, T, C)
         outputs, _ = self.rnn(torch.cat([embedded, summary], dim=-1), state.rnn_state)

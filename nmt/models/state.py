@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Callable, Protocol, Sequence, TypeVar
 
 import torch
+import torch.nn.functional as F
 
 from nmt.models.encoder import EncoderOutput
 
@@ -36,6 +37,14 @@ class RowSelectable:
                 changes[item.name] = tensor.index_select(item.metadata.get("batch_dim", 0), index)
         replaced: Rows = dataclasses.replace(fields, **changes)
         return replaced
+
+    def first(self: Rows, rows: int) -> Rows:
+        """The first `rows` rows of every tensor field: views, nothing copied."""
+        fields: Any = self
+        changes = {item.name: getattr(self, item.name).narrow(item.metadata.get("batch_dim", 0), 0, rows)
+                   for item in dataclasses.fields(fields) if isinstance(getattr(self, item.name), torch.Tensor)}
+        narrowed: Rows = dataclasses.replace(fields, **changes)
+        return narrowed
 
 
 @dataclass
@@ -91,23 +100,45 @@ def new_state(rnn_state, feed: torch.Tensor | None = None) -> DecoderState:
     return DecoderState(hidden, cell, feed)
 
 
+def run_steps(advance: Callable[..., tuple], inputs: Sequence[torch.Tensor], state: DecoderState, memory: Memory,
+              running: Sequence[int] | None = None) -> list[torch.Tensor]:
+    """A stepwise decoder's teacher-forced loop: `advance(step_input, state, memory)` returns outputs
+    (rows, ...) and the next state last; each output comes back stacked over the steps (B, T, ...).
+    `running` (rows sorted longest target first): how many rows still have a target at each step;
+    a step then computes only those, as search leaves finished sentences out, and the finished rows'
+    outputs are zeros (their positions are padding, which no loss or score reads)."""
+    rows = inputs[0].shape[0]
+    steps: list[list[torch.Tensor]] = []
+    for t, step_input in enumerate(inputs):
+        active = rows if running is None else running[t]
+        if active < state.hidden.shape[1]:  # rows only end: slice once for each that does
+            state, memory = state.first(active), memory.first(active)
+        *outputs, state = advance(step_input[:active], state, memory)
+        steps.append([F.pad(out, (0, 0, 0, rows - active)) if active < rows else out for out in outputs])
+    return [torch.stack(outputs, dim=1) for outputs in zip(*steps)]
+
+
 class Decoder(Protocol):
     """What Seq2Seq needs of a decoder. `forward` is the teacher-forced training path and must
     equal a loop over `step` (tests/test_seq2seq.py checks every variant and cell)."""
 
     feature_size: int  # F, what the output layer reads
+    # forward loops over time (run_steps), so it can leave out rows whose target has ended (`running`);
+    # False for a fused RNN call, which runs every row to the end
+    stepwise: bool
 
     def make_memory(self, encoded: EncoderOutput) -> Memory:
         """Once per sentence: what every step reads (keys projected here, outside any loop)."""
 
     def init_state(self, memory: Memory) -> DecoderState: ...
 
-    def __call__(self, embedded: torch.Tensor, state: DecoderState,
-                 memory: Memory) -> tuple[torch.Tensor, torch.Tensor | None]: ...  # nn.Module runs forward
+    def __call__(self, embedded: torch.Tensor, state: DecoderState, memory: Memory,
+                 running: Sequence[int] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]: ...  # forward
 
-    def forward(self, embedded: torch.Tensor, state: DecoderState,
-                memory: Memory) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """embedded (B, T, E) -> features (B, T, F), attention (B, T, S) or None."""
+    def forward(self, embedded: torch.Tensor, state: DecoderState, memory: Memory,
+                running: Sequence[int] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """embedded (B, T, E) -> features (B, T, F), attention (B, T, S) or None. `running`: see run_steps
+        (a stepwise decoder only)."""
 
     def step(self, embedded: torch.Tensor, state: DecoderState,
              memory: Memory) -> tuple[torch.Tensor, DecoderState, torch.Tensor | None]:
