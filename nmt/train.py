@@ -70,7 +70,10 @@ class Trainer:
         if self.cluster.rank:
             torch.manual_seed(loop.seed + self.cluster.rank)  # dropout masks of its own (rank 0 keeps the seed)
         self.train_model = self._data_parallel()
-        self.optimizer = build_optimizer(self.model.parameters(), loop)
+        # A task may give parameter groups with learning rates of their own (a pretrained image
+        # encoder fine-tuned slower than the decoder learns); the schedule scales each group's alike.
+        groups = getattr(task, "parameter_groups", None)
+        self.optimizer = build_optimizer(groups() if groups else self.model.parameters(), loop)
         self.schedule = Schedule(self.optimizer, loop, higher_is_better=self.higher_is_better)
         self.scaler = torch.amp.GradScaler("cuda", enabled=loop.precision == "fp16")
         self.progress = Progress()

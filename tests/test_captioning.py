@@ -269,3 +269,26 @@ def test_init_from_starts_a_captioner_from_a_trained_one_with_its_vocabulary(tra
     changed = run_cli("nmt.cli.train", "--config", str(trained.parent / "run.yaml"), "--quiet", "--init-from",
                       str(trained), "--set", f"exp_dir={tmp_path / 'wider'}", "--set", "model.decoder_hidden=48")
     assert changed.returncode != 0 and "that model differs from this config's" in changed.stderr
+
+
+def test_a_fine_tuned_backbone_learns_at_its_fraction_of_the_rate(trained, tmp_path):
+    """image.backbone_lr: the Trainer's optimizer holds EfficientNet's weights in a group of their own at
+    that fraction of train.lr, the schedule keeping the ratio; every other weight learns at train.lr."""
+    import torch
+
+    from nmt.captioning.task import CaptionTask
+    from nmt.distributed import Cluster
+    from nmt.train import Trainer
+
+    cfg = load_config(trained / "config.yaml", [f"exp_dir={trained}", "image.encoder=efficientnet_lite0",
+                                                "image.fine_tune=true", "image.backbone_lr=0.1"])
+    task = CaptionTask(cfg, device=torch.device("cpu"), cluster=Cluster())
+    trainer = Trainer(task, cfg.train, exp_dir=tmp_path, device=torch.device("cpu"), quiet=True)
+    rest, backbone = trainer.optimizer.param_groups
+    assert {id(p) for p in backbone["params"]} == {id(p) for p in task.model.encoder.backbone.parameters()}
+    assert len(rest["params"]) + len(backbone["params"]) == len(list(task.model.parameters()))
+    for _ in range(3):
+        trainer.schedule.after_update()
+        assert backbone["lr"] == pytest.approx(0.1 * rest["lr"]) and rest["lr"] > 0
+    with pytest.raises(ConfigError, match="image.backbone_lr = 0.1 sets how fast a fine-tuned"):
+        load_config(trained / "config.yaml", ["image.backbone_lr=0.1"])

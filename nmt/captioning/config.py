@@ -42,6 +42,9 @@ class ImageConfig:
     block_convs: int = field(default=1, metadata=value_range(1, 4))
     stride: Literal[8, 16, 32] = 16  # efficientnet_lite0: the grid's stride (its features of 40, 112 or 320 channels)
     fine_tune: bool = False  # efficientnet_lite0: train its weights too
+    # efficientnet_lite0 fine-tuned: its weights learn at this fraction of train.lr (the rest at train.lr),
+    # so the ImageNet features are adapted rather than overwritten in the first updates
+    backbone_lr: float = field(default=1.0, metadata=value_range(0.0, 1.0))
     # Deng et al. 2017: a bidirectional LSTM along each row of the grid (from a learned start per
     # row), so a position also sees its row's context: what reading a formula left to right needs
     row_encoder: bool = False
@@ -125,6 +128,9 @@ class CaptionConfig:
         if self.image.augment and self.image.encoder != "scratch" and not self.image.fine_tune:
             raise ConfigError("config: image.augment redraws training images; a frozen pretrained encoder reads "
                               "their grids computed once (set image.fine_tune: true to augment)")
+        if self.image.backbone_lr != 1.0 and not self.image.fine_tune:
+            raise ConfigError(f"config: image.backbone_lr = {self.image.backbone_lr} sets how fast a fine-tuned "
+                              "pretrained encoder learns; set image.encoder: efficientnet_lite0 and image.fine_tune: true")
         if self.image.encoder == "scratch" and self.image.fine_tune:
             raise ConfigError("config: image.fine_tune trains a pretrained encoder's weights; image.encoder = 'scratch' "
                               "trains all of its own")

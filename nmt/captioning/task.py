@@ -197,6 +197,16 @@ class CaptionTask(NoTaskState):
         self.captioner = Captioner(self.model, self.tokenizer, decode=one_best, positions=self.positions, device=device)
         self.hypotheses: list[str] = []
 
+    def parameter_groups(self) -> list[dict]:
+        """The optimizer's groups: a fine-tuned backbone at image.backbone_lr x train.lr, the rest at train.lr."""
+        backbone = getattr(self.model.encoder, "backbone", None)
+        factor = self.cfg.image.backbone_lr
+        if backbone is None or factor == 1.0:
+            return [{"params": list(self.model.parameters())}]
+        own = {id(p) for p in backbone.parameters()}
+        return [{"params": [p for p in self.model.parameters() if id(p) not in own]},
+                {"params": list(backbone.parameters()), "lr": self.cfg.train.lr * factor}]
+
     def count(self, batch) -> int:
         return batch.n_tgt_tokens
 
