@@ -163,3 +163,25 @@ def test_an_export_scores_given_translations_as_torch_does(exported_dir, tmp_pat
     for a, b in zip(mine, theirs):
         assert a["pieces"] == b["pieces"] and abs(a["score"] - b["score"]) < 1e-3
         assert np.allclose(a["alignment"]["weights"], b["alignment"]["weights"], atol=1e-3)
+
+
+def test_the_exports_topk_graph_picks_what_numpy_picks_and_an_export_without_it_still_searches(tmp_path):
+    """topk.onnx (onnxruntime's TopK, beam search's choice each step) returns numpy's best values, best
+    first, and their columns; an export written before it (no topk.onnx) searches alike with numpy."""
+    from nmt.runtime.search import top_numpy
+
+    model, exported = _export(tmp_path, variant="rnnsearch", cell="lstm")
+    assert exported.topk is not None
+    candidates = np.random.default_rng(0).standard_normal((6, 60)).astype(np.float32)
+    candidates[:, ::7] = -np.inf  # what restrict_eos and a forced prefix leave
+    for count in (1, 4, 10):
+        values, index = exported.top(candidates, count)
+        numpy_values, numpy_index = top_numpy(candidates, count)
+        np.testing.assert_array_equal(values, numpy_values)
+        np.testing.assert_array_equal(index, numpy_index)  # distinct values: the same columns
+    decode = DecodeConfig(beam_size=3, nbest=3, length_penalty=0.6, max_length_a=1.0, max_length_b=4)
+    _, with_graph = _searched(model, exported, decode)
+    (tmp_path / "export" / "topk.onnx").unlink()
+    _, without = _searched(model, ExportedModel(tmp_path / "export", threads=1), decode)
+    assert [[h.tokens for h in hyps] for hyps in with_graph] == [[h.tokens for h in hyps] for hyps in without]
+    assert np.allclose([h.score for hyps in with_graph for h in hyps], [h.score for hyps in without for h in hyps])

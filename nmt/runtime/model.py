@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from nmt.errors import NmtError
+from nmt.runtime.search import top_numpy
 
 FORMAT = 1  # nmt/export.py's manifest layout
 
@@ -52,6 +53,12 @@ class ExportedModel:
         providers = ["CPUExecutionProvider"]
         self.encoder = onnxruntime.InferenceSession(str(self.directory / "encoder.onnx"), options, providers=providers)
         self.stepper = onnxruntime.InferenceSession(str(step_file), options, providers=providers)
+        topk_file = self.directory / "topk.onnx"  # exports before it have none: numpy selects then
+        single = onnxruntime.SessionOptions()
+        single.intra_op_num_threads = single.inter_op_num_threads = 1  # the caller's thread: a pool of its
+        # own would spin against the step's (its steps took twice as long)
+        self.topk = (onnxruntime.InferenceSession(str(topk_file), single, providers=providers)
+                     if topk_file.exists() else None)
         self.manifest = manifest
         # Batch dimension of each tensor, by the step's names for it.
         self.state_dims = {f"state.{name}": dim for name, dim in manifest["state"]}
@@ -77,6 +84,13 @@ class ExportedModel:
         next_state = {f"state.{name[len('next.'):]}": value for name, value in outputs.items() if name.startswith("next.")}
         return outputs["log_probs"], next_state, outputs.get("attention")
 
+    def top(self, candidates: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """The `count` best of each row and their columns, best first: the export's TopK graph, else numpy."""
+        if self.topk is None:
+            return top_numpy(candidates, count)
+        values, index = self.topk.run(None, {"x": candidates, "k": np.array([count], dtype=np.int64)})
+        return values, index
+
     def reorder(self, state: dict[str, np.ndarray], memory: ExportedMemory | None, index: np.ndarray):
         """Keep (and repeat) the batch rows `index` of state and memory; memory None stays None."""
         state = {name: value.take(index, axis=self.state_dims[name]) for name, value in state.items()}
@@ -100,6 +114,9 @@ class ExportedEnsemble:
 
     def init_state(self, memories: list[ExportedMemory]) -> list[dict]:
         return [model.init_state(memory) for model, memory in zip(self.models, memories)]
+
+    def top(self, candidates: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.models[0].top(candidates, count)
 
     def step(self, tokens: np.ndarray, states: list[dict], memories: list[ExportedMemory]):
         outputs = [model.step(tokens, state, memory) for model, state, memory in zip(self.models, states, memories)]

@@ -100,8 +100,9 @@ def length_normalizer(length: int, length_penalty: float) -> float:
     return ((5.0 + length) / 6.0) ** length_penalty
 
 
-def _top(candidates: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """The `count` best scores of each row and their columns, best first (torch.topk's result)."""
+def top_numpy(candidates: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The `count` best scores of each row and their columns, best first (torch.topk's result): for
+    exports written before they carried a TopK graph (nmt/export.py's topk.onnx), 25x slower."""
     index = np.argpartition(-candidates, count - 1, axis=1)[:, :count]
     scores = np.take_along_axis(candidates, index, axis=1)
     order = np.argsort(-scores, axis=1, kind="stable")
@@ -136,7 +137,7 @@ def beam_search(model: Any, src: np.ndarray, src_lengths: np.ndarray, *, beam_si
             log_probs = force_prefix(log_probs, step, np.repeat(prefixes[alive], K, axis=0))
         vocab = log_probs.shape[-1]
         candidates = (scores.reshape(n * K, 1) + log_probs).reshape(n, K * vocab)
-        top_scores, top_index = _top(candidates, min(2 * K, K * vocab))
+        top_scores, top_index = model.top(candidates, min(2 * K, K * vocab))
         beam_idx, top_tokens = top_index // vocab, top_index % vocab
         step_scores = np.take_along_axis(log_probs.reshape(n, K * vocab), top_index, axis=1)
         is_eos = top_tokens == EOS
