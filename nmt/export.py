@@ -4,6 +4,8 @@ numpy and sentencepiece alone (no torch):
     DIR/encoder.onnx     src (B, S) int64, src_lengths (B,) -> every memory tensor, then the first state
     DIR/step.onnx        tokens (N,), memory..., state... -> log_probs (N, V), the next state..., attention (N, S)
     DIR/step.int8.onnx   the step with int8 weights (onnxruntime's dynamic quantization), the output layer's too
+    DIR/step.shortlist[.int8].onnx, DIR/shortlist.npz   where the experiment has a shortlist (nmt-shortlist):
+                         the step with a second input, the target ids (P,) its output layer computes
     DIR/topk.onnx        x (N, M) float, k (1,) int64 -> each row's k largest values and their columns, best first:
                          beam search's choice each step (onnxruntime's TopK is ~25x numpy's argpartition)
     DIR/export.json      the tensors' names and batch dimensions, the vocabulary size, what made it
@@ -29,6 +31,7 @@ from torch import nn
 from nmt.errors import NmtError
 from nmt.models import Seq2Seq
 from nmt.models.state import DecoderState, Memory
+from nmt.shortlist import FILE as SHORTLIST_FILE
 from nmt.specials import EOS, PAD
 
 FORMAT = 1  # export.json's layout; the runtime refuses another
@@ -54,15 +57,21 @@ class _EncoderGraph(nn.Module):
 
 
 class _StepGraph(nn.Module):
-    def __init__(self, model: Seq2Seq, memory: list[str], state: list[str], attends: bool):
+    """One decoder step; `restricted`: its second input is the target ids (P,) the output layer computes,
+    and its log-probabilities are over those (a lexical shortlist, nmt/shortlist.py)."""
+
+    def __init__(self, model: Seq2Seq, memory: list[str], state: list[str], attends: bool, restricted: bool = False):
         super().__init__()
-        self.model, self.memory, self.state, self.attends = model, memory, state, attends
+        self.model, self.memory, self.state, self.attends, self.restricted = model, memory, state, attends, restricted
 
     def forward(self, tokens: torch.Tensor, *tensors: torch.Tensor):
+        output = None
+        if self.restricted:
+            output, tensors = self.model.restricted_output(tensors[0]), tensors[1:]  # the rows gathered each step
         memory_fields: dict[str, Any] = dict(zip(self.memory, tensors[: len(self.memory)]))
         state_fields: dict[str, Any] = dict(zip(self.state, tensors[len(self.memory):]))
         memory, state = Memory(**memory_fields), DecoderState(**state_fields)
-        log_probs, state, attention = self.model.step(tokens, state, memory)
+        log_probs, state, attention = self.model.step(tokens, state, memory, output=output)
         outputs = (log_probs,) + tuple(getattr(state, name) for name in self.state)
         return outputs + (attention,) if self.attends else outputs
 
@@ -79,6 +88,7 @@ def export_model(model: Seq2Seq, exp_dir: Path, out: Path, *, src_vocab_size: in
     """Writes the graphs, the manifest and the experiment's config and SentencePiece models into `out`;
     returns the manifest."""
     model = model.cpu().eval()
+    shortlist = (exp_dir / SHORTLIST_FILE).exists()  # nmt-shortlist made one: a step over its pieces too
     src, src_lengths = _example(src_vocab_size)
     with torch.inference_mode():
         memory = model.encode(src, src_lengths)
@@ -112,15 +122,25 @@ def export_model(model: Seq2Seq, exp_dir: Path, out: Path, *, src_vocab_size: in
         step_graph = _StepGraph(model, memory_names, state_names, attends).eval()
         torch.onnx.export(step_graph, step_example, str(out / "step.onnx"), dynamo=False, input_names=step_inputs,
                           output_names=step_outputs, dynamic_axes=step_axes, opset_version=OPSET)
+        if shortlist:
+            pieces = torch.arange(min(6, tgt_vocab_size))  # the specials and two more: any ids would do
+            torch.onnx.export(_StepGraph(model, memory_names, state_names, attends, restricted=True).eval(),
+                              (tokens, pieces) + step_example[1:], str(out / "step.shortlist.onnx"), dynamo=False,
+                              input_names=["tokens", "pieces"] + step_inputs[1:], output_names=step_outputs,
+                              dynamic_axes={**step_axes, "pieces": {0: "pieces"}, "log_probs": {0: "batch", 1: "pieces"}},
+                              opset_version=OPSET)
+            shutil.copyfile(exp_dir / SHORTLIST_FILE, out / SHORTLIST_FILE)
     if int8:
         _quantize(out / "step.onnx", out / "step.int8.onnx")
+        if shortlist:  # the gathered output rows stay float: only the fixed weights are quantized
+            _quantize(out / "step.shortlist.onnx", out / "step.shortlist.int8.onnx")
     (out / "topk.onnx").write_bytes(topk_graph())
     for name in ("config.yaml", "spm.model", "spm.src.model", "spm.tgt.model"):
         if (exp_dir / name).exists():
             shutil.copyfile(exp_dir / name, out / name)
     manifest = {"format": FORMAT, "memory": memory_fields, "state": state_fields, "attention": attends,
                 "src_vocab_size": src_vocab_size, "tgt_vocab_size": tgt_vocab_size,
-                "reverse_source": bool(model.reverse_source), "int8": int8, "opset": OPSET,
+                "reverse_source": bool(model.reverse_source), "int8": int8, "shortlist": shortlist, "opset": OPSET,
                 "torch": torch.__version__, **(describe or {})}
     (out / "export.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest

@@ -117,7 +117,8 @@ def test_an_export_refuses_what_it_cannot_do_in_one_line(exported_dir):
     export = str(exported_dir / "export")
     for options, named in ((["--sample"], "sampling needs the experiment directory"),
                            (["--checkpoint", "last"], "--checkpoint picks an experiment's"),
-                           (["--model", str(exported_dir / "exp")], "not both")):
+                           (["--model", str(exported_dir / "exp")], "not both"),
+                           (["--set", "decode.shortlist=true"], "has no shortlist.npz: make the shortlist")):
         result = _translate("--model", export, *options, stdin="haus .\n")
         assert result.returncode == 2 and named in result.stderr and "Traceback" not in result.stderr
     taken = subprocess.run([sys.executable, "-m", "nmt.cli.export", "--model", str(exported_dir / "exp"), "--out",
@@ -185,3 +186,25 @@ def test_the_exports_topk_graph_picks_what_numpy_picks_and_an_export_without_it_
     _, without = _searched(model, ExportedModel(tmp_path / "export", threads=1), decode)
     assert [[h.tokens for h in hyps] for hyps in with_graph] == [[h.tokens for h in hyps] for hyps in without]
     assert np.allclose([h.score for hyps in with_graph for h in hyps], [h.score for hyps in without for h in hyps])
+
+
+def test_a_shortlisted_export_searches_as_the_shortlisted_torch_model(tmp_path):
+    """An experiment with a shortlist exports a step over given target ids (step.shortlist.onnx): over
+    the same pieces, the numpy search through it finds torch's shortlisted translations and scores."""
+    from nmt.runtime.model import ShortlistedExport
+    from nmt.shortlist import Shortlist, Shortlisted
+
+    table = np.random.default_rng(0).integers(4, 20, size=(20, 3)).astype(np.int32)
+    Shortlist(table, np.array([4, 5], dtype=np.int32)).save(tmp_path)
+    model, exported = _export(tmp_path, variant="rnnsearch", cell="lstm")
+    assert (tmp_path / "export" / "shortlist.npz").exists()
+    pieces = np.array([0, 1, 2, 3, 5, 7, 9, 12, 15, 18])
+    src, lengths = padded(SENTENCES)
+    for decode in (DecodeConfig(method="greedy", max_length_a=1.0, max_length_b=4),
+                   DecodeConfig(beam_size=3, nbest=3, length_penalty=0.6, max_length_a=1.0, max_length_b=4)):
+        ours = generate(Shortlisted(model, pieces), torch.from_numpy(src), torch.from_numpy(lengths), decode)
+        theirs = generate_exported(ShortlistedExport(exported, pieces), src, lengths, decode)
+        for mine, exported_hyps in zip(ours, theirs):
+            assert [h.tokens for h in mine] == [h.tokens for h in exported_hyps]
+            assert np.allclose([h.score for h in mine], [h.score for h in exported_hyps], atol=1e-4)
+        assert max(max(h.tokens, default=0) for hyps in theirs for h in hyps) < len(pieces)  # positions in pieces

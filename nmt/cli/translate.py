@@ -135,8 +135,16 @@ def _exported_translator(args: argparse.Namespace):
     cfg = _decode_config(loaded.cfg, args)
     if args.batch_tokens:
         cfg.decode.batch_tokens = args.batch_tokens
+    shortlist = None
+    if cfg.decode.shortlist:
+        from nmt.shortlist import FILE, Shortlist
+
+        if not (loaded.directories[0] / FILE).exists():
+            raise NmtError(f"translate: decode.shortlist is on but {loaded.directories[0]} has no {FILE}: make the "
+                           "shortlist (nmt-shortlist --model EXP_DIR), then nmt-export again")
+        shortlist = Shortlist.load(loaded.directories[0])
     translator = ExportedTranslator(loaded.model, loaded.tokenizer, decode=cfg.decode,
-                                    keep_attention=args.alignments or args.tags)
+                                    keep_attention=args.alignments or args.tags, shortlist=shortlist)
     step = "step.int8.onnx" if args.quantize == "int8" else "step.onnx"
     return translator, cfg, [file_identity(directory / step) for directory in loaded.directories]
 

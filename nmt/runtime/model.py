@@ -7,6 +7,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -53,6 +54,9 @@ class ExportedModel:
         providers = ["CPUExecutionProvider"]
         self.encoder = onnxruntime.InferenceSession(str(self.directory / "encoder.onnx"), options, providers=providers)
         self.stepper = onnxruntime.InferenceSession(str(step_file), options, providers=providers)
+        self._restricted: Any = None  # the shortlisted step, loaded when first asked for
+        self._session = lambda path: onnxruntime.InferenceSession(str(path), options, providers=providers)
+        self.int8 = int8
         topk_file = self.directory / "topk.onnx"  # exports before it have none: numpy selects then
         single = onnxruntime.SessionOptions()
         single.intra_op_num_threads = single.inter_op_num_threads = 1  # the caller's thread: a pool of its
@@ -77,12 +81,28 @@ class ExportedModel:
     def init_state(self, memory: ExportedMemory) -> dict[str, np.ndarray]:
         return dict(memory.first_state)
 
-    def step(self, tokens: np.ndarray, state: dict[str, np.ndarray], memory: ExportedMemory):
-        """tokens (N,) -> log-probabilities (N, V), the next state, attention (N, S) or None."""
+    def step(self, tokens: np.ndarray, state: dict[str, np.ndarray], memory: ExportedMemory,
+             pieces: np.ndarray | None = None):
+        """tokens (N,) -> log-probabilities (N, V), the next state, attention (N, S) or None. `pieces`: the
+        target ids (P,) the log-probabilities are over instead (the shortlisted step)."""
         feed = {"tokens": tokens, **memory.tensors, **{k: v for k, v in state.items() if k in self.step_inputs}}
-        outputs = dict(zip(self.step_outputs, self.stepper.run(None, feed)))
+        stepper = self.stepper
+        if pieces is not None:
+            stepper, feed["pieces"] = self.restricted(), pieces
+        outputs = dict(zip(self.step_outputs, stepper.run(None, feed)))
         next_state = {f"state.{name[len('next.'):]}": value for name, value in outputs.items() if name.startswith("next.")}
         return outputs["log_probs"], next_state, outputs.get("attention")
+
+    def restricted(self) -> Any:
+        """The step over given target ids (step.shortlist[.int8].onnx, which nmt-export writes for an
+        experiment with a shortlist); loaded once."""
+        if self._restricted is None:
+            path = self.directory / ("step.shortlist.int8.onnx" if self.int8 else "step.shortlist.onnx")
+            if not path.exists():
+                raise NmtError(f"runtime: decode.shortlist is on but {self.directory} has no {path.name}: make the "
+                               "shortlist (nmt-shortlist --model EXP_DIR), then nmt-export again")
+            self._restricted = self._session(path)
+        return self._restricted
 
     def top(self, candidates: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
         """The `count` best of each row and their columns, best first: the export's TopK graph, else numpy."""
@@ -118,8 +138,9 @@ class ExportedEnsemble:
     def top(self, candidates: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
         return self.models[0].top(candidates, count)
 
-    def step(self, tokens: np.ndarray, states: list[dict], memories: list[ExportedMemory]):
-        outputs = [model.step(tokens, state, memory) for model, state, memory in zip(self.models, states, memories)]
+    def step(self, tokens: np.ndarray, states: list[dict], memories: list[ExportedMemory],
+             pieces: np.ndarray | None = None):
+        outputs = [model.step(tokens, state, memory, pieces) for model, state, memory in zip(self.models, states, memories)]
         log_probs = np.mean(np.stack([output[0] for output in outputs]), axis=0)
         return log_probs, [output[1] for output in outputs], outputs[0][2]
 
@@ -128,3 +149,26 @@ class ExportedEnsemble:
                  in zip(self.models, states, memories if memories is not None else [None] * len(self.models))]
         return [pair[0] for pair in pairs], [pair[1] for pair in pairs] if memories is not None else None
 
+
+
+class ShortlistedExport:
+    """An exported model (or ensemble) over the target ids `pieces` (sorted, the specials first, so BOS,
+    EOS and PAD keep their ids): its tokens are positions in `pieces` (nmt.shortlist.Shortlisted's rules)."""
+
+    def __init__(self, model: ExportedModel | ExportedEnsemble, pieces: np.ndarray):
+        self.model, self.pieces = model, pieces
+
+    def encode(self, src: np.ndarray, src_lengths: np.ndarray):
+        return self.model.encode(src, src_lengths)
+
+    def init_state(self, memory):
+        return self.model.init_state(memory)
+
+    def step(self, tokens: np.ndarray, state, memory):
+        return self.model.step(self.pieces[tokens], state, memory, self.pieces)
+
+    def top(self, candidates: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.model.top(candidates, count)
+
+    def reorder(self, state, memory, index: np.ndarray):
+        return self.model.reorder(state, memory, index)

@@ -11,8 +11,9 @@ import numpy as np
 
 from nmt.batch_plan import make_batches
 from nmt.errors import NmtError
-from nmt.runtime.model import ExportedEnsemble, ExportedModel
+from nmt.runtime.model import ExportedEnsemble, ExportedModel, ShortlistedExport
 from nmt.runtime.search import Hypothesis, generate
+from nmt.shortlist import Shortlist
 from nmt.specials import BOS, EOS, PAD
 from nmt.tokenizer import Tokenizer, vocabulary
 from nmt.translations import ForcedScore, LineTranslator
@@ -22,11 +23,18 @@ class ExportedTranslator(LineTranslator):
     """Translates with an exported model (or an ensemble of them) as `decode` says."""
 
     def __init__(self, model: ExportedModel | ExportedEnsemble, tokenizer: Tokenizer, *, decode: Any,
-                 keep_attention: bool = False):
+                 keep_attention: bool = False, shortlist: Shortlist | None = None):
+        """`shortlist`: each batch's output layer over the pieces it lists for the batch (nmt/shortlist.py),
+        through the export's shortlisted step."""
         if decode.method == "sample":
             raise NmtError("translate: an exported model searches (greedy or beam); sampling needs the "
                            "experiment directory (torch)")
         self.model, self.tokenizer, self.decode, self.keep_attention = model, tokenizer, decode, keep_attention
+        self.shortlist = shortlist
+        if shortlist is not None:
+            for member in model.models if isinstance(model, ExportedEnsemble) else [model]:
+                member.restricted()  # a missing graph is one line now, not at the first batch
+            self.never_output = np.array(tokenizer.never_output_ids(), dtype=np.int64)
 
     def sampling_state(self) -> None:
         return None  # no sampling: nothing to continue
@@ -47,8 +55,20 @@ class ExportedTranslator(LineTranslator):
                 starts = np.full((len(indices), max(len(prefixes[i]) for i in indices)), -1, dtype=np.int64)
                 for row, index in enumerate(indices.tolist()):
                     starts[row, : len(prefixes[index])] = prefixes[index]
-            for index, hyps in zip(indices.tolist(), generate(self.model, src, src_lengths, self.decode,
+            model: Any = self.model
+            pieces = None
+            if self.shortlist is not None:  # as nmt.translate.Translator._restricted
+                pieces = np.union1d(self.shortlist.pieces([list(sources[i]) for i in indices]),
+                                    np.array([t for i in indices for t in (prefixes[i] if prefixes else [])], dtype=np.int64))
+                pieces = pieces[~np.isin(pieces, self.never_output)]
+                model = ShortlistedExport(self.model, pieces)
+                if starts is not None:  # ids -> positions in the batch's pieces
+                    starts = np.where(starts >= 0, np.searchsorted(pieces, starts.clip(min=0)), starts)
+            for index, hyps in zip(indices.tolist(), generate(model, src, src_lengths, self.decode,
                                                               keep_attention=self.keep_attention, prefixes=starts)):
+                if pieces is not None:  # positions -> target ids
+                    for hyp in hyps:
+                        hyp.tokens = pieces[hyp.tokens].tolist()
                 results[index] = hyps
         return [hyps for hyps in results if hyps is not None]
 
