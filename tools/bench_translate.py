@@ -4,6 +4,7 @@ int8 export, beside the same model under an earlier checkout of nmt (a git workt
 
     python tools/bench_translate.py --model recipes/ding-de-en/exp/rnnsearch --baseline d395ab1
     python tools/bench_translate.py --model EXP --sentences 100 --json bench_translate.json
+    python tools/bench_translate.py --model EXP --shortlist     # also int8 with the shortlist (nmt-shortlist --model EXP first)
 
 Each row runs in fresh processes (its own peak memory): sentences/s greedy and beam 5 over the test
 sentences (model loaded, a 20-sentence warm-up, then timed), one-sentence latency at beam 5 (p50,
@@ -30,13 +31,16 @@ SYSTEMS = ("baseline", "torch", "torch int8", "export", "export int8")
 
 def _translator(system: str, model: str, beam: int):
     """In a child: the translator `system` names (the baseline is torch under its own checkout)."""
+    from nmt.shortlist import Shortlist
+
+    shortlist = Shortlist.load(Path(model)) if system.endswith("shortlist") else None
     if system.startswith("export"):
         from nmt.runtime.translate import ExportedTranslator, load_exports
 
-        loaded = load_exports([model], int8=system.endswith("int8"))
+        loaded = load_exports([model], int8="int8" in system)
         decode = loaded.cfg.decode
         decode.beam_size, decode.nbest = beam, 1
-        return ExportedTranslator(loaded.model, loaded.tokenizer, decode=decode)
+        return ExportedTranslator(loaded.model, loaded.tokenizer, decode=decode, shortlist=shortlist)
     from nmt.cli.common import limit_threads
 
     limit_threads()
@@ -45,13 +49,13 @@ def _translator(system: str, model: str, beam: int):
 
     loaded = load_trained(model, task="translation")
     net = loaded.model
-    if system.endswith("int8"):
+    if "int8" in system:
         from nmt.models.seq2seq import quantize_int8
 
         net = quantize_int8(net)
     decode = loaded.cfg.decode
     decode.beam_size, decode.nbest = beam, 1
-    return Translator(net, loaded.tokenizer, decode=decode)
+    return Translator(net, loaded.tokenizer, decode=decode, shortlist=shortlist)
 
 
 def child(system: str, model: str, mode: str, source: Path, limit: int) -> dict:
@@ -117,6 +121,8 @@ def main() -> None:
     parser.add_argument("--references", type=Path, default=REPO / "recipes" / "ding-de-en" / "data" / "test.en")
     parser.add_argument("--baseline", default=None, metavar="REV", help="also the model under this git revision of nmt")
     parser.add_argument("--sentences", type=int, default=1000)
+    parser.add_argument("--shortlist", action="store_true",
+                        help="also int8 torch and the int8 export with the model's shortlist (nmt-shortlist first)")
     parser.add_argument("--json", type=Path, default=Path("bench_translate.json"))
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--child-mode", default=None, help=argparse.SUPPRESS)
@@ -132,6 +138,7 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "nmt.cli.export", "--model", str(args.model), "--out", str(export_dir)],
                    check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     systems = [s for s in SYSTEMS if s != "baseline" or args.baseline]
+    systems += ["torch int8 shortlist", "export int8 shortlist"] if args.shortlist else []
     report: dict = {"model": str(args.model), "sentences": args.sentences, "baseline": args.baseline, "rows": {}}
     print("| system | greedy sent/s | beam 5 sent/s | beam 5 p50 / p95 ms | start-up s | peak RSS MB | BLEU | same as torch |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
