@@ -31,16 +31,18 @@ SYSTEMS = ("baseline", "torch", "torch int8", "export", "export int8")
 
 def _translator(system: str, model: str, beam: int):
     """In a child: the translator `system` names (the baseline is torch under its own checkout)."""
-    from nmt.shortlist import Shortlist
+    extra: dict = {}  # the baseline's translators take no shortlist (nor has it nmt.shortlist)
+    if system.endswith("shortlist"):
+        from nmt.shortlist import Shortlist
 
-    shortlist = Shortlist.load(Path(model)) if system.endswith("shortlist") else None
+        extra["shortlist"] = Shortlist.load(Path(model))
     if system.startswith("export"):
         from nmt.runtime.translate import ExportedTranslator, load_exports
 
         loaded = load_exports([model], int8="int8" in system)
         decode = loaded.cfg.decode
         decode.beam_size, decode.nbest = beam, 1
-        return ExportedTranslator(loaded.model, loaded.tokenizer, decode=decode, shortlist=shortlist)
+        return ExportedTranslator(loaded.model, loaded.tokenizer, decode=decode, **extra)
     from nmt.cli.common import limit_threads
 
     limit_threads()
@@ -55,7 +57,7 @@ def _translator(system: str, model: str, beam: int):
         net = quantize_int8(net)
     decode = loaded.cfg.decode
     decode.beam_size, decode.nbest = beam, 1
-    return Translator(net, loaded.tokenizer, decode=decode, shortlist=shortlist)
+    return Translator(net, loaded.tokenizer, decode=decode, **extra)
 
 
 def child(system: str, model: str, mode: str, source: Path, limit: int) -> dict:
