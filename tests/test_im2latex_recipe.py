@@ -78,3 +78,22 @@ def test_random_formulas_draw_the_training_symbols_in_any_order():
     assert formulas[7] == build_formulas.random_formula(symbols, 7)
     assert len(set(formulas)) > 190 and all(build_formulas.drawable(f) for f in formulas[:20])
     assert any("_ {" in f for f in formulas) and any("\\frac {" in f for f in formulas)
+
+
+def test_image_match_counts_outputs_that_draw_as_the_reference_does():
+    """score_formulas' image match (Deng et al. 2017): `\\left ( 0 \\right )` draws as `( 0 )` and
+    `x _ { 1 }` as `x _ 1`; a sized pair around a fraction does not, nor another digit, nor an
+    output mathtext cannot draw."""
+    import sys
+
+    sys.path.insert(0, str(SCRIPT.parent))  # score_formulas imports build_formulas beside it
+    try:
+        import score_formulas
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    same = lambda hyp, ref: score_formulas.same_picture(hyp, ref, "dejavusans")  # noqa: E731
+    assert same(r"\left ( 0 \right )", "( 0 )") and same("x _ { 1 }", "x _ 1")
+    assert not same(r"\left ( \frac { 1 } { 2 } \right )", r"( \frac { 1 } { 2 } )")
+    assert not same("1 + 2", "1 + 3") and not same(r"\frac { 1", "1")
+    scored = score_formulas.scores([r"\left ( 0 \right )", "1 + 2"], ["( 0 )", "1 + 3"], ["dejavusans"] * 2)
+    assert scored["exact"] == 0.0 and scored["image_match"] == 50.0

@@ -148,6 +148,11 @@ def random_formula(symbols: dict[str, float], seed: int) -> str:
     return " ".join(tokens)
 
 
+def font_of(tokens: str) -> str:
+    """The training font a dev or test formula is drawn in (one of them, by its tokens' hash)."""
+    return FONT_SETS[int(hashlib.sha1(tokens.encode()).hexdigest(), 16) % len(FONT_SETS)]
+
+
 def drawable(tokens: str) -> bool:
     from matplotlib.mathtext import MathTextParser
 
@@ -241,8 +246,7 @@ def main() -> None:
     for split, formulas in kept.items():
         rows, style_rows, drawn_formulas = [], [], []
         for index, tokens in enumerate(formulas):
-            one = FONT_SETS[int(hashlib.sha1(tokens.encode()).hexdigest(), 16) % len(FONT_SETS)]
-            fonts = FONT_SETS if split == "train" else [one] + ([HELD_OUT_FONT] if split == "test" else [])
+            fonts = FONT_SETS if split == "train" else [font_of(tokens)] + ([HELD_OUT_FONT] if split == "test" else [])
             try:  # a formula of spacing alone parses but has nothing to draw
                 images = {font: render(tokens, font, args.height, args.width) for font in fonts}
             except ValueError:
