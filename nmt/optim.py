@@ -9,6 +9,14 @@ import torch
 from nmt.config import LoopConfig
 
 
+def task_optimizer(task, cfg: LoopConfig) -> torch.optim.Optimizer:
+    """The optimizer over a task's model: its `parameter_groups()` where it gives them (a pretrained
+    image encoder fine-tuned slower than the decoder learns; the schedule scales each group alike),
+    else all its parameters at train.lr."""
+    groups = getattr(task, "parameter_groups", None)
+    return build_optimizer(groups() if groups else task.model.parameters(), cfg)
+
+
 def build_optimizer(params, cfg: LoopConfig) -> torch.optim.Optimizer:
     # fused=True: one kernel over all parameters instead of several passes (CPU and CUDA).
     if cfg.optimizer == "adam":

@@ -39,6 +39,12 @@ class Shortlist:
             ids.append(rows[rows >= 0])
         return np.unique(np.concatenate(ids)).astype(np.int64)
 
+    def batch_pieces(self, sources: list[list[int]], prefixes: list[list[int]], forbidden: np.ndarray) -> np.ndarray:
+        """The sorted target ids a batch searches over: its shortlisted pieces and its prefixes', less
+        the ids no model may output (`forbidden`)."""
+        pieces = np.union1d(self.pieces(sources), np.array([i for prefix in prefixes for i in prefix], dtype=np.int64))
+        return pieces[~np.isin(pieces, forbidden)]
+
     def save(self, exp_dir: Path) -> Path:
         path = Path(exp_dir) / FILE
         np.savez(path.with_suffix(".tmp.npz"), table=self.table, frequent=self.frequent)

@@ -33,7 +33,7 @@ from nmt.device import describe_device, precision_context
 from nmt.distributed import Cluster
 from nmt.errors import NmtError
 from nmt.monitor import Monitor, NullMonitor
-from nmt.optim import Schedule, build_optimizer
+from nmt.optim import Schedule, task_optimizer
 from nmt.progress import LogWindow, Progress, format_minutes, step_budget
 from nmt.tasks import Regularised, Task
 
@@ -70,10 +70,7 @@ class Trainer:
         if self.cluster.rank:
             torch.manual_seed(loop.seed + self.cluster.rank)  # dropout masks of its own (rank 0 keeps the seed)
         self.train_model = self._data_parallel()
-        # A task may give parameter groups with learning rates of their own (a pretrained image
-        # encoder fine-tuned slower than the decoder learns); the schedule scales each group's alike.
-        groups = getattr(task, "parameter_groups", None)
-        self.optimizer = build_optimizer(groups() if groups else self.model.parameters(), loop)
+        self.optimizer = task_optimizer(task, loop)
         self.schedule = Schedule(self.optimizer, loop, higher_is_better=self.higher_is_better)
         self.scaler = torch.amp.GradScaler("cuda", enabled=loop.precision == "fp16")
         self.progress = Progress()

@@ -131,10 +131,8 @@ class Translator(LineTranslator):
         if self.shortlist is None:
             return self.model, None
         members: list[Any] = self.model.models if isinstance(self.model, Ensemble) else [self.model]
-        pieces = np.union1d(self.shortlist.pieces([list(s) for s in sources]),
-                            np.array([i for prefix in prefixes for i in prefix], dtype=np.int64))
         forbidden = np.concatenate([m.never_output.cpu().numpy() for m in members])
-        pieces = pieces[~np.isin(pieces, forbidden)]
+        pieces = self.shortlist.batch_pieces([list(s) for s in sources], [list(p) for p in prefixes], forbidden)
         restricted = [Shortlisted(member, pieces) for member in members]
         return (Ensemble(restricted) if len(restricted) > 1 else restricted[0]), pieces  # type: ignore[arg-type]
 

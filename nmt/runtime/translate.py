@@ -58,9 +58,9 @@ class ExportedTranslator(LineTranslator):
             model: Any = self.model
             pieces = None
             if self.shortlist is not None:  # as nmt.translate.Translator._restricted
-                pieces = np.union1d(self.shortlist.pieces([list(sources[i]) for i in indices]),
-                                    np.array([t for i in indices for t in (prefixes[i] if prefixes else [])], dtype=np.int64))
-                pieces = pieces[~np.isin(pieces, self.never_output)]
+                pieces = self.shortlist.batch_pieces([list(sources[i]) for i in indices],
+                                                     [list(prefixes[i]) for i in indices] if prefixes else [],
+                                                     self.never_output)
                 model = ShortlistedExport(self.model, pieces)
                 if starts is not None:  # ids -> positions in the batch's pieces
                     starts = np.where(starts >= 0, np.searchsorted(pieces, starts.clip(min=0)), starts)
