@@ -95,5 +95,6 @@ def test_image_match_counts_outputs_that_draw_as_the_reference_does():
     assert same(r"\left ( 0 \right )", "( 0 )") and same("x _ { 1 }", "x _ 1")
     assert not same(r"\left ( \frac { 1 } { 2 } \right )", r"( \frac { 1 } { 2 } )")
     assert not same("1 + 2", "1 + 3") and not same(r"\frac { 1", "1")
-    scored = score_formulas.scores([r"\left ( 0 \right )", "1 + 2"], ["( 0 )", "1 + 3"], ["dejavusans"] * 2)
+    hyps, refs = [r"\left ( 0 \right )", "1 + 2"], ["( 0 )", "1 + 3"]
+    scored = score_formulas.scores(hyps, refs, [same(h, r) for h, r in zip(hyps, refs)])
     assert scored["exact"] == 0.0 and scored["image_match"] == 50.0

@@ -30,11 +30,12 @@ def same_picture(hyp: str, ref: str, font: str) -> bool:
         return False
 
 
-def scores(hyps: list[str], refs: list[str], fonts: list[str]) -> dict:
+def scores(hyps: list[str], refs: list[str], pictures: list[bool]) -> dict:
+    """`pictures`: whether each output draws as its reference (same_picture, drawn once a formula)."""
     bleu = BLEU(tokenize="none")
     share = lambda hits: round(100.0 * sum(hits) / max(len(refs), 1), 2)  # noqa: E731
     return {"formulas": len(refs), "exact": share(h.split() == r.split() for h, r in zip(hyps, refs)),
-            "image_match": share(same_picture(h, r, f) for h, r, f in zip(hyps, refs, fonts)),
+            "image_match": share(pictures),
             "bleu": round(bleu.corpus_score(hyps, [refs]).score, 2) if refs else 0.0}
 
 
@@ -45,11 +46,12 @@ def main() -> None:
     if len(hyps) != len(refs):
         sys.exit(f"score_formulas: {exp / f'{name}.hyp'} has {len(hyps)} lines, {test_tsv} {len(refs)} formulas")
     fonts = [HELD_OUT_FONT if name == "test_style" else font_of(ref) for ref in refs]  # as build_formulas drew them
-    test = {"captions": str(test_tsv), **scores(hyps, refs, fonts), "by_length": {}}
+    pictures = [same_picture(h, r, f) for h, r, f in zip(hyps, refs, fonts)]
+    test = {"captions": str(test_tsv), **scores(hyps, refs, pictures), "by_length": {}}
     for low, high in BUCKETS:
         chosen = [i for i, r in enumerate(refs) if low <= len(r.split()) <= high]
         test["by_length"][f"{low}-{high}"] = scores([hyps[i] for i in chosen], [refs[i] for i in chosen],
-                                                    [fonts[i] for i in chosen])
+                                                    [pictures[i] for i in chosen])
     path = exp / "results.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     results[name] = test
