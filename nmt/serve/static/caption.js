@@ -61,14 +61,17 @@ function drawAttention(hyp) {
   }
   const picture = $("picked");
   const [h, w] = state.result.grid;
-  const size = 128;
+  // the picture's own shape, 128 pixels high (a formula 5 times as wide as high: 320 x 64)
+  const aspect = picture.naturalWidth / picture.naturalHeight || 1;
+  const width = Math.round(Math.min(320, 128 * aspect)), height = Math.round(width / aspect);
   looks.replaceChildren(...hyp.pieces.map((piece, step) => {
     const figure = document.createElement("figure");
     const canvas = document.createElement("canvas");
-    canvas.width = canvas.height = size;
+    canvas.width = width;
+    canvas.height = height;
     canvas.className = "look";
     const context = canvas.getContext("2d");
-    context.drawImage(picture, 0, 0, size, size);
+    context.drawImage(picture, 0, 0, width, height);
     // the grid's weights as a small grey image, smoothed when stretched: dark where it does not look
     const weights = hyp.attention[step];
     const peak = Math.max(...weights.flat(), 1e-9);
@@ -80,7 +83,7 @@ function drawAttention(hyp) {
     });
     grid.getContext("2d").putImageData(cells, 0, 0);
     context.imageSmoothingEnabled = true;
-    context.drawImage(grid, 0, 0, size, size);
+    context.drawImage(grid, 0, 0, width, height);
     const label = document.createElement("figcaption");
     label.textContent = piece;
     figure.append(canvas, label);
