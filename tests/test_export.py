@@ -208,3 +208,23 @@ def test_a_shortlisted_export_searches_as_the_shortlisted_torch_model(tmp_path):
             assert [h.tokens for h in mine] == [h.tokens for h in exported_hyps]
             assert np.allclose([h.score for h in mine], [h.score for h in exported_hyps], atol=1e-4)
         assert max(max(h.tokens, default=0) for hyps in theirs for h in hyps) < len(pieces)  # positions in pieces
+
+
+@pytest.mark.parametrize("variant, extra", [("rnnsearch", {}), ("luong", {"input_feeding": True}),
+                                            ("luong", {"input_feeding": False, "reverse_source": True})])
+def test_an_exported_step_reads_a_sentences_memory_once_for_all_its_beams(tmp_path, variant, extra):
+    """The step graph (traced with two beams) takes B memory rows for B x K state rows at any K, and
+    gives what it gives with the memory repeated K times: beam search keeps one copy a sentence."""
+    _, exported = _export(tmp_path, variant=variant, cell="lstm", **extra)
+    assert exported.shares_memory
+    src, lengths = padded(SENTENCES)
+    memory = exported.encode(src, lengths)
+    for beams in (1, 3):
+        rows = np.repeat(np.arange(len(SENTENCES)), beams)
+        state, repeated = exported.reorder(exported.init_state(memory), memory, rows)
+        tokens = np.arange(len(rows), dtype=np.int64) % 7 + 4
+        shared = exported.step(tokens, state, memory)
+        copied = exported.step(tokens, state, repeated)
+        assert shared[0].shape == (len(rows), 20)
+        for a, b in zip([shared[0], shared[2], *shared[1].values()], [copied[0], copied[2], *copied[1].values()]):
+            np.testing.assert_allclose(a, b, atol=1e-6)

@@ -31,13 +31,14 @@ class AdditiveAttention(nn.Module):
         """(B, S, K) -> (B, S, A)."""
         return self.key_proj(states)
 
-    def weights(self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor, beams: int = 1) -> torch.Tensor:
+    def weights(self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """query (B x beams, Q), keys (B, S, A), mask (B, S) -> the weights (B x beams, S) of one step;
-        each group of `beams` consecutive queries reads one row of keys.
+        each group of beams = rows / B consecutive queries reads one row of keys (inferred from the
+        shapes, so a traced step serves any beam size).
 
         The (B, beams, S, A) sum is made once and squashed in place: the step's largest tensor, not two of them.
         """
-        queries = self.query_proj(query).view(keys.shape[0], beams, 1, -1)  # (B, beams, 1, A)
+        queries = self.query_proj(query).view(keys.shape[0], -1, 1, keys.shape[-1])  # (B, beams, 1, A)
         hidden = torch.add(keys[:, None], queries).tanh_()  # (B, beams, S, A); autograd keeps the output
         return masked_softmax(self.energy(hidden).squeeze(-1), mask).flatten(0, 1)  # (B, beams, S) -> (B x beams, S)
 
@@ -50,7 +51,7 @@ class AdditiveAttention(nn.Module):
         single = query.dim() == 2
         queries = query[:, None, :] if single else query  # (B, T, Q)
         batch, steps = queries.shape[:2]
-        weights = self.weights(queries.flatten(0, 1), keys, mask, beams=steps).view(batch, steps, -1)  # (B, T, S)
+        weights = self.weights(queries.flatten(0, 1), keys, mask).view(batch, steps, -1)  # (B, T, S)
         context = torch.bmm(weights, values)  # (B, T, K)
         return (context[:, 0], weights[:, 0]) if single else (context, weights)
 

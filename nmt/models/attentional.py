@@ -83,15 +83,15 @@ class BahdanauDecoder(nn.Module):
         memory.values its share W c_i (B, 2R)), the weights and the state."""
         assert memory.keys is not None
         query = state.hidden[-1]
-        weights = self.attention.weights(query, memory.keys, memory.mask, memory.beams)  # (B, S)
+        weights = self.attention.weights(query, memory.keys, memory.mask)  # (B, S)
         gate = torch.sigmoid(self.gate(query)) if self.gate is not None else None  # (B, 1): beta
+        by_sentence = weights.view(memory.keys.shape[0], -1, weights.shape[-1])  # (sentences, beams, S)
         if memory.values is None:
-            context = torch.bmm(weights.unsqueeze(1), memory.states).squeeze(1)  # (B, C)
+            context = torch.bmm(by_sentence, memory.states).flatten(0, 1)  # (B, C)
             context = gate * context if gate is not None else context
             output, hidden, cell = self.rnn(projected, context, state.hidden, state.cell)
             return output, context, weights, DecoderState(hidden, cell)
-        sentences = memory.values.shape[0]  # B / beams
-        read = torch.bmm(weights.view(sentences, memory.beams, -1), memory.values).flatten(0, 1)  # sum_j a_ij (W h_j)
+        read = torch.bmm(by_sentence, memory.values).flatten(0, 1)  # sum_j a_ij (W h_j)
         read = gate * read if gate is not None else read  # beta c_i, read
         to_rnn, to_readout = read.split([read.shape[1] - self.readout_width, self.readout_width], dim=1)
         output, hidden, cell = self.rnn.forward_projected(projected + to_rnn, state.hidden, state.cell)
@@ -163,9 +163,10 @@ class LuongDecoder(nn.Module):
     def _attend(self, outputs: torch.Tensor, memory: Memory):
         """outputs (B, [T,] H) -> attentional vectors h~ (B, [T,] H) and weights (B, [T,] S). A step's
         B = sentences x Memory.beams rows are scored as each sentence's `beams` queries at once."""
-        queries = outputs.view(memory.states.shape[0], memory.beams, -1) if memory.beams > 1 else outputs
+        step = outputs.dim() == 2  # one step: its rows are each sentence's beams (shapes say how many)
+        queries = outputs.view(memory.states.shape[0], -1, outputs.shape[-1]) if step else outputs
         context, weights = self.attention(queries, memory.keys, memory.states, memory.mask)
-        if memory.beams > 1:
+        if step:
             context, weights = context.flatten(0, 1), weights.flatten(0, 1)
         return torch.tanh(self.combine(torch.cat([context, outputs], dim=-1))), weights
 

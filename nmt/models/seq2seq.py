@@ -71,7 +71,9 @@ class Seq2Seq(nn.Module):
         features, state, attention = self.decoder.step(embedded, state, memory)
         logits = (output or self.output)(self.dropout(features))
         if attention is not None and memory.source_positions is not None:  # (B, S) in the source's order
-            attention = attention.gather(1, memory.source_positions.repeat_interleave(memory.beams, dim=0))
+            positions = memory.source_positions  # (sentences, S): each sentence's beams read it (shapes say how many)
+            by_sentence = attention.view(positions.shape[0], -1, attention.shape[-1])
+            attention = by_sentence.gather(2, positions.unsqueeze(1).expand_as(by_sentence)).flatten(0, 1)
         log_probs = torch.log_softmax(logits.float(), dim=-1)
         if self.never_output.numel() and output is None:  # a restricted output leaves them out
             log_probs[:, self.never_output] = float("-inf")

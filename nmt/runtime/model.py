@@ -64,6 +64,7 @@ class ExportedModel:
         self.topk = (onnxruntime.InferenceSession(str(topk_file), single, providers=providers)
                      if topk_file.exists() else None)
         self.manifest = manifest
+        self.shares_memory = bool(manifest.get("shares_memory"))  # exports before it repeat memory K times
         # Batch dimension of each tensor, by the step's names for it.
         self.state_dims = {f"state.{name}": dim for name, dim in manifest["state"]}
         self.memory_dims = {f"memory.{name}": dim for name, dim in manifest["memory"]}
@@ -128,6 +129,8 @@ class ExportedEnsemble:
 
     def __init__(self, models: list[ExportedModel]):
         self.models = models
+        self.shares_memory = all(model.shares_memory for model in models)  # else all repeat it: a sharing step
+        # reads repeated memory as one beam a sentence
 
     def encode(self, src: np.ndarray, src_lengths: np.ndarray) -> list[ExportedMemory]:
         return [model.encode(src, src_lengths) for model in self.models]
@@ -144,7 +147,8 @@ class ExportedEnsemble:
         log_probs = np.mean(np.stack([output[0] for output in outputs]), axis=0)
         return log_probs, [output[1] for output in outputs], outputs[0][2]
 
-    def reorder(self, states: list[dict], memories: list[ExportedMemory] | None, index: np.ndarray):
+    def reorder(self, states: list[dict] | dict, memories: list[ExportedMemory] | None, index: np.ndarray):
+        states = states or [{}] * len(self.models)  # {}: the memory alone
         pairs = [model.reorder(state, memory, index) for model, state, memory
                  in zip(self.models, states, memories if memories is not None else [None] * len(self.models))]
         return [pair[0] for pair in pairs], [pair[1] for pair in pairs] if memories is not None else None
@@ -157,6 +161,7 @@ class ShortlistedExport:
 
     def __init__(self, model: ExportedModel | ExportedEnsemble, pieces: np.ndarray):
         self.model, self.pieces = model, pieces
+        self.shares_memory = model.shares_memory
 
     def encode(self, src: np.ndarray, src_lengths: np.ndarray):
         return self.model.encode(src, src_lengths)

@@ -118,7 +118,9 @@ def beam_search(model: Any, src: np.ndarray, src_lengths: np.ndarray, *, beam_si
     batch, K = src.shape[0], beam_size
     memory = model.encode(src, src_lengths)
     state = model.init_state(memory)
-    state, memory = model.reorder(state, memory, np.repeat(np.arange(batch), K))
+    shared = model.shares_memory  # the step reads one memory row for a sentence's K state rows
+    state, expanded = model.reorder(state, None if shared else memory, np.repeat(np.arange(batch), K))
+    memory = memory if shared else expanded
     alive = np.arange(batch)
     scores = np.zeros((batch, K), dtype=np.float32)
     scores[:, 1:] = NEG_INF  # the K beams start identical: expand the first only
@@ -175,7 +177,8 @@ def beam_search(model: Any, src: np.ndarray, src_lengths: np.ndarray, *, beam_si
             alive, scores, tokens, prefix = alive[keep], scores[keep], tokens[keep_rows], prefix[keep_rows]
             prefix_scores = prefix_scores[keep_rows]
             history = history[keep_rows] if history is not None else None
-            state, memory = model.reorder(state, memory, keep_rows)
+            state, _ = model.reorder(state, None, keep_rows)
+            _, memory = model.reorder({}, memory, keep if shared else keep_rows)
     return [sorted(hyps, key=lambda h: -h.score)[:nbest] for hyps in finished]
 
 
