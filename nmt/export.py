@@ -9,6 +9,7 @@ numpy and sentencepiece alone (no torch):
                          per-sentence products (torch's beam search: BahdanauDecoder.with_values) are left
                          out: measured, they sped the export's beam search 5 % and slowed its greedy 25 %
     DIR/step.int8.onnx   the step with int8 weights (onnxruntime's dynamic quantization), the output layer's too
+    DIR/encoder.int8.onnx  the encoder with int8 weights, its RNNs' too (half the fp32 encoder's time)
     DIR/step.shortlist[.int8].onnx, DIR/shortlist.npz   where the experiment has a shortlist (nmt-shortlist):
                          the step with a second input, the target ids (P,) its output layer computes
     DIR/topk.onnx        x (N, M) float, k (1,) int64 -> each row's k largest values and their columns, best first:
@@ -140,6 +141,7 @@ def export_model(model: Seq2Seq, exp_dir: Path, out: Path, *, src_vocab_size: in
             shutil.copyfile(exp_dir / SHORTLIST_FILE, out / SHORTLIST_FILE)
     if int8:
         _quantize(out / "step.onnx", out / "step.int8.onnx")
+        _quantize(out / "encoder.onnx", out / "encoder.int8.onnx")
         if shortlist:  # the gathered output rows stay float: only the fixed weights are quantized
             _quantize(out / "step.shortlist.onnx", out / "step.shortlist.int8.onnx")
     (out / "topk.onnx").write_bytes(topk_graph())

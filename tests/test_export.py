@@ -106,6 +106,7 @@ def test_nmt_translate_runs_an_export_without_torch_and_gives_what_the_experimen
             assert exported.stdout == original.stdout and exported.stdout.count("\n") == 4
     int8 = _translate("--model", str(exported_dir / "export"), "--quantize", "int8", stdin=lines, torch_blocked=True)
     assert int8.returncode == 0 and int8.stdout.count("\n") == 4, int8.stderr
+    assert ExportedModel(exported_dir / "export", int8=True).encoder_file.name == "encoder.int8.onnx"
     twice = _translate("--model", str(exported_dir / "export"), "--model", str(exported_dir / "export"),
                        stdin=lines, torch_blocked=True)  # an ensemble of one model twice is that model
     assert twice.returncode == 0 and twice.stdout == _translate("--model", str(exported_dir / "exp"), stdin=lines).stdout

@@ -15,7 +15,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--model", required=True, metavar="EXP_DIR", help="experiment directory of a translation model")
     parser.add_argument("--checkpoint", default="best", metavar="best|last|avg|PATH", help="which weights (default best)")
     parser.add_argument("--out", required=True, metavar="DIR", help="where the export goes (a new or an exported directory)")
-    parser.add_argument("--no-int8", action="store_true", help="leave out the int8 step graph")
+    parser.add_argument("--no-int8", action="store_true", help="leave out the int8 graphs")
     return parser.parse_args()
 
 

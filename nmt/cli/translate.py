@@ -46,7 +46,7 @@ def _arguments() -> argparse.Namespace:
                              "line (no search): the log-probability, with --json each piece's and the attention")
     parser.add_argument("--batch-tokens", type=int, default=None)
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when there is one)")
-    parser.add_argument("--quantize", choices=["int8"], default=None, help="dynamic int8 quantization (CPU); an export's int8 step graph")
+    parser.add_argument("--quantize", choices=["int8"], default=None, help="dynamic int8 quantization (CPU); an export's int8 graphs")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="decode.KEY=VALUE",
                         help="override a decode setting of the model's config, e.g. --set decode.length_penalty=0.6")
     parser.add_argument("-i", "--input", default=None, help="input file (default stdin)")
