@@ -10,8 +10,11 @@ numpy and sentencepiece alone (no torch):
                          out: measured, they sped the export's beam search 5 % and slowed its greedy 25 %
     DIR/step.int8.onnx   the step with int8 weights (onnxruntime's dynamic quantization), the output layer's too
     DIR/encoder.int8.onnx  the encoder with int8 weights, its RNNs' too (half the fp32 encoder's time)
-    DIR/step.shortlist[.int8].onnx, DIR/shortlist.npz   where the experiment has a shortlist (nmt-shortlist):
-                         the step with a second input, the target ids (P,) its output layer computes
+    DIR/step.shortlist[.int8].onnx, DIR/shortlist.npz, DIR/output_rows.npz   where the experiment has a
+                         shortlist (nmt-shortlist): the step over given rows of the output layer, a batch's
+                         shortlisted target ids' (P of them), which the runtime gathers once a batch from
+                         output_rows.npz: output.weight (P, D) float and output.bias (P,); in the int8 step
+                         output.weight_t (D, P) int8 with output.weight_scale and output.weight_zero_point
     DIR/topk.onnx        x (N, M) float, k (1,) int64 -> each row's k largest values and their columns, best first:
                          beam search's choice each step (onnxruntime's TopK is ~25x numpy's argpartition)
     DIR/export.json      the tensors' names and batch dimensions, the vocabulary size, what made it
@@ -31,16 +34,19 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from nmt.errors import NmtError
 from nmt.models import Seq2Seq
+from nmt.models.seq2seq import RestrictedOutput, output_rows
 from nmt.models.state import DecoderState, Memory
 from nmt.shortlist import FILE as SHORTLIST_FILE
 from nmt.specials import EOS, PAD
 
 FORMAT = 1  # export.json's layout; the runtime refuses another
+OUTPUT_ROWS = "output_rows.npz"
 OPSET = 17
 SOURCE_DIMS = {"states", "mask", "keys", "values", "source_positions"}  # memory fields with a source axis
 
@@ -63,8 +69,9 @@ class _EncoderGraph(nn.Module):
 
 
 class _StepGraph(nn.Module):
-    """One decoder step; `restricted`: its second input is the target ids (P,) the output layer computes,
-    and its log-probabilities are over those (a lexical shortlist, nmt/shortlist.py)."""
+    """One decoder step; `restricted`: its second and third inputs are the output layer's rows (P, D) and
+    biases (P,) of some target ids, and its log-probabilities are over those (a lexical shortlist,
+    nmt/shortlist.py)."""
 
     def __init__(self, model: Seq2Seq, memory: list[str], state: list[str], attends: bool, restricted: bool = False):
         super().__init__()
@@ -73,7 +80,7 @@ class _StepGraph(nn.Module):
     def forward(self, tokens: torch.Tensor, *tensors: torch.Tensor):
         output = None
         if self.restricted:
-            output, tensors = self.model.restricted_output(tensors[0]), tensors[1:]  # the rows gathered each step
+            output, tensors = RestrictedOutput(self.model.output, None, rows=(tensors[0], tensors[1])), tensors[2:]
         memory_fields: dict[str, Any] = dict(zip(self.memory, tensors[: len(self.memory)]))
         state_fields: dict[str, Any] = dict(zip(self.state, tensors[len(self.memory):]))
         memory, state = Memory(**memory_fields), DecoderState(**state_fields)
@@ -132,18 +139,15 @@ def export_model(model: Seq2Seq, exp_dir: Path, out: Path, *, src_vocab_size: in
         torch.onnx.export(step_graph, step_example, str(out / "step.onnx"), dynamo=False, input_names=step_inputs,
                           output_names=step_outputs, dynamic_axes=step_axes, opset_version=OPSET)
         if shortlist:
-            pieces = torch.arange(min(6, tgt_vocab_size))  # the specials and two more: any ids would do
-            torch.onnx.export(_StepGraph(model, memory_names, state_names, attends, restricted=True).eval(),
-                              (tokens, pieces) + step_example[1:], str(out / "step.shortlist.onnx"), dynamo=False,
-                              input_names=["tokens", "pieces"] + step_inputs[1:], output_names=step_outputs,
-                              dynamic_axes={**step_axes, "pieces": {0: "pieces"}, "log_probs": {0: rows, 1: "pieces"}},
-                              opset_version=OPSET)
+            _export_shortlisted_step(model, out, step_example, step_inputs, step_outputs, step_axes, rows, attends,
+                                     memory_names, state_names, tgt_vocab_size)
             shutil.copyfile(exp_dir / SHORTLIST_FILE, out / SHORTLIST_FILE)
     if int8:
         _quantize(out / "step.onnx", out / "step.int8.onnx")
         _quantize(out / "encoder.onnx", out / "encoder.int8.onnx")
-        if shortlist:  # the gathered output rows stay float: only the fixed weights are quantized
-            _quantize(out / "step.shortlist.onnx", out / "step.shortlist.int8.onnx")
+        if shortlist:
+            _int8_given_rows(out / "step.shortlist.onnx", out / "step.shortlist.int8.onnx")
+            _quantize(out / "step.shortlist.int8.onnx", out / "step.shortlist.int8.onnx")
     (out / "topk.onnx").write_bytes(topk_graph())
     for name in ("config.yaml", "spm.model", "spm.src.model", "spm.tgt.model"):
         if (exp_dir / name).exists():
@@ -154,6 +158,57 @@ def export_model(model: Seq2Seq, exp_dir: Path, out: Path, *, src_vocab_size: in
                 "torch": torch.__version__, **(describe or {})}
     (out / "export.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest
+
+
+def _export_shortlisted_step(model: Seq2Seq, out: Path, step_example: tuple, step_inputs: list[str],
+                             step_outputs: list[str], step_axes: dict, rows: str, attends: bool, memory_names: list[str],
+                             state_names: list[str], tgt_vocab_size: int) -> None:
+    """step.shortlist.onnx and the output layer's rows it is given (output_rows.npz, float and int8)."""
+    parts = output_rows(model.output)
+    if parts is None:
+        raise NmtError("export: the shortlisted step needs a float output layer")
+    _, weight, bias = parts
+    pieces = torch.arange(min(6, tgt_vocab_size))  # the specials and two more: any ids would do
+    torch.onnx.export(_StepGraph(model, memory_names, state_names, attends, restricted=True).eval(),
+                      (step_example[0], weight[pieces], bias[pieces]) + step_example[1:], str(out / "step.shortlist.onnx"),
+                      dynamo=False, input_names=["tokens", "output.weight", "output.bias"] + step_inputs[1:],
+                      output_names=step_outputs, opset_version=OPSET,
+                      dynamic_axes={**step_axes, "output.weight": {0: "pieces"}, "output.bias": {0: "pieces"},
+                                    "log_probs": {0: rows, 1: "pieces"}})
+    table = weight.detach().float().numpy()
+    scale = np.float32(max(float(np.abs(table).max()), 1e-8) / 127)  # symmetric, one scale: as quantize_dynamic's
+    np.savez(out / OUTPUT_ROWS, weight=table, bias=bias.detach().float().numpy(),
+             weight_int8=np.clip(np.round(table / scale), -127, 127).astype(np.int8), scale=scale)
+
+
+def _int8_given_rows(source: Path, target: Path) -> None:
+    """The shortlisted step with its output product over given int8 rows (D, P): onnxruntime's
+    DynamicQuantizeMatMul (quantize_dynamic, which runs next, leaves a product whose weight is an input
+    in float)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph_model = onnx.load(str(source))
+    graph = graph_model.graph
+    (node,) = [n for n in graph.node if "output.weight" in n.input]
+    attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    if node.op_type != "Gemm" or attributes.get("transB") != 1 or attributes.get("transA", 0) or node.input[2] != "output.bias":
+        raise NmtError(f"export: the shortlisted step's output product is a {node.op_type} {attributes}, not x W^T + b")
+    replacement = helper.make_node("DynamicQuantizeMatMul", [node.input[0], "output.weight_t", "output.weight_scale",
+                                                             "output.weight_zero_point", "output.bias"],
+                                   list(node.output), name="output_rows_int8", domain="com.microsoft")
+    position = list(graph.node).index(node)
+    graph.node.remove(node)
+    graph.node.insert(position, replacement)
+    (given,) = [i for i in graph.input if i.name == "output.weight"]
+    size = given.type.tensor_type.shape.dim[1].dim_value
+    graph.input.remove(given)
+    graph.input.extend([helper.make_tensor_value_info("output.weight_t", TensorProto.INT8, [size, "pieces"]),
+                        helper.make_tensor_value_info("output.weight_scale", TensorProto.FLOAT, []),
+                        helper.make_tensor_value_info("output.weight_zero_point", TensorProto.INT8, [])])
+    if not any(o.domain == "com.microsoft" for o in graph_model.opset_import):
+        graph_model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    onnx.save(graph_model, str(target))
 
 
 def topk_graph() -> bytes:

@@ -229,3 +229,32 @@ def test_an_exported_step_reads_a_sentences_memory_once_for_all_its_beams(tmp_pa
         assert shared[0].shape == (len(rows), 20)
         for a, b in zip([shared[0], shared[2], *shared[1].values()], [copied[0], copied[2], *copied[1].values()]):
             np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_the_int8_shortlisted_step_reads_the_batchs_int8_output_rows(tmp_path):
+    """The int8 shortlisted step takes the pieces' rows of output_rows.npz in int8 (gathered once a batch)
+    and scores as the float shortlisted step does, to int8's precision, on a model whose output layer
+    tells the pieces apart (weights x 30)."""
+    from nmt.shortlist import Shortlist
+
+    table = np.random.default_rng(0).integers(4, 20, size=(20, 3)).astype(np.int32)
+    Shortlist(table, np.array([4, 5], dtype=np.int32)).save(tmp_path)
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(embed_size=12, encoder_hidden=10, decoder_hidden=14, attention_size=8, dropout=0.0),
+                        20, 20).eval()
+    with torch.no_grad():
+        model.output.weight.mul_(30)
+    export_model(model, tmp_path, tmp_path / "export", src_vocab_size=20, tgt_vocab_size=20, int8=True)
+    pieces = np.array([0, 1, 2, 3, 5, 7, 9, 12, 15, 18])
+    src, lengths = padded(SENTENCES)
+    steps = []
+    for int8 in (False, True):
+        exported = ExportedModel(tmp_path / "export", int8=int8, threads=1)
+        memory = exported.encode(src, lengths)
+        steps.append(exported.step(np.full(len(SENTENCES), 1, dtype=np.int64), exported.init_state(memory), memory, pieces)[0])
+        assert exported._rows[1].keys() >= ({"output.weight_t", "output.weight_scale"} if int8 else {"output.weight"})
+    float_scores, int8_scores = steps
+    assert float_scores.shape == int8_scores.shape == (len(SENTENCES), len(pieces))
+    assert np.ptp(float_scores, axis=1).min() > 5  # the pieces are told apart
+    np.testing.assert_allclose(int8_scores, float_scores, atol=0.5)
+    assert (int8_scores.argmax(1) == float_scores.argmax(1)).all()

@@ -169,21 +169,32 @@ class TiedOutput(nn.Module):
         return nn.Sequential(self.project, linear)
 
 
+def output_rows(output: nn.Module) -> tuple[nn.Module, torch.Tensor, torch.Tensor] | None:
+    """A float output layer as (projection, weight (V, D), bias (V,)): logits = W project(x) + b, a row a
+    target id. None for any other layer (int8)."""
+    if isinstance(output, TiedOutput):
+        return output.project, output.embedding.weight, output.bias
+    if type(output) is nn.Linear:
+        return nn.Identity(), output.weight, output.bias
+    return None
+
+
 class RestrictedOutput(nn.Module):
     """An output layer's logits for some target ids only: a float layer's rows of those ids, gathered
-    once; any other layer (int8) computes every logit and keeps those columns."""
+    once (or given: `rows`, an exported step's inputs); any other layer (int8) computes every logit and
+    keeps those columns."""
 
-    def __init__(self, output: nn.Module, ids: torch.Tensor):
+    def __init__(self, output: nn.Module, ids: torch.Tensor | None, rows: tuple[torch.Tensor, torch.Tensor] | None = None):
         super().__init__()
         self.ids = ids
         self.project: nn.Module = nn.Identity()
         self.weight: torch.Tensor | None = None
-        if isinstance(output, TiedOutput):
-            self.project, self.weight, self.bias = output.project, output.embedding.weight[ids], output.bias[ids]
-        elif type(output) is nn.Linear:
-            self.weight, self.bias = output.weight[ids], output.bias[ids]
-        else:
+        parts = output_rows(output)
+        if parts is None:
             self.full = output
+        else:
+            self.project, weight, bias = parts
+            self.weight, self.bias = rows if rows is not None else (weight[ids], bias[ids])
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         if self.weight is None:

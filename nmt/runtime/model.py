@@ -58,6 +58,8 @@ class ExportedModel:
         self.encoder = onnxruntime.InferenceSession(str(self.encoder_file), options, providers=providers)
         self.stepper = onnxruntime.InferenceSession(str(step_file), options, providers=providers)
         self._restricted: Any = None  # the shortlisted step, loaded when first asked for
+        self._rows: tuple[np.ndarray | None, dict[str, np.ndarray]] = (None, {})  # a batch's pieces and their rows
+        self._table: dict[str, np.ndarray] | None = None  # output_rows.npz, read when first needed
         self._session = lambda path: onnxruntime.InferenceSession(str(path), options, providers=providers)
         self.int8 = int8
         topk_file = self.directory / "topk.onnx"  # exports before it have none: numpy selects then
@@ -88,11 +90,13 @@ class ExportedModel:
     def step(self, tokens: np.ndarray, state: dict[str, np.ndarray], memory: ExportedMemory,
              pieces: np.ndarray | None = None):
         """tokens (N,) -> log-probabilities (N, V), the next state, attention (N, S) or None. `pieces`: the
-        target ids (P,) the log-probabilities are over instead (the shortlisted step)."""
+        target ids (P,) the log-probabilities are over instead (the shortlisted step; their output rows are
+        gathered once for each new `pieces` array, a batch's)."""
         feed = {"tokens": tokens, **memory.tensors, **{k: v for k, v in state.items() if k in self.step_inputs}}
         stepper = self.stepper
         if pieces is not None:
-            stepper, feed["pieces"] = self.restricted(), pieces
+            stepper = self.restricted()
+            feed.update(self._output_rows(pieces))
         outputs = dict(zip(self.step_outputs, stepper.run(None, feed)))
         next_state = {f"state.{name[len('next.'):]}": value for name, value in outputs.items() if name.startswith("next.")}
         return outputs["log_probs"], next_state, outputs.get("attention")
@@ -107,6 +111,29 @@ class ExportedModel:
                                "shortlist (nmt-shortlist --model EXP_DIR), then nmt-export again")
             self._restricted = self._session(path)
         return self._restricted
+
+    def _output_rows(self, pieces: np.ndarray) -> dict[str, np.ndarray]:
+        """The shortlisted step's inputs for the target ids `pieces`: their output rows (float, or int8 with
+        the table's scale), gathered when `pieces` is not the array of the last call; an export written
+        before output_rows.npz takes the ids themselves."""
+        if self._rows[0] is pieces:
+            return self._rows[1]
+        names = {item.name for item in self.restricted().get_inputs()}
+        if "pieces" in names:
+            rows = {"pieces": pieces}
+        else:
+            if self._table is None:
+                with np.load(self.directory / "output_rows.npz", allow_pickle=False) as stored:
+                    self._table = dict(stored)
+            table = self._table
+            rows = {"output.bias": table["bias"][pieces]}
+            if "output.weight_t" in names:
+                rows.update({"output.weight_t": np.ascontiguousarray(table["weight_int8"][pieces].T),
+                             "output.weight_scale": table["scale"], "output.weight_zero_point": np.array(0, dtype=np.int8)})
+            else:
+                rows["output.weight"] = table["weight"][pieces]
+        self._rows = (pieces, rows)
+        return rows
 
     def top(self, candidates: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
         """The `count` best of each row and their columns, best first: the export's TopK graph, else numpy."""
