@@ -5,12 +5,18 @@ int8 export, beside the same model under an earlier checkout of nmt (a git workt
     python tools/bench_translate.py --model recipes/ding-de-en/exp/rnnsearch --baseline d395ab1
     python tools/bench_translate.py --model EXP --sentences 100 --json bench_translate.json
     python tools/bench_translate.py --model EXP --shortlist     # also int8 with the shortlist (nmt-shortlist --model EXP first)
+    python tools/bench_translate.py --model EXP --peer ONMT_PYTHON ONMT_MODEL   # and OpenNMT-py's onmt_translate
 
 Each row runs in fresh processes (its own peak memory): sentences/s greedy and beam 5 over the test
 sentences (model loaded, a 20-sentence warm-up, then timed), one-sentence latency at beam 5 (p50,
 p95 over the first 100 sentences, one at a time), start-up to the first translation of one sentence
 (process start included), peak RSS, BLEU against the references when given, and the share of beam-5
 translations identical to this checkout's torch fp32 ones.
+
+The peer row (--peer: the interpreter OpenNMT-py is installed in, and a model it trained on the same
+SentencePiece pieces) runs onmt_translate with the same batches (4,000 tokens) and beam; its
+sentences/s are over the translation time it reports itself (-report_time: loading left out, as
+here), its output decoded with the experiment's SentencePiece model.
 """
 
 from __future__ import annotations
@@ -84,6 +90,33 @@ def child(system: str, model: str, mode: str, source: Path, limit: int) -> dict:
             "translations": [result[0].text for result in results]}
 
 
+def _peer_row(python: str, model: str, args: argparse.Namespace, references: Path | None) -> dict:
+    """onmt_translate on the test sentences' pieces, greedy and beam 5: sentences/s over its own reported
+    translation time, and BLEU of the beam output."""
+    import re
+
+    import sentencepiece
+
+    pieces = sentencepiece.SentencePieceProcessor(model_file=str(args.model / "spm.model"))
+    lines = args.source.read_text(encoding="utf-8").splitlines()[: args.sentences]
+    row: dict = {}
+    with tempfile.TemporaryDirectory() as work:
+        source = Path(work) / "src.txt"
+        source.write_text("".join(" ".join(pieces.encode(line, out_type=str)) + "\n" for line in lines), encoding="utf-8")
+        for mode, beam in (("greedy", 1), ("beam", 5)):
+            output = Path(work) / f"{mode}.txt"
+            command = [python, "-m", "onmt.bin.translate", "-model", model, "-src", str(source), "-output", str(output),
+                       "-beam_size", str(beam), "-batch_size", "4000", "-batch_type", "tokens", "-report_time"]
+            result = subprocess.run(command, capture_output=True, text=True)
+            seconds = re.search(r"Total translation time \(s\): ([0-9.]+)", result.stdout + result.stderr)
+            if result.returncode != 0 or seconds is None:
+                sys.exit(f"bench_translate: onmt_translate {mode} failed:\n{result.stderr[-3000:]}")
+            row[mode] = {"sentences_per_sec": len(lines) / float(seconds.group(1)), "seconds": float(seconds.group(1))}
+            row["translations"] = [pieces.decode(line.split()) for line in output.read_text(encoding="utf-8").splitlines()]
+    row["bleu"] = _bleu(row["translations"], references)
+    return row
+
+
 def _run_child(system: str, model: str, mode: str, args: argparse.Namespace, pythonpath: str) -> dict:
     started = time.perf_counter()
     report: dict
@@ -125,6 +158,8 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=1000)
     parser.add_argument("--shortlist", action="store_true",
                         help="also int8 torch and the int8 export with the model's shortlist (nmt-shortlist first)")
+    parser.add_argument("--peer", nargs=2, default=None, metavar=("PYTHON", "MODEL"),
+                        help="also onmt_translate: OpenNMT-py's interpreter and a model of it on the same pieces")
     parser.add_argument("--json", type=Path, default=Path("bench_translate.json"))
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--child-mode", default=None, help=argparse.SUPPRESS)
@@ -156,7 +191,15 @@ def main() -> None:
         row["bleu"] = _bleu(translations, references)
         row["translations"] = translations
         report["rows"][system] = row
+    if args.peer:
+        python, peer_model = args.peer
+        report["rows"]["OpenNMT-py"] = _peer_row(python, peer_model, args, references)
     for system, row in report["rows"].items():
+        if system == "OpenNMT-py":
+            print(f"| {system} | {row['greedy']['sentences_per_sec']:.1f} | {row['beam']['sentences_per_sec']:.1f} | - | - "
+                  f"| - | {row['bleu']:.2f} | - |")
+            row.pop("translations")
+            continue
         same = (sum(a == b for a, b in zip(row.pop("translations"), reference_translations or []))
                 / max(len(reference_translations or []), 1))
         row["same_as_torch"] = same
