@@ -188,3 +188,51 @@ def test_two_convolutions_a_block_see_farther(block_convs: int, sees: bool):
         cells = [encoder(x).states[0, 0] for x in (image, changed)]
     assert sum(isinstance(m, torch.nn.Conv2d) for m in encoder.cnn) == block_convs + 1  # and the 1x1
     assert (not torch.allclose(*cells)) == sees
+
+
+def _line(ink_to: int, seed: int) -> torch.Tensor:
+    """A 16 x 64 grey line image: white, with random ink in columns 2 .. ink_to."""
+    image = torch.full((1, 16, 64, 1), 255, dtype=torch.uint8)
+    ink = torch.randint(0, 120, (16, ink_to - 2, 1), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))
+    image[0, :, 2:ink_to] = ink
+    return image
+
+
+def test_a_cropped_line_is_read_at_its_own_width_alone_or_in_any_batch():
+    """image.crop_widths: a short formula is read at the narrowest width that holds its ink and the
+    margin (32 of 16, 32, 48, 64 pixels for ink to pixel 14), its positions past that masked; its
+    annotations and start state are the same alone and beside a wider image, and a greedy caption of
+    the batch is each image's own."""
+    torch.manual_seed(0)
+    encoder = ConvEncoder(channels=1, width=4, hidden_size=8, blocks=2, num_layers=1, dropout=0.0, rows=True,
+                          column_height=4, crop_widths=[16, 32, 48, 64]).eval()
+    short, wide = _line(14, seed=1), _line(60, seed=2)
+    with torch.no_grad():
+        alone, other = encoder(short), encoder(wide)
+        both = encoder(torch.cat([wide, short]))
+    assert alone.mask.tolist() == [[True] * 8 + [False] * 8] and other.mask.all()
+    assert torch.allclose(both.states[1], alone.states[0], atol=1e-6)
+    assert torch.allclose(both.states[0], other.states[0], atol=1e-6)
+    assert torch.allclose(both.final_hidden[:, :, 1], alone.final_hidden[:, :, 0], atol=1e-6)
+    assert torch.allclose(alone.final_hidden[0, 0, 0], alone.states[0, :8].mean(0), atol=1e-6)  # its own positions'
+    model = build_image_model(ModelConfig(variant="luong", cell="lstm", embed_size=6, encoder_hidden=8,
+                                          decoder_hidden=8, dropout=0.0), encoder, V).eval()
+    decode = DecodeConfig(method="greedy", max_length_a=0.0, max_length_b=5)
+    positions = torch.full((1,), 16)
+    one = [generate(model, image, positions, decode)[0][0].tokens for image in (wide, short)]
+    together = generate(model, torch.cat([wide, short]), positions.expand(2), decode)
+    assert [hyps[0].tokens for hyps in together] == one
+
+
+def test_crop_widths_are_refused_in_one_line_where_they_cannot_apply():
+    from nmt.captioning.config import CaptionConfig, CaptionDataConfig, CaptionSplit
+    from nmt.errors import ConfigError
+
+    data = CaptionDataConfig(train=CaptionSplit("t.tsv"), dev=CaptionSplit("d.tsv"))
+    for image, says in [(ImageConfig(width=64, crop_widths=[32, 64]), "image.columns: true"),
+                        (ImageConfig(width=64, blocks=3, columns=True, crop_widths=[20, 64]), "stride (8 pixels)"),
+                        (ImageConfig(width=64, columns=True, crop_widths=[32, 48]), "the last image.width (64)")]:
+        with pytest.raises(ConfigError, match=r"image\.crop_widths") as error:
+            CaptionConfig(data=data, image=image).check()
+        assert says in str(error.value)
+    CaptionConfig(data=data, image=ImageConfig(width=64, columns=True, crop_widths=[32, 64])).check()

@@ -52,6 +52,11 @@ class ImageConfig:
     # line of w positions, as a formula or a line of text is read (CRNN, Shi et al. 2015); with
     # row_encoder, a bidirectional LSTM runs along that line
     columns: bool = False
+    # Lines of ink on white, read from the left (formulas, text): each image is read at the narrowest of
+    # these widths that holds its ink and a margin, and the positions past it are masked, so a short
+    # formula costs a short one's CNN work and reads the same alone or in any batch (image.columns,
+    # scratch CNN; ascending multiples of the grid's stride, the last image.width). []: the whole width.
+    crop_widths: list[int] = field(default_factory=list)
     blank: bool = False  # the language-only baseline: the CNN sees one grey image whatever the input
     # Training images redrawn at random (nmt/captioning/augment.py): scale, outline, blur. The
     # unseen-style test's question: does a captioner learn what is drawn rather than one vendor's hand?
@@ -137,6 +142,7 @@ class CaptionConfig:
         if self.train.ctc_weight and not self.image.columns:
             raise ConfigError(f"config: train.ctc_weight = {self.train.ctc_weight} reads the encoder's positions as "
                               "a line, left to right; set image.columns: true")
+        self._check_crop_widths()
         model = self.model
         if self.train.attention_coverage and model.variant not in ("rnnsearch", "luong"):
             raise ConfigError(f"config: train.attention_coverage regularises attention; model.variant = "
@@ -146,3 +152,15 @@ class CaptionConfig:
                               f"equal the CNN's output size (model.encoder_hidden = {model.encoder_hidden})")
         self.decode.check()
         self.train.check()
+
+    def _check_crop_widths(self) -> None:
+        image, crops = self.image, self.image.crop_widths
+        if not crops:
+            return
+        if not image.columns or image.encoder != "scratch":
+            raise ConfigError("config: image.crop_widths reads a line of ink at its own width; it needs "
+                              "image.columns: true and image.encoder: scratch")
+        stride = 1 << image.blocks
+        if any(w % stride for w in crops) or crops != sorted(set(crops)) or crops[-1] != image.width:
+            raise ConfigError(f"config: image.crop_widths = {crops} must be ascending multiples of the grid's stride "
+                              f"({stride} pixels), the last image.width ({image.width})")

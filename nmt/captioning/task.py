@@ -80,7 +80,7 @@ def build_captioner(cfg: CaptionConfig, vocab_size: int, *, pretrained: bool = T
         encoder = ConvEncoder(channels=image.channels, width=image.cnn_width, hidden_size=model.encoder_hidden,
                               blocks=image.blocks, num_layers=model.encoder_layers, dropout=model.dropout,
                               blank=image.blank, rows=image.row_encoder, column_height=column_height,
-                              block_convs=image.block_convs)
+                              block_convs=image.block_convs, crop_widths=image.crop_widths)
     else:
         encoder = PretrainedEncoder(hidden_size=model.encoder_hidden, stride=image.stride,
                                     num_layers=model.encoder_layers, dropout=model.dropout, fine_tune=image.fine_tune,
@@ -98,7 +98,9 @@ def ctc_loss(encoder: ConvEncoder | PretrainedEncoder, tgt_out: torch.Tensor) ->
     logits, encoder.ctc_logits = encoder.ctc_logits, None  # (B, S, V); not kept past this update
     assert logits is not None, "a training pass of an encoder with a CTC head comes first"
     lengths = (tgt_out != PAD).sum(1) - 1  # without EOS
-    positions = torch.full((logits.shape[0],), logits.shape[1], dtype=torch.long, device=logits.device)
+    positions = getattr(encoder, "ctc_positions", None)  # an image read cropped has fewer
+    if positions is None:
+        positions = torch.full((logits.shape[0],), logits.shape[1], dtype=torch.long, device=logits.device)
     log_probs = logits.float().log_softmax(-1).transpose(0, 1)  # (S, B, V)
     return F.ctc_loss(log_probs, tgt_out, positions, lengths, blank=PAD, reduction="sum", zero_infinity=True)
 

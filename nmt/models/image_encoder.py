@@ -12,7 +12,7 @@ encoder, so each decoder's bridge reads it whole.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import torch
 from torch import nn
@@ -82,19 +82,24 @@ class ConvEncoder(nn.Module):
     8 x 8 grid of 64 positions."""
 
     directions = 1  # the decoders' view: a one-way encoder whose final state is the mean annotation
+    INK_MARGIN = 16  # pixels of white kept right of the ink: a column's CNN reads about 40 across
 
     def __init__(self, *, channels: int, width: int, hidden_size: int, blocks: int, num_layers: int, dropout: float,
-                 blank: bool = False, rows: bool = False, column_height: int = 0, block_convs: int = 1):
+                 blank: bool = False, rows: bool = False, column_height: int = 0, block_convs: int = 1,
+                 crop_widths: Sequence[int] = ()):
         """`blank`: every image is read as the same grey one, so the decoder learns the captions alone
         (the language-only baseline: what a captioner scores when it ignores the picture). `rows`: a
         RowEncoder over the grid. `column_height`: the grid's height, for each of its columns to become
-        one vector (`columns`)."""
+        one vector (`columns`). `crop_widths`: with columns, each image is read at the narrowest of these
+        that holds its ink (read_cropped)."""
         super().__init__()
         self.blank = blank
+        self.crop_widths, self.stride = list(crop_widths), 1 << blocks
         self.columns = columns(hidden_size, column_height)
         self.rows = RowEncoder(hidden_size) if rows else None
         self.ctc: nn.Linear | None = None  # set by with_ctc_head
         self.ctc_logits: torch.Tensor | None = None
+        self.ctc_positions: torch.Tensor | None = None  # read_cropped's positions an image (else all)
         layers: list[nn.Module] = []
         size_in = channels
         for block in range(blocks):
@@ -119,8 +124,46 @@ class ConvEncoder(nn.Module):
         pixels = images.permute(0, 3, 1, 2).float().sub(127.5).div(127.5)  # (B, H, W, C) -> (B, C, H, W) in [-1, 1]
         if self.blank:
             pixels = torch.zeros_like(pixels)
+        if self.crop_widths:
+            return self.read_cropped(images, pixels)
         grid = self.cnn(pixels)  # (B, D, h, w)
         return read_grid(self, grid)
+
+    def read_cropped(self, images: torch.Tensor, pixels: torch.Tensor) -> EncoderOutput:
+        """Each image read at the narrowest crop width that holds its ink and a margin: the images of
+        one width go through the CNN, columns and row encoder together, and their annotations fill the
+        first positions of the full width's line, the rest masked. An image's reading depends on itself
+        alone (batch norm in training aside); the language-only baseline reads every image whole."""
+        assert self.columns is not None, "crop_widths reads a line: image.columns"
+        crops = torch.tensor(self.crop_widths, device=images.device)
+        inked = ink_width(images) + self.INK_MARGIN if not self.blank else crops[-1:].expand(len(images))
+        choice = torch.searchsorted(crops, inked).clamp(max=len(crops) - 1)  # the narrowest that holds it
+        states: torch.Tensor | None = None
+        mask = torch.zeros(len(images), self.crop_widths[-1] // self.stride, dtype=torch.bool, device=images.device)
+        for index in choice.unique().tolist():
+            chosen = (choice == index).nonzero().squeeze(1)
+            width = self.crop_widths[index]
+            line = self.columns(self.cnn(pixels[chosen, :, :, :width]))  # (n, D, 1, w)
+            line = (self.rows(line) if self.rows is not None else line).flatten(2).transpose(1, 2)  # (n, w, D)
+            if states is None:
+                states = line.new_zeros(len(images), mask.shape[1], line.shape[2])
+            states[chosen, : line.shape[1]] = line
+            mask[chosen, : line.shape[1]] = True
+        assert states is not None
+        mean = (states * mask[:, :, None]).sum(1) / mask.sum(1, keepdim=True)  # over each image's own positions
+        final = mean[None, None].expand(self.num_layers, 1, *mean.shape)
+        out = EncoderOutput(states=self.dropout(states), mask=mask, final_hidden=final, final_cell=final)
+        self.ctc_logits = self.ctc(out.states) if self.ctc is not None and self.training else None
+        self.ctc_positions = mask.sum(1)  # each image's own line, for the CTC loss
+        return out
+
+
+def ink_width(images: torch.Tensor, darker_than: int = 200) -> torch.Tensor:
+    """(B, H, W, C) uint8 -> (B,) the pixels from the left edge to the right edge of each image's ink
+    (0 for a blank image)."""
+    inked = images.amin(dim=(1, 3)) < darker_than  # (B, W): a column with any dark pixel
+    last = inked.shape[1] - inked.flip(1).int().argmax(1)  # one past the rightmost inked column
+    return torch.where(inked.any(1), last, torch.zeros_like(last))
 
 
 def columns(size: int, height: int) -> nn.Module | None:
