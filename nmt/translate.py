@@ -11,7 +11,7 @@ import torch
 from nmt.batching import collate, make_batches
 from nmt.config import DecodeConfig
 from nmt.constraints import constrained_beam_search
-from nmt.device import evaluating
+from nmt.device import evaluating, precision_context
 from nmt.errors import NmtError
 from nmt.models import Seq2Seq
 from nmt.models.state import DecoderState, Memory
@@ -52,7 +52,7 @@ class Translator(LineTranslator):
             self._check_constraints(prefixes)
         lengths = np.array([len(s) for s in sources], dtype=np.int64)
         results: list[list[Hypothesis] | None] = [None] * len(sources)
-        with evaluating(self.model):
+        with evaluating(self.model), precision_context(self.decode.precision, self.device):
             for indices in make_batches(lengths, None, batch_tokens=self.decode.search_batch_tokens(), shuffle=False):
                 batch = collate([np.asarray(sources[i], dtype=np.int64) for i in indices], None, indices)
                 batch_prefixes = [list(prefixes[i]) for i in indices] if prefixes is not None else None

@@ -189,3 +189,27 @@ def test_attention_rows_come_back_per_step():
             assert hyp.attention.shape == (len(hyp.tokens) + 1, batch.src.shape[1])
             torch.testing.assert_close(hyp.attention.sum(-1), torch.ones(len(hyp.tokens) + 1))
             assert (hyp.attention[:, int(batch.src_lengths[i]):] == 0).all()
+
+
+def test_decode_precision_bf16_searches_under_autocast_and_an_export_refuses_it():
+    """decode.precision: bf16 runs the search's products in bfloat16: the scores move (by bf16's rounding,
+    not more) while fp32's are torch's own; an export's translator says in one line it cannot."""
+    import dataclasses
+
+    from nmt.errors import NmtError
+    from nmt.runtime.translate import ExportedTranslator
+    from nmt.translate import Translator
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(embed_size=16, encoder_hidden=16, decoder_hidden=16, attention_size=16,
+                                    dropout=0.0), 30, 30).eval()
+    sources = [[5, 9, 7, 12, 6, 20], [8, 4, 22], [11, 13, 5, 9, 25]]
+    decode = DecodeConfig(beam_size=3, max_length_a=1.0, max_length_b=5)
+    scores = {}
+    for precision in ("fp32", "bf16"):
+        translator = Translator(model, None, decode=dataclasses.replace(decode, precision=precision))
+        scores[precision] = np.array([hyps[0].score for hyps in translator.translate_ids(sources)])
+    assert not np.array_equal(scores["fp32"], scores["bf16"])
+    np.testing.assert_allclose(scores["bf16"], scores["fp32"], atol=0.2)
+    with pytest.raises(NmtError, match="decode.precision = 'bf16'"):
+        ExportedTranslator(None, None, decode=dataclasses.replace(decode, precision="bf16"))  # type: ignore[arg-type]

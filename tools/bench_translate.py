@@ -6,6 +6,7 @@ int8 export, beside the same model under an earlier checkout of nmt (a git workt
     python tools/bench_translate.py --model EXP --sentences 100 --json bench_translate.json
     python tools/bench_translate.py --model EXP --shortlist     # also int8 with the shortlist (nmt-shortlist --model EXP first)
     python tools/bench_translate.py --model EXP --peer ONMT_PYTHON ONMT_MODEL   # and OpenNMT-py's onmt_translate
+    python tools/bench_translate.py --model EXP --bf16          # also torch with decode.precision: bf16
 
 Each row runs in fresh processes (its own peak memory): sentences/s greedy and beam 5 over the test
 sentences (model loaded, a 20-sentence warm-up, then timed), one-sentence latency at beam 5 (p50,
@@ -63,6 +64,8 @@ def _translator(system: str, model: str, beam: int):
         net = quantize_int8(net)
     decode = loaded.cfg.decode
     decode.beam_size, decode.nbest = beam, 1
+    if system.endswith("bf16"):
+        decode.precision = "bf16"
     return Translator(net, loaded.tokenizer, decode=decode, **extra)
 
 
@@ -163,6 +166,7 @@ def main() -> None:
                         help="also int8 torch and the int8 export with the model's shortlist (nmt-shortlist first)")
     parser.add_argument("--peer", nargs=2, default=None, metavar=("PYTHON", "MODEL"),
                         help="also onmt_translate: OpenNMT-py's interpreter and a model of it on the same pieces")
+    parser.add_argument("--bf16", action="store_true", help="also torch with decode.precision: bf16")
     parser.add_argument("--json", type=Path, default=Path("bench_translate.json"))
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--child-mode", default=None, help=argparse.SUPPRESS)
@@ -179,6 +183,7 @@ def main() -> None:
                    check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     systems = [s for s in SYSTEMS if s != "baseline" or args.baseline]
     systems += ["torch int8 shortlist", "export int8 shortlist"] if args.shortlist else []
+    systems += ["torch bf16"] if args.bf16 else []
     report: dict = {"model": str(args.model), "sentences": args.sentences, "baseline": args.baseline, "rows": {}}
     print("| system | greedy sent/s | beam 5 sent/s | beam 5 p50 / p95 ms | start-up s | peak RSS MB | BLEU | same as torch |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")

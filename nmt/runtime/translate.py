@@ -29,6 +29,9 @@ class ExportedTranslator(LineTranslator):
         if decode.method == "sample":
             raise NmtError("translate: an exported model searches (greedy or beam); sampling needs the "
                            "experiment directory (torch)")
+        if decode.precision != "fp32":
+            raise NmtError(f"translate: decode.precision = {decode.precision!r} runs torch's products in bf16; an export "
+                           "runs fp32 or int8 (--quantize int8)")
         self.model, self.tokenizer, self.decode, self.keep_attention = model, tokenizer, decode, keep_attention
         self.shortlist = shortlist
         if shortlist is not None:
