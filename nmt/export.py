@@ -7,7 +7,7 @@ numpy and sentencepiece alone (no torch):
                          N = B x beams state rows read the B sentences' memory rows, each sentence's beams
                          consecutive (beam search keeps one memory row a sentence, not K copies). RNNsearch's
                          per-sentence products (torch's beam search: BahdanauDecoder.with_values) are left
-                         out: measured, they sped the export's beam search 5 % and slowed its greedy 25 %
+                         out: measured, they sped the export's beam search 5 % and slowed its greedy 22-26 %
     DIR/step.int8.onnx   the step with int8 weights (onnxruntime's dynamic quantization), the output layer's too
     DIR/encoder.int8.onnx  the encoder with int8 weights, its RNNs' too (half the fp32 encoder's time)
     DIR/step.shortlist[.int8].onnx, DIR/shortlist.npz, DIR/output_rows.npz   where the experiment has a
