@@ -258,3 +258,10 @@ def test_the_int8_shortlisted_step_reads_the_batchs_int8_output_rows(tmp_path):
     assert np.ptp(float_scores, axis=1).min() > 5  # the pieces are told apart
     np.testing.assert_allclose(int8_scores, float_scores, atol=0.5)
     assert (int8_scores.argmax(1) == float_scores.argmax(1)).all()
+    (tmp_path / "export" / "output_rows.npz").unlink()  # a user's deletion: one line naming it
+    exported = ExportedModel(tmp_path / "export", int8=True, threads=1)
+    memory = exported.encode(src, lengths)
+    from nmt.errors import NmtError
+
+    with pytest.raises(NmtError, match="has no output_rows.npz"):
+        exported.step(np.full(len(SENTENCES), 1, dtype=np.int64), exported.init_state(memory), memory, pieces)

@@ -123,6 +123,9 @@ class ExportedModel:
             rows = {"pieces": pieces}
         else:
             if self._table is None:
+                if not (self.directory / "output_rows.npz").exists():
+                    raise NmtError(f"runtime: {self.directory} has no output_rows.npz, which its shortlisted step "
+                                   "reads: nmt-export the model again")
                 with np.load(self.directory / "output_rows.npz", allow_pickle=False) as stored:
                     self._table = dict(stored)
             table = self._table
