@@ -96,11 +96,9 @@ def ctc_loss(encoder: ConvEncoder | PretrainedEncoder, tgt_out: torch.Tensor) ->
     encoder just read (their `ctc_logits`), PAD the blank; a caption longer than its positions allow
     adds nothing (zero_infinity)."""
     logits, encoder.ctc_logits = encoder.ctc_logits, None  # (B, S, V); not kept past this update
-    assert logits is not None, "a training pass of an encoder with a CTC head comes first"
+    positions = encoder.ctc_positions  # each image's real positions (fewer where it was read cropped)
+    assert logits is not None and positions is not None, "a training pass of an encoder with a CTC head comes first"
     lengths = (tgt_out != PAD).sum(1) - 1  # without EOS
-    positions = getattr(encoder, "ctc_positions", None)  # an image read cropped has fewer
-    if positions is None:
-        positions = torch.full((logits.shape[0],), logits.shape[1], dtype=torch.long, device=logits.device)
     log_probs = logits.float().log_softmax(-1).transpose(0, 1)  # (S, B, V)
     return F.ctc_loss(log_probs, tgt_out, positions, lengths, blank=PAD, reduction="sum", zero_infinity=True)
 

@@ -99,7 +99,7 @@ class ConvEncoder(nn.Module):
         self.rows = RowEncoder(hidden_size) if rows else None
         self.ctc: nn.Linear | None = None  # set by with_ctc_head
         self.ctc_logits: torch.Tensor | None = None
-        self.ctc_positions: torch.Tensor | None = None  # read_cropped's positions an image (else all)
+        self.ctc_positions: torch.Tensor | None = None
         layers: list[nn.Module] = []
         size_in = channels
         for block in range(blocks):
@@ -150,12 +150,7 @@ class ConvEncoder(nn.Module):
             states[chosen, : line.shape[1]] = line
             mask[chosen, : line.shape[1]] = True
         assert states is not None
-        mean = (states * mask[:, :, None]).sum(1) / mask.sum(1, keepdim=True)  # over each image's own positions
-        final = mean[None, None].expand(self.num_layers, 1, *mean.shape)
-        out = EncoderOutput(states=self.dropout(states), mask=mask, final_hidden=final, final_cell=final)
-        self.ctc_logits = self.ctc(out.states) if self.ctc is not None and self.training else None
-        self.ctc_positions = mask.sum(1)  # each image's own line, for the CTC loss
-        return out
+        return annotated(self, states, mask)
 
 
 def ink_width(images: torch.Tensor, darker_than: int = 200) -> torch.Tensor:
@@ -175,12 +170,10 @@ def columns(size: int, height: int) -> nn.Module | None:
 
 
 def read_grid(encoder: ConvEncoder | PretrainedEncoder, grid: torch.Tensor) -> EncoderOutput:
-    """An encoder's (B, D, h, w) grid through its columns and row encoder to annotations; in training with
-    a CTC head, each position's logits over the caption pieces are kept for the loss (`ctc_logits`)."""
+    """An encoder's (B, D, h, w) grid through its columns and row encoder to annotations, row by row, all real."""
     grid = encoder.columns(grid) if encoder.columns is not None else grid  # (B, D, 1, w)
-    out = grid_annotations(encoder.rows(grid) if encoder.rows is not None else grid, encoder.num_layers, encoder.dropout)
-    encoder.ctc_logits = encoder.ctc(out.states) if encoder.ctc is not None and encoder.training else None
-    return out
+    states = (encoder.rows(grid) if encoder.rows is not None else grid).flatten(2).transpose(1, 2)  # (B, h*w, D)
+    return annotated(encoder, states, torch.ones(states.shape[:2], dtype=torch.bool, device=states.device))
 
 
 def with_ctc_head(encoder: ConvEncoder | PretrainedEncoder, vocab_size: int) -> None:
@@ -190,14 +183,16 @@ def with_ctc_head(encoder: ConvEncoder | PretrainedEncoder, vocab_size: int) -> 
     encoder.ctc = nn.Linear(encoder.hidden_size, vocab_size)
 
 
-def grid_annotations(grid: torch.Tensor, num_layers: int, dropout: nn.Module) -> EncoderOutput:
-    """A (B, D, h, w) grid as the decoders read a sentence: states row by row, all real, and the mean
-    annotation as every layer's final state."""
-    states = grid.flatten(2).transpose(1, 2)  # (B, D, h*w) -> (B, h*w, D): row by row
-    batch, positions, size = states.shape
-    final = states.mean(1)[None, None].expand(num_layers, 1, batch, size)  # (L, dirs=1, B, D)
-    return EncoderOutput(states=dropout(states), mask=torch.ones(batch, positions, dtype=torch.bool, device=grid.device),
-                         final_hidden=final, final_cell=final)
+def annotated(encoder: ConvEncoder | PretrainedEncoder, states: torch.Tensor, mask: torch.Tensor) -> EncoderOutput:
+    """Annotations (B, S, D), `mask` the real ones, as the decoders read a sentence: the mean real
+    annotation as every layer's final state. In training with a CTC head, each position's logits are
+    kept for the loss (`ctc_logits`, over `ctc_positions` real positions an image)."""
+    mean = (states * mask[:, :, None]).sum(1) / mask.sum(1, keepdim=True)
+    final = mean[None, None].expand(encoder.num_layers, 1, *mean.shape)  # (L, dirs=1, B, D)
+    out = EncoderOutput(states=encoder.dropout(states), mask=mask, final_hidden=final, final_cell=final)
+    encoder.ctc_logits = encoder.ctc(out.states) if encoder.ctc is not None and encoder.training else None
+    encoder.ctc_positions = mask.sum(1)
+    return out
 
 
 class PretrainedEncoder(nn.Module):
@@ -222,6 +217,7 @@ class PretrainedEncoder(nn.Module):
         self.rows = RowEncoder(hidden_size) if rows else None
         self.ctc: nn.Linear | None = None  # set by with_ctc_head
         self.ctc_logits: torch.Tensor | None = None
+        self.ctc_positions: torch.Tensor | None = None
         self.hidden_size, self.num_layers = hidden_size, num_layers
         self.dropout = nn.Dropout(dropout)
 
