@@ -45,6 +45,28 @@ def test_an_svg_is_rasterised_at_the_configured_size_and_a_broken_one_is_named(t
         read_image(tmp_path / "cut.svg", ImageConfig())
 
 
+def test_trim_reads_a_drawing_the_same_at_any_size_and_place_on_its_canvas(tmp_path):
+    from PIL import Image, ImageDraw
+
+    from nmt.captioning.config import ImageConfig
+    from nmt.captioning.data import read_image
+
+    for name, canvas, box in (("big", 40, (2, 2, 37, 37)), ("small", 100, (60, 10, 89, 39))):
+        picture = Image.new("RGBA", (canvas, canvas), (0, 0, 0, 0))  # transparent: laid on white
+        ImageDraw.Draw(picture).rectangle(box, fill=(200, 40, 40, 255))
+        picture.save(tmp_path / f"{name}.png")
+    def ink_box(pixels):
+        ink = pixels[:, :, 1] < 150
+        rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+        return rows[0], rows[-1], cols[0], cols[-1]
+
+    trimmed = [read_image(tmp_path / f"{name}.png", ImageConfig(height=24, width=24, trim=True))
+               for name in ("big", "small")]
+    assert ink_box(trimmed[0]) == ink_box(trimmed[1]) == (1, 22, 1, 22)  # the same square, the same margin
+    assert tuple(trimmed[1][12, 12]) == (200, 40, 40)
+    assert ink_box(read_image(tmp_path / "small.png", ImageConfig(height=24, width=24))) == (2, 9, 14, 21)
+
+
 def test_the_loop_trains_a_captioner_that_names_the_colour(trained):
     results = json.loads((trained / "results.json").read_text())["train"]
     assert results["task"] == "captioning" and results["unit"] == "caption tokens"

@@ -57,6 +57,10 @@ class ImageConfig:
     # formula costs a short one's CNN work and reads the same alone or in any batch (image.columns,
     # scratch CNN; ascending multiples of the grid's stride, the last image.width). []: the whole width.
     crop_widths: list[int] = field(default_factory=list)
+    # Each image cut to the box around its ink (what is not white) and laid square on white with a
+    # margin before resizing, so a vendor's margins and the size it draws at say nothing: OpenMoji's
+    # drawings fill about three quarters of their canvas, Noto's nearly all of it
+    trim: bool = False
     blank: bool = False  # the language-only baseline: the CNN sees one grey image whatever the input
     # Training images redrawn at random (nmt/captioning/augment.py): scale, outline, blur. The
     # unseen-style test's question: does a captioner learn what is drawn rather than one vendor's hand?

@@ -61,9 +61,34 @@ def read_image(source: str | Path | bytes, image: ImageConfig, *, name: str = "t
     rgba = opened.convert("RGBA")
     white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
     flat = Image.alpha_composite(white, rgba).convert("RGB" if image.channels == 3 else "L")
+    if image.trim:
+        flat = _trimmed(flat, image.width / image.height)
     resized = flat.resize((image.width, image.height), Image.Resampling.LANCZOS)
     pixels = np.asarray(resized, dtype=np.uint8)
     return pixels if pixels.ndim == 3 else pixels[:, :, None]  # (H, W) -> (H, W, 1)
+
+
+TRIM_INK = 245  # a pixel darker than this on any channel is drawn on
+TRIM_MARGIN = 0.05  # of the box's longer side, on every side
+
+
+def _trimmed(flat, aspect: float):
+    """A white-backed PIL image cut to its ink's box, centred on white at `aspect` (width / height)
+    with a margin; an image without ink as it is."""
+    from PIL import Image
+
+    ink = (np.asarray(flat.convert("L"), dtype=np.uint8) < TRIM_INK) if flat.mode == "L" else \
+        (np.asarray(flat, dtype=np.uint8).min(axis=2) < TRIM_INK)
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if not len(rows):
+        return flat
+    box = flat.crop((int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1))
+    margin = round(TRIM_MARGIN * max(box.size))
+    width = max(box.width + 2 * margin, round((box.height + 2 * margin) * aspect))
+    height = max(box.height + 2 * margin, round(width / aspect))
+    canvas = Image.new(flat.mode, (width, height), "white")
+    canvas.paste(box, ((width - box.width) // 2, (height - box.height) // 2))
+    return canvas
 
 
 def rasterise_svg(source: Path | bytes, width: int, height: int, *, name: str = "the image") -> bytes:
@@ -149,7 +174,7 @@ def _identity(cfg: CaptionConfig, tokenizer_from: Path | None) -> str:
              for split, path in _splits(cfg).items()}
     reused = hashlib.sha256((tokenizer_from / "spm.model").read_bytes()).hexdigest() if tokenizer_from else None
     return fingerprint(files, cfg.image.height, cfg.image.width, cfg.image.channels, dataclasses.asdict(cfg.tokenizer),
-                       reused)
+                       reused, *(["trim"] if cfg.image.trim else []))
 
 
 def prepare(cfg: CaptionConfig, *, log: Log, tokenizer_from: Path | None = None) -> dict:
