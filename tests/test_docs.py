@@ -97,7 +97,7 @@ def test_every_command_the_pages_show_exists_and_takes_the_flags_they_give_it():
     for page, line, program, flags in calls:
         if program.endswith(".sh"):
             text = Path(program).read_text(encoding="utf-8") + "".join(  # and the shared parts recipes source
-                (REPO / "recipes/lib" / shared).read_text(encoding="utf-8") for shared in ("stages.sh", "ablation.sh"))
+                (REPO / "recipes/lib" / shared).read_text(encoding="utf-8") for shared in ("stages.sh", "ablation.sh", "caption_ablation.sh"))
         else:
             text = helps[program]
         for flag in flags:

@@ -8,17 +8,7 @@ set -euo pipefail
 {  # read whole before it runs: bash reads a script as it goes, so an edit mid-run would change the run
 cd "$(dirname "$0")"
 variants="language_only_en context_rnn_en context_en rnnsearch_en pretrained_en"
-[ "${1:-}" = "--variants" ] && { variants=$2; shift 2; }
-[ $# -eq 0 ] || { echo "ablation.sh: unknown option '$1' (expected --variants \"NAME ...\")" >&2; exit 2; }
-source ../lib/path.sh
-nmt_python="$(dirname "$(command -v nmt-train)")/python"
-runs=()
-for variant in $variants; do
-  [ -f "conf/$variant.yaml" ] || { echo "ablation.sh: no config conf/$variant.yaml" >&2; exit 2; }
-  echo "=== ablation: $variant ($(date '+%H:%M:%S'))"
-  bash run.sh --conf "conf/$variant.yaml" || { echo "ablation.sh: $variant failed" >&2; exit 1; }
-  runs+=("exp/$variant")
-done
+source ../lib/caption_ablation.sh "$@"
 echo "=== ablation: nearest training image"
 mkdir -p exp/nearest_en
 "$nmt_python" ../lib/nearest_caption.py --train data/train.en.tsv --test data/test.en.tsv > exp/nearest_en/test.hyp
@@ -26,9 +16,7 @@ mkdir -p exp/nearest_en
 mkdir -p exp/ablation
 "$nmt_python" local/table.py exp/nearest_en "${runs[@]}" > exp/ablation/table.md
 pictures=(data/images/noto/1f469-1f3fd-200d-1f52c.png data/images/noto/1f44b-1f3ff.png)  # two test images
-for run in "${runs[@]}"; do
-  "$nmt_python" ../../tools/caption_figure.py --model "$run" --out "exp/ablation/$(basename "$run").png" "${pictures[@]}"
-done
+attention_pictures "${pictures[@]}"
 cat exp/ablation/table.md
 echo "=== ablation: table and attention pictures in exp/ablation"
 exit

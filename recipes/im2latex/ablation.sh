@@ -9,17 +9,7 @@ set -euo pipefail
 {  # read whole before it runs: bash reads a script as it goes, so an edit mid-run would change the run
 cd "$(dirname "$0")"
 variants="crop_language_only crop_context_rnn crop_context columns_deep_crop"
-[ "${1:-}" = "--variants" ] && { variants=$2; shift 2; }
-[ $# -eq 0 ] || { echo "ablation.sh: unknown option '$1' (expected --variants \"NAME ...\")" >&2; exit 2; }
-source ../lib/path.sh
-nmt_python="$(dirname "$(command -v nmt-train)")/python"
-runs=()
-for variant in $variants; do
-  [ -f "conf/$variant.yaml" ] || { echo "ablation.sh: no config conf/$variant.yaml" >&2; exit 2; }
-  echo "=== ablation: $variant ($(date '+%H:%M:%S'))"
-  bash run.sh --conf "conf/$variant.yaml" || { echo "ablation.sh: $variant failed" >&2; exit 1; }
-  runs+=("exp/$variant")
-done
+source ../lib/caption_ablation.sh "$@"
 echo "=== ablation: nearest training image"
 mkdir -p exp/nearest
 for split in test test_style; do
@@ -31,9 +21,7 @@ done
 mkdir -p exp/ablation
 "$nmt_python" local/table.py exp/nearest "${runs[@]}" > exp/ablation/table.md
 pictures=($(cut -f1 data/test.tsv | sed -n '3p;40p' | sed 's|^|data/|'))  # two test formulas
-for run in "${runs[@]}"; do
-  "$nmt_python" ../../tools/caption_figure.py --model "$run" --out "exp/ablation/$(basename "$run").png" "${pictures[@]}"
-done
+attention_pictures "${pictures[@]}"
 cat exp/ablation/table.md
 echo "=== ablation: table and attention pictures in exp/ablation"
 exit
