@@ -32,6 +32,18 @@ def test_an_outline_is_a_dark_line_two_pixels_wide_where_the_colour_changes_and_
     assert torch.equal(out[:, :, :3], images[:, :, :3]) and torch.equal(out[:, :, 5:], images[:, :, 5:])
 
 
+def test_ink_draws_the_outline_a_32nd_of_the_canvas_wide():
+    images = torch.zeros(2, 128, 128, 3, dtype=torch.uint8)
+    images[:, :, :64] = torch.tensor([200, 30, 30], dtype=torch.uint8)  # red left half, blue right half
+    images[:, :, 64:] = torch.tensor([30, 30, 200], dtype=torch.uint8)
+    out = _all_chosen(["ink"], images)
+    ink = round(INK * 255)
+    assert (out[:, :, 62:66] == ink).all()  # four pixels at 128: two either side of the step
+    assert torch.equal(out[:, :, :62], images[:, :, :62]) and torch.equal(out[:, :, 66:], images[:, :, 66:])
+    small = _all_chosen(["ink"], images[:, ::2, ::2].contiguous())  # at 64, `outline`'s two pixels
+    assert (small[:, :, 31:33] == ink).all() and torch.equal(small[:, :, 33:], images[:, ::2, ::2][:, :, 33:])
+
+
 def test_scaling_shrinks_a_drawing_onto_white_and_keeps_a_white_canvas_white():
     images = torch.full((3, 32, 32, 3), 255, dtype=torch.uint8)
     images[1:] = 0  # two all-black drawings, one white canvas

@@ -7,7 +7,9 @@ from the batch's place in its epoch, so a resumed run draws the same ones:
 - `scale`: the drawing shrunk to 65-100 % of the canvas at a random place on white (vendors leave
   different margins: OpenMoji's drawings fill about three quarters of theirs);
 - `outline`: a dark line where the colour changes, as in vendors that ink their shapes (OpenMoji);
-- `blur`: a soft 3 x 3 blur, so fine texture (Noto's shading, a font's hinting) is no sign to learn.
+- `blur`: a soft 3 x 3 blur, so fine texture (Noto's shading, a font's hinting) is no sign to learn;
+- `ink`: `outline` drawn as wide as OpenMoji's lines are on the canvas, 1/32 of its height (2 pixels
+  at 64, 4 at 128), so dark lines around every shape are no sign of a dark skin tone.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-AUGMENTATIONS = ("scale", "outline", "blur")
+AUGMENTATIONS = ("scale", "outline", "ink", "blur")
 SMALLEST_SCALE = 0.65
 EDGE = 0.25  # a colour step (0-1) as large as this on any channel is drawn as a line
 INK = 0.1  # the line's brightness (0-1)
@@ -32,7 +34,7 @@ def augment_images(images: torch.Tensor, kinds: list[str] | tuple[str, ...], gen
         chosen = torch.rand(len(images), generator=generator) < 0.5
         if not chosen.any():
             continue
-        redrawn = {"scale": _scale, "outline": _outline, "blur": _blur}[kind](pixels[chosen], generator)
+        redrawn = {"scale": _scale, "outline": _outline, "ink": _ink, "blur": _blur}[kind](pixels[chosen], generator)
         pixels = pixels.clone()
         pixels[chosen] = redrawn
     return (pixels * 255.0).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
@@ -51,7 +53,7 @@ def _scale(pixels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return 1 - F.grid_sample(1 - pixels, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-def _outline(pixels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def _outline(pixels: torch.Tensor, generator: torch.Generator, width: int = 2) -> torch.Tensor:
     across = (pixels[:, :, :, 1:] - pixels[:, :, :, :-1]).abs().amax(1, keepdim=True) > EDGE  # (B, 1, H, W-1)
     down = (pixels[:, :, 1:] - pixels[:, :, :-1]).abs().amax(1, keepdim=True) > EDGE  # (B, 1, H-1, W)
     edge = torch.zeros_like(pixels[:, :1], dtype=torch.bool)
@@ -59,7 +61,14 @@ def _outline(pixels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     edge[:, :, :, :-1] |= across
     edge[:, :, 1:] |= down
     edge[:, :, :-1] |= down
+    if width > 2:  # the two-pixel line widened by a pixel either side per step
+        spread = width - 1
+        edge = F.max_pool2d(edge.float(), spread, stride=1, padding=spread // 2) > 0
     return torch.where(edge, torch.full_like(pixels, INK), pixels)
+
+
+def _ink(pixels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    return _outline(pixels, generator, width=max(2, 2 * (pixels.shape[2] // 64)))
 
 
 def _blur(pixels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -64,7 +64,7 @@ class ImageConfig:
     blank: bool = False  # the language-only baseline: the CNN sees one grey image whatever the input
     # Training images redrawn at random (nmt/captioning/augment.py): scale, outline, blur. The
     # unseen-style test's question: does a captioner learn what is drawn rather than one vendor's hand?
-    augment: list[Literal["scale", "outline", "blur"]] = field(default_factory=list)
+    augment: list[Literal["scale", "outline", "ink", "blur"]] = field(default_factory=list)
 
     def grid(self) -> tuple[int, int]:
         """(h, w) of the grid the encoder makes of an image: the scratch CNN's blocks halve it (rounding
