@@ -22,10 +22,15 @@ def _all_chosen(kinds, images):
     raise AssertionError("no generator chose every image")
 
 
+def _red_and_blue_halves(size: int) -> torch.Tensor:
+    images = torch.zeros(2, size, size, 3, dtype=torch.uint8)
+    images[:, :, : size // 2] = torch.tensor([200, 30, 30], dtype=torch.uint8)
+    images[:, :, size // 2 :] = torch.tensor([30, 30, 200], dtype=torch.uint8)
+    return images
+
+
 def test_an_outline_is_a_dark_line_two_pixels_wide_where_the_colour_changes_and_nowhere_else():
-    images = torch.zeros(2, 8, 8, 3, dtype=torch.uint8)
-    images[:, :, :4] = torch.tensor([200, 30, 30], dtype=torch.uint8)  # red left half, blue right half
-    images[:, :, 4:] = torch.tensor([30, 30, 200], dtype=torch.uint8)
+    images = _red_and_blue_halves(8)
     out = _all_chosen(["outline"], images)
     ink = round(INK * 255)
     assert (out[:, :, 3:5] == ink).all()  # the two pixels either side of the step
@@ -33,9 +38,7 @@ def test_an_outline_is_a_dark_line_two_pixels_wide_where_the_colour_changes_and_
 
 
 def test_ink_draws_the_outline_a_32nd_of_the_canvas_wide():
-    images = torch.zeros(2, 128, 128, 3, dtype=torch.uint8)
-    images[:, :, :64] = torch.tensor([200, 30, 30], dtype=torch.uint8)  # red left half, blue right half
-    images[:, :, 64:] = torch.tensor([30, 30, 200], dtype=torch.uint8)
+    images = _red_and_blue_halves(128)
     out = _all_chosen(["ink"], images)
     ink = round(INK * 255)
     assert (out[:, :, 62:66] == ink).all()  # four pixels at 128: two either side of the step
