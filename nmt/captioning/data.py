@@ -77,8 +77,8 @@ def _trimmed(flat, aspect: float):
     with a margin; an image without ink as it is."""
     from PIL import Image
 
-    ink = (np.asarray(flat.convert("L"), dtype=np.uint8) < TRIM_INK) if flat.mode == "L" else \
-        (np.asarray(flat, dtype=np.uint8).min(axis=2) < TRIM_INK)
+    pixels = np.asarray(flat, dtype=np.uint8)  # (H, W) grey or (H, W, 3)
+    ink = (pixels if pixels.ndim == 2 else pixels.min(axis=2)) < TRIM_INK
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     if not len(rows):
         return flat
