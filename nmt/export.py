@@ -176,13 +176,15 @@ def _export_shortlisted_step(model: Seq2Seq, out: Path, step_example: tuple, ste
                       dynamic_axes={**step_axes, "output.weight": {0: "pieces"}, "output.bias": {0: "pieces"},
                                     "log_probs": {0: rows, 1: "pieces"}})
     table = weight.detach().float().numpy()
-    scale = np.float32(max(float(np.abs(table).max()), 1e-8) / 127)  # symmetric, one scale: as quantize_dynamic's
+    scale = (np.maximum(np.abs(table).max(1), 1e-8) / 127).astype(np.float32)  # symmetric, one scale a row, as
+    # the other products' per-channel int8 (_quantize)
     np.savez(out / OUTPUT_ROWS, weight=table, bias=bias.detach().float().numpy(),
-             weight_int8=np.clip(np.round(table / scale), -127, 127).astype(np.int8), scale=scale)
+             weight_int8=np.clip(np.round(table / scale[:, None]), -127, 127).astype(np.int8), scale=scale)
 
 
 def _int8_given_rows(source: Path, target: Path) -> None:
-    """The shortlisted step with its output product over given int8 rows (D, P): onnxruntime's
+    """The shortlisted step with its output product over given int8 rows (D, P), a scale and zero point
+    for each (P,): onnxruntime's
     DynamicQuantizeMatMul (quantize_dynamic, which runs next, leaves a product whose weight is an input
     in float)."""
     import onnx
@@ -204,8 +206,8 @@ def _int8_given_rows(source: Path, target: Path) -> None:
     size = given.type.tensor_type.shape.dim[1].dim_value
     graph.input.remove(given)
     graph.input.extend([helper.make_tensor_value_info("output.weight_t", TensorProto.INT8, [size, "pieces"]),
-                        helper.make_tensor_value_info("output.weight_scale", TensorProto.FLOAT, []),
-                        helper.make_tensor_value_info("output.weight_zero_point", TensorProto.INT8, [])])
+                        helper.make_tensor_value_info("output.weight_scale", TensorProto.FLOAT, ["pieces"]),
+                        helper.make_tensor_value_info("output.weight_zero_point", TensorProto.INT8, ["pieces"])])
     if not any(o.domain == "com.microsoft" for o in graph_model.opset_import):
         graph_model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     onnx.save(graph_model, str(target))
@@ -238,6 +240,8 @@ def _quantize(source: Path, target: Path) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+            # A scale for each output column: the same speed as one scale a matrix, and on the Ding model
+            # 81 % of beam translations as fp32's against 78 %, BLEU 5.81 against 6.07 (fp32 5.82)
+            quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
     finally:
         root.setLevel(level)

@@ -94,7 +94,8 @@ def _translate(*args: str, stdin: str, torch_blocked: bool = False) -> subproces
 def test_nmt_translate_runs_an_export_without_torch_and_gives_what_the_experiment_gives(exported_dir):
     lines = "haus katze .\nhund baum wasser .\n\nsonne .\n"
     for options in ([], ["--json", "--alignments", "--nbest", "2"], ["--beam", "1"]):
-        exported = _translate("--model", str(exported_dir / "export"), *options, stdin=lines, torch_blocked=True)
+        exported = _translate("--model", str(exported_dir / "export"), "--quantize", "none", *options, stdin=lines,
+                              torch_blocked=True)
         assert exported.returncode == 0, exported.stderr
         original = _translate("--model", str(exported_dir / "exp"), *options, stdin=lines)
         if "--json" in options:
@@ -106,9 +107,13 @@ def test_nmt_translate_runs_an_export_without_torch_and_gives_what_the_experimen
             assert exported.stdout == original.stdout and exported.stdout.count("\n") == 4
     int8 = _translate("--model", str(exported_dir / "export"), "--quantize", "int8", stdin=lines, torch_blocked=True)
     assert int8.returncode == 0 and int8.stdout.count("\n") == 4, int8.stderr
+    choice = json.loads((exported_dir / "export" / "export.json").read_text())["default"]
+    assert choice["sentences"] == 30 and set(choice["dev_bleu"]) == {"fp32", "int8"}  # the dev set, both variants
+    plain = _translate("--model", str(exported_dir / "export"), stdin=lines, torch_blocked=True)
+    assert plain.stdout == (int8.stdout if choice["int8"] else original.stdout)  # the default is the choice
     assert ExportedModel(exported_dir / "export", int8=True).encoder_file.name == "encoder.int8.onnx"
     twice = _translate("--model", str(exported_dir / "export"), "--model", str(exported_dir / "export"),
-                       stdin=lines, torch_blocked=True)  # an ensemble of one model twice is that model
+                       "--quantize", "none", stdin=lines, torch_blocked=True)  # an ensemble of one model twice is that model
     assert twice.returncode == 0 and twice.stdout == _translate("--model", str(exported_dir / "exp"), stdin=lines).stdout
     blocked = _translate("--model", str(exported_dir / "exp"), stdin=lines, torch_blocked=True)
     assert blocked.returncode != 0 and "torch is blocked in this test" in blocked.stderr  # the block holds
@@ -149,7 +154,7 @@ def test_nmt_serve_serves_an_export_without_torch(exported_dir):
     finally:
         server.terminate()
         _, err = server.communicate(timeout=30)
-    translated = _translate("--model", str(exported_dir / "exp"), stdin="haus katze .\nsonne .\n").stdout.splitlines()
+    translated = _translate("--model", str(exported_dir / "export"), stdin="haus katze .\nsonne .\n").stdout.splitlines()
     assert [item["text"] for item in served["translations"]] == translated, err
     assert page.status_code == 200 and page.json()["hypotheses"][0]["attention"] and "torch" not in err
 
@@ -158,7 +163,8 @@ def test_an_export_scores_given_translations_as_torch_does(exported_dir, tmp_pat
     (tmp_path / "in.de").write_text("haus katze .\nsonne .\n", encoding="utf-8")
     (tmp_path / "in.en").write_text("house cat .\nsun .\n", encoding="utf-8")
     runs = [_translate("--model", str(exported_dir / name), "-i", str(tmp_path / "in.de"), "--score-target",
-                       str(tmp_path / "in.en"), "--json", "--alignments", stdin="", torch_blocked=name == "export")
+                       str(tmp_path / "in.en"), "--json", "--alignments", "--quantize", "none", stdin="",
+                       torch_blocked=name == "export")
             for name in ("export", "exp")]
     mine, theirs = ([json.loads(line) for line in run.stdout.splitlines()] for run in runs)
     assert len(mine) == len(theirs) == 2, runs[0].stderr
@@ -265,3 +271,28 @@ def test_the_int8_shortlisted_step_reads_the_batchs_int8_output_rows(tmp_path):
 
     with pytest.raises(NmtError, match="has no output_rows.npz"):
         exported.step(np.full(len(SENTENCES), 1, dtype=np.int64), exported.init_state(memory), memory, pieces)
+
+
+def test_an_export_translates_by_default_with_the_cheapest_variant_whose_dev_bleu_holds(tmp_path, monkeypatch):
+    """nmt-export's choice: int8 and the shortlist where dev BLEU stays within 0.1 of fp32's (or above
+    it), the next cheaper variant that does otherwise, fp32 where none does or there is no dev set."""
+    from nmt import export_choice
+
+    out, exp = tmp_path / "export", tmp_path / "exp"
+    out.mkdir()
+    for name in ("step.int8.onnx", "step.shortlist.onnx"):
+        (out / name).touch()
+    assert export_choice.choose_default(out, exp)["int8"] is False  # no dev set: fp32
+    (exp / "data").mkdir(parents=True)
+    for name in ("dev.src", "dev.tgt"):
+        (exp / "data" / name).write_text("a\nb\n")
+    for figures, chosen in (({"fp32": 20.0, "int8+shortlist": 19.95, "int8": 19.0, "shortlist": 20.0}, (True, True)),
+                            ({"fp32": 20.0, "int8+shortlist": 19.85, "int8": 20.3, "shortlist": 20.0}, (True, False)),
+                            ({"fp32": 20.0, "int8+shortlist": 19.0, "int8": 19.8, "shortlist": 19.95}, (False, True)),
+                            ({"fp32": 20.0, "int8+shortlist": 19.0, "int8": 19.8, "shortlist": 19.5}, (False, False))):
+        monkeypatch.setattr(export_choice, "_dev_bleu", lambda out, sources, references, *, int8, shortlist, figures=figures:
+                            figures[export_choice.variant_name(int8, shortlist)])
+        choice = export_choice.choose_default(out, exp)
+        assert (choice["int8"], choice["shortlist"]) == chosen and choice["dev_bleu"] == figures
+    (out / "step.shortlist.onnx").unlink()  # without a shortlist, int8 alone is weighed
+    assert set(export_choice.choose_default(out, exp)["dev_bleu"]) == {"fp32", "int8"}

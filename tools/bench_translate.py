@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Translation speed, memory and agreement of one trained model as torch, int8 torch, its export and the
-int8 export, beside the same model under an earlier checkout of nmt (a git worktree): issue 45's table.
+"""Translation speed, memory and agreement of one trained model as torch, int8 torch, its export, the
+int8 export and the export as nmt-translate runs it by default (the variant nmt-export chose on dev), beside the same model under an earlier checkout of nmt (a git worktree): issue 45's table.
 
     python tools/bench_translate.py --model recipes/ding-de-en/exp/rnnsearch --baseline d395ab1
     python tools/bench_translate.py --model EXP --sentences 100 --json bench_translate.json
@@ -33,21 +33,23 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SYSTEMS = ("baseline", "torch", "torch int8", "export", "export int8")
+SYSTEMS = ("baseline", "torch", "torch int8", "export", "export int8", "export default")  # default: nmt-export's choice
 
 
 def _translator(system: str, model: str, beam: int):
     """In a child: the translator `system` names (the baseline is torch under its own checkout)."""
     extra: dict = {}  # the baseline's translators take no shortlist (nor has it nmt.shortlist)
-    if system.endswith("shortlist"):
+    if system.endswith("shortlist") or system == "export default":
         from nmt.shortlist import Shortlist
-
+    if system.endswith("shortlist"):
         extra["shortlist"] = Shortlist.load(Path(model))
     if system.startswith("export"):
         from nmt.runtime.translate import ExportedTranslator, load_exports
 
-        loaded = load_exports([model], int8="int8" in system)
+        loaded = load_exports([model], int8=None if system == "export default" else "int8" in system)
         decode = loaded.cfg.decode
+        if system == "export default" and decode.shortlist:  # the variant nmt-export chose on dev
+            extra["shortlist"] = Shortlist.load(Path(model))
         decode.beam_size, decode.nbest = beam, 1
         return ExportedTranslator(loaded.model, loaded.tokenizer, decode=decode, **extra)
     from nmt.cli.common import limit_threads

@@ -46,7 +46,9 @@ def _arguments() -> argparse.Namespace:
                              "line (no search): the log-probability, with --json each piece's and the attention")
     parser.add_argument("--batch-tokens", type=int, default=None)
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when there is one)")
-    parser.add_argument("--quantize", choices=["int8"], default=None, help="dynamic int8 quantization (CPU); an export's int8 graphs")
+    parser.add_argument("--quantize", choices=["int8", "none"], default=None,
+                        help="int8: dynamic int8 quantization (CPU), an export's int8 graphs; none: fp32 (default: "
+                             "fp32 for an experiment, for an export the variant nmt-export chose on dev)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="decode.KEY=VALUE",
                         help="override a decode setting of the model's config, e.g. --set decode.length_penalty=0.6")
     parser.add_argument("-i", "--input", default=None, help="input file (default stdin)")
@@ -68,7 +70,7 @@ def _load(args: argparse.Namespace):
     loaded = [load_trained(model, task="translation", checkpoint=checkpoint, device=args.device) for model, checkpoint in pairs]
     check_compatible(loaded)
     models = [item.model for item in loaded]
-    if args.quantize:
+    if args.quantize == "int8":
         if args.device != "cpu":
             raise NmtError("translate: --quantize int8 runs on the CPU only")
         import warnings
@@ -131,7 +133,7 @@ def _exported_translator(args: argparse.Namespace):
     if args.device not in (None, "cpu"):
         raise NmtError(f"translate: an exported model runs on the CPU (onnxruntime), not --device {args.device}")
     threads = None if "OMP_NUM_THREADS" in os.environ else available_cores()  # OMP_NUM_THREADS wins, as for torch
-    loaded = load_exports(args.model, int8=args.quantize == "int8", threads=threads)
+    loaded = load_exports(args.model, int8={"int8": True, "none": False}.get(args.quantize), threads=threads)
     cfg = _decode_config(loaded.cfg, args)
     if args.batch_tokens:
         cfg.decode.batch_tokens = args.batch_tokens
@@ -145,7 +147,8 @@ def _exported_translator(args: argparse.Namespace):
         shortlist = Shortlist.load(loaded.directories[0])
     translator = ExportedTranslator(loaded.model, loaded.tokenizer, decode=cfg.decode,
                                     keep_attention=args.alignments or args.tags, shortlist=shortlist)
-    step = "step.int8.onnx" if args.quantize == "int8" else "step.onnx"
+    int8 = all(member.int8 for member in getattr(loaded.model, "models", [loaded.model]))
+    step = "step.int8.onnx" if int8 else "step.onnx"
     return translator, cfg, [file_identity(directory / step) for directory in loaded.directories]
 
 

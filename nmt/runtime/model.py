@@ -131,8 +131,10 @@ class ExportedModel:
             table = self._table
             rows = {"output.bias": table["bias"][pieces]}
             if "output.weight_t" in names:
+                scale = table["scale"]  # one a row; an export before per-row scales has one for the table
+                scale = scale[pieces] if scale.ndim else scale
                 rows.update({"output.weight_t": np.ascontiguousarray(table["weight_int8"][pieces].T),
-                             "output.weight_scale": table["scale"], "output.weight_zero_point": np.array(0, dtype=np.int8)})
+                             "output.weight_scale": scale, "output.weight_zero_point": np.zeros_like(scale, dtype=np.int8)})
             else:
                 rows["output.weight"] = table["weight"][pieces]
         self._rows = (pieces, rows)

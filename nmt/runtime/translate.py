@@ -123,8 +123,11 @@ class LoadedExport:
     directories: list[Path]
 
 
-def load_exports(directories: Sequence[str | Path], *, int8: bool = False, threads: int | None = None) -> LoadedExport:
-    """One exported model, or several as an ensemble (they must share their SentencePiece models)."""
+def load_exports(directories: Sequence[str | Path], *, int8: bool | None = None, threads: int | None = None) -> LoadedExport:
+    """One exported model, or several as an ensemble (they must share their SentencePiece models).
+    `int8` None: the variant nmt-export chose on dev (nmt/export_choice.py), int8 and the shortlist
+    (cfg.decode.shortlist) where every model chose them."""
+    from nmt.export_choice import read_default
     from nmt.tasks import load_config
 
     paths = [Path(d) for d in directories]
@@ -137,5 +140,9 @@ def load_exports(directories: Sequence[str | Path], *, int8: bool = False, threa
         if vocabulary(theirs.src) != vocabulary(tokenizer.src) or vocabulary(theirs.tgt) != vocabulary(tokenizer.tgt):
             raise NmtError(f"translate: {other} uses other SentencePiece models than {paths[0]}; an ensemble "
                            "needs the same vocabularies")
+    if int8 is None:
+        choices = [read_default(path) for path in paths]
+        int8 = all(choice["int8"] for choice in choices)
+        cfg.decode.shortlist = cfg.decode.shortlist or all(choice["shortlist"] for choice in choices)
     models = [ExportedModel(path, int8=int8, threads=threads) for path in paths]
     return LoadedExport(cfg, tokenizer, models[0] if len(models) == 1 else ExportedEnsemble(models), paths)
