@@ -35,6 +35,8 @@ def choose_default(out: Path, exp_dir: Path) -> dict:
         return {**NONE, "reason": f"{data} has no dev.src and dev.tgt to check int8 and the shortlist on"}
     sources = list(read_lines(data / "dev.src"))[:MAX_SENTENCES]
     references = list(read_lines(data / "dev.tgt"))[:MAX_SENTENCES]
+    if not sources or len(sources) != len(references):
+        return {**NONE, "reason": f"{data}/dev.src and dev.tgt hold {len(sources)} and {len(references)} lines"}
     available = [(int8, shortlist) for _, int8, shortlist in VARIANTS
                  if (not int8 or (out / "step.int8.onnx").exists())
                  and (not shortlist or (out / "step.shortlist.onnx").exists())]
@@ -54,7 +56,9 @@ def _dev_bleu(out: Path, sources: list[str], references: list[str], *, int8: boo
     from nmt.shortlist import Shortlist
 
     loaded = load_exports([out], int8=int8)
-    decode = dataclasses.replace(loaded.cfg.decode, shortlist=shortlist)
+    saved = loaded.cfg.decode  # as the export translates it: fp32 arithmetic around the graphs, a search
+    decode = dataclasses.replace(saved, shortlist=shortlist, precision="fp32",
+                                 method="beam" if saved.method == "sample" else saved.method)
     translator = ExportedTranslator(loaded.model, loaded.tokenizer, decode=decode,
                                     shortlist=Shortlist.load(out) if shortlist else None)
     hypotheses = [result[0].text for result in translator.translate(sources)]
