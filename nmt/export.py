@@ -17,7 +17,8 @@ numpy and sentencepiece alone (no torch):
                          output.weight_t (D, P) int8 with output.weight_scale and output.weight_zero_point
     DIR/topk.onnx        x (N, M) float, k (1,) int64 -> each row's k largest values and their columns, best first:
                          beam search's choice each step (onnxruntime's TopK is ~25x numpy's argpartition)
-    DIR/export.json      the tensors' names and batch dimensions, the vocabulary size, what made it
+    DIR/export.json      the tensors' names and batch dimensions, the vocabulary size, what made it, and the
+                         variant the runtime runs by default (nmt/export_choice.py: chosen on the dev set)
     DIR/config.yaml, DIR/spm*.model   the experiment's, as nmt-translate reads them
 
 The graphs are traced by torch's TorchScript-based exporter, which writes packed LSTMs and GRUs as
