@@ -241,7 +241,7 @@ def cached_grids(encoder, data_dir: Path, split: str, *, device, log: Log) -> np
     tmp, array = path.with_suffix(f".tmp{os.getpid()}"), None  # each process of a torchrun writes its own
     with torch.no_grad():
         for start in range(0, len(images), 64):
-            chunk = torch.from_numpy(np.ascontiguousarray(images[start:start + 64])).to(device)
+            chunk = torch.from_numpy(np.array(images[start:start + 64])).to(device)  # a copy: the images are read-only
             grid = encoder.backbone_grid(chunk).permute(0, 2, 3, 1).to(torch.float16).cpu().numpy()  # (B, h, w, C)
             if array is None:
                 array = np.memmap(tmp, dtype=np.float16, mode="w+", shape=(len(images), *grid.shape[1:]))
