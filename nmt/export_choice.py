@@ -53,16 +53,24 @@ def choose_default(out: Path, exp_dir: Path) -> dict:
 def _dev_bleu(out: Path, sources: list[str], references: list[str], *, int8: bool, shortlist: bool) -> float:
     from nmt.metrics import corpus_scores
     from nmt.runtime.translate import ExportedTranslator, load_exports
-    from nmt.shortlist import Shortlist
 
     loaded = load_exports([out], int8=int8)
     saved = loaded.cfg.decode  # as the export translates it: fp32 arithmetic around the graphs, a search
     decode = dataclasses.replace(saved, shortlist=shortlist, precision="fp32",
                                  method="beam" if saved.method == "sample" else saved.method)
-    translator = ExportedTranslator(loaded.model, loaded.tokenizer, decode=decode,
-                                    shortlist=Shortlist.load(out) if shortlist else None)
+    translator = ExportedTranslator(loaded.model, loaded.tokenizer, decode=decode, shortlist=loaded.shortlist_for(decode))
     hypotheses = [result[0].text for result in translator.translate(sources)]
     return float(corpus_scores(hypotheses, [references])["bleu"])
+
+
+def write_default(directory: Path, choice: dict) -> None:
+    """The choice into the export's export.json, replaced whole (a reader sees the old file or the new)."""
+    manifest_path = Path(directory) / "export.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["default"] = choice
+    partial = manifest_path.with_suffix(".json.tmp")
+    partial.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    partial.replace(manifest_path)
 
 
 def read_default(directory: Path) -> dict:

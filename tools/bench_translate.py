@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Translation speed, memory and agreement of one trained model as torch, int8 torch, its export, the
-int8 export and the export as nmt-translate runs it by default (the variant nmt-export chose on dev), beside the same model under an earlier checkout of nmt (a git worktree): issue 45's table.
+int8 export and the export as nmt-translate runs it by default (the variant nmt-export chose on dev),
+beside the same model under an earlier checkout of nmt (a git worktree): issue 45's table.
 
     python tools/bench_translate.py --model recipes/ding-de-en/exp/rnnsearch --baseline d395ab1
     python tools/bench_translate.py --model EXP --sentences 100 --json bench_translate.json
@@ -11,8 +12,8 @@ int8 export and the export as nmt-translate runs it by default (the variant nmt-
 Each row runs in fresh processes (its own peak memory): sentences/s greedy and beam 5 over the test
 sentences (model loaded, a 20-sentence warm-up, then timed), one-sentence latency at beam 5 (p50,
 p95 over the first 100 sentences, one at a time), start-up to the first translation of one sentence
-(process start included; the median of three), peak RSS, BLEU against the references when given, and the share of beam-5
-translations identical to this checkout's torch fp32 ones.
+(process start included; the median of three), peak RSS, BLEU against the references when given,
+and the share of beam-5 translations identical to this checkout's torch fp32 ones.
 
 The peer row (--peer: the interpreter OpenNMT-py is installed in, and a model it trained on the same
 SentencePiece pieces) runs onmt_translate with the same batches (4,000 tokens) and beam; its
@@ -39,19 +40,19 @@ SYSTEMS = ("baseline", "torch", "torch int8", "export", "export int8", "export d
 def _translator(system: str, model: str, beam: int):
     """In a child: the translator `system` names (the baseline is torch under its own checkout)."""
     extra: dict = {}  # the baseline's translators take no shortlist (nor has it nmt.shortlist)
-    if system.endswith("shortlist") or system == "export default":
-        from nmt.shortlist import Shortlist
-    if system.endswith("shortlist"):
-        extra["shortlist"] = Shortlist.load(Path(model))
     if system.startswith("export"):
         from nmt.runtime.translate import ExportedTranslator, load_exports
 
+        # "export default": int8 and the shortlist as nmt-export chose them on dev
         loaded = load_exports([model], int8=None if system == "export default" else "int8" in system)
         decode = loaded.cfg.decode
-        if system == "export default" and decode.shortlist:  # the variant nmt-export chose on dev
-            extra["shortlist"] = Shortlist.load(Path(model))
+        decode.shortlist = decode.shortlist or system.endswith("shortlist")
         decode.beam_size, decode.nbest = beam, 1
-        return ExportedTranslator(loaded.model, loaded.tokenizer, decode=decode, **extra)
+        return ExportedTranslator(loaded.model, loaded.tokenizer, decode=decode, shortlist=loaded.shortlist_for(decode))
+    if system.endswith("shortlist"):
+        from nmt.shortlist import Shortlist
+
+        extra["shortlist"] = Shortlist.load(Path(model))
     from nmt.cli.common import limit_threads
 
     limit_threads()

@@ -4,7 +4,6 @@ without torch (nmt/export.py; the runtime is nmt/runtime)."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from nmt.cli.common import run_main
@@ -30,7 +29,7 @@ def _main() -> int:
     except ImportError:
         raise NmtError("export: writing ONNX needs the onnx package: pip install onnx onnxruntime") from None
     from nmt.export import export_model
-    from nmt.export_choice import choose_default, describe
+    from nmt.export_choice import choose_default, describe, write_default
     from nmt.tasks import load_trained
 
     loaded = load_trained(args.model, task="translation", checkpoint=args.checkpoint, device="cpu")
@@ -40,12 +39,7 @@ def _main() -> int:
     sizes = ", ".join(f"{path.name} {path.stat().st_size / 1e6:.1f} MB" for path in sorted(out.glob("*.onnx")))
     print(f"nmt-export: {out}: {sizes}", flush=True)
     choice = choose_default(out, Path(args.model))
-    manifest_path = out / "export.json"
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    manifest["default"] = choice
-    partial = manifest_path.with_suffix(".json.tmp")
-    partial.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-    partial.replace(manifest_path)  # atomic: the export reads whole or as it was
+    write_default(out, choice)
     print(f"nmt-export: {describe(choice)}; translate with: nmt-translate --model {out}")
     return 0
 

@@ -137,18 +137,9 @@ def _exported_translator(args: argparse.Namespace):
     cfg = _decode_config(loaded.cfg, args)
     if args.batch_tokens:
         cfg.decode.batch_tokens = args.batch_tokens
-    shortlist = None
-    if cfg.decode.shortlist:
-        from nmt.shortlist import FILE, Shortlist
-
-        if not (loaded.directories[0] / FILE).exists():
-            raise NmtError(f"translate: decode.shortlist is on but {loaded.directories[0]} has no {FILE}: make the "
-                           "shortlist (nmt-shortlist --model EXP_DIR), then nmt-export again")
-        shortlist = Shortlist.load(loaded.directories[0])
     translator = ExportedTranslator(loaded.model, loaded.tokenizer, decode=cfg.decode,
-                                    keep_attention=args.alignments or args.tags, shortlist=shortlist)
-    int8 = all(member.int8 for member in getattr(loaded.model, "models", [loaded.model]))
-    step = "step.int8.onnx" if int8 else "step.onnx"
+                                    keep_attention=args.alignments or args.tags, shortlist=loaded.shortlist_for(cfg.decode))
+    step = "step.int8.onnx" if loaded.int8 else "step.onnx"
     return translator, cfg, [file_identity(directory / step) for directory in loaded.directories]
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -117,10 +117,26 @@ def padded(sentences: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass
 class LoadedExport:
-    cfg: Any  # the experiment's Config, as exported
+    cfg: Any  # the experiment's Config, as exported (decode.shortlist on where nmt-export chose it)
     tokenizer: Tokenizer
     model: ExportedModel | ExportedEnsemble
     directories: list[Path]
+    int8: bool = False  # the int8 graphs are loaded
+    _shortlist: Shortlist | None = field(default=None, repr=False)
+
+    def shortlist_for(self, decode: Any) -> Shortlist | None:
+        """The first export's shortlist where `decode.shortlist` is on (read once), else None; a missing
+        file is one line."""
+        if not decode.shortlist:
+            return None
+        if self._shortlist is None:
+            from nmt.shortlist import FILE
+
+            if not (self.directories[0] / FILE).exists():
+                raise NmtError(f"translate: decode.shortlist is on but {self.directories[0]} has no {FILE}: make the "
+                               "shortlist (nmt-shortlist --model EXP_DIR), then nmt-export again")
+            self._shortlist = Shortlist.load(self.directories[0])
+        return self._shortlist
 
 
 def load_exports(directories: Sequence[str | Path], *, int8: bool | None = None, threads: int | None = None) -> LoadedExport:
@@ -145,4 +161,4 @@ def load_exports(directories: Sequence[str | Path], *, int8: bool | None = None,
         int8 = all(choice["int8"] for choice in choices)
         cfg.decode.shortlist = cfg.decode.shortlist or all(choice["shortlist"] for choice in choices)
     models = [ExportedModel(path, int8=int8, threads=threads) for path in paths]
-    return LoadedExport(cfg, tokenizer, models[0] if len(models) == 1 else ExportedEnsemble(models), paths)
+    return LoadedExport(cfg, tokenizer, models[0] if len(models) == 1 else ExportedEnsemble(models), paths, int8)

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Union
 from nmt.data import clean_text
 from nmt.errors import NmtError
 from nmt.runtime.translate import ExportedTranslator, LoadedExport
-from nmt.shortlist import Shortlist
 from nmt.translations import LineTranslator, Translation, forced_record, json_record
 
 if TYPE_CHECKING:  # torch's: imported where a torch model is used, so an export is served without torch
@@ -124,9 +123,9 @@ class Service:
             decode = dataclasses.replace(loaded.cfg.decode, method="beam", beam_size=options.beam, nbest=options.nbest)
             keep_attention = options.alignments or options.analyze or options.tags
             if isinstance(loaded, LoadedExport):
-                shortlist = Shortlist.load(loaded.directories[0]) if decode.shortlist else None  # the export's choice
                 self._translators[options] = ExportedTranslator(loaded.model, loaded.tokenizer, decode=decode,
-                                                                keep_attention=keep_attention, shortlist=shortlist)
+                                                                keep_attention=keep_attention,
+                                                                shortlist=loaded.shortlist_for(decode))
             else:
                 from nmt.translate import Translator
 
