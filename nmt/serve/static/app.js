@@ -90,6 +90,7 @@ function colour(value) {
 
 function renderLayers(data, hyp) {
   const layers = layersOf(data, hyp);
+  $("cells-panel").style.display = layers.length ? "" : "none";  // an export's graphs give no activations
   const select = $("layer");
   const previous = select.value;
   select.replaceChildren(...layers.map((layer, index) => {
