@@ -73,12 +73,6 @@ def write_default(directory: Path, choice: dict) -> None:
     partial.replace(manifest_path)
 
 
-def read_default(directory: Path) -> dict:
-    """The export's choice; an export written before the choice runs fp32."""
-    manifest = json.loads((Path(directory) / "export.json").read_text(encoding="utf-8"))
-    return {**NONE, **{k: v for k, v in manifest.get("default", {}).items() if k in NONE}}
-
-
 def describe(choice: dict) -> str:
     """One line for nmt-export's report."""
     if "dev_bleu" not in choice:

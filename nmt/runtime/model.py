@@ -17,6 +17,14 @@ from nmt.runtime.search import top_numpy
 FORMAT = 1  # nmt/export.py's manifest layout
 
 
+def chosen_variant(directory: str | Path) -> dict[str, bool]:
+    """{"int8": ..., "shortlist": ...}: what nmt-export chose on the dev set for the runtime to run by
+    default (nmt/export_choice.py); an export written before the choice runs fp32."""
+    manifest = json.loads((Path(directory) / "export.json").read_text(encoding="utf-8"))
+    chosen = manifest.get("default", {})
+    return {name: bool(chosen.get(name, False)) for name in ("int8", "shortlist")}
+
+
 def is_export(path: str | Path) -> bool:
     """Whether `path` is a directory nmt-export wrote (rather than an experiment directory)."""
     return (Path(path) / "export.json").is_file()

@@ -11,7 +11,7 @@ import numpy as np
 
 from nmt.batch_plan import make_batches
 from nmt.errors import NmtError
-from nmt.runtime.model import ExportedEnsemble, ExportedModel, ShortlistedExport
+from nmt.runtime.model import ExportedEnsemble, ExportedModel, ShortlistedExport, chosen_variant
 from nmt.runtime.search import Hypothesis, generate
 from nmt.shortlist import Shortlist
 from nmt.specials import BOS, EOS, PAD
@@ -143,7 +143,6 @@ def load_exports(directories: Sequence[str | Path], *, int8: bool | None = None,
     """One exported model, or several as an ensemble (they must share their SentencePiece models).
     `int8` None: the variant nmt-export chose on dev (nmt/export_choice.py), int8 and the shortlist
     (cfg.decode.shortlist) where every model chose them."""
-    from nmt.export_choice import read_default
     from nmt.tasks import load_config
 
     paths = [Path(d) for d in directories]
@@ -157,7 +156,7 @@ def load_exports(directories: Sequence[str | Path], *, int8: bool | None = None,
             raise NmtError(f"translate: {other} uses other SentencePiece models than {paths[0]}; an ensemble "
                            "needs the same vocabularies")
     if int8 is None:
-        choices = [read_default(path) for path in paths]
+        choices = [chosen_variant(path) for path in paths]
         int8 = all(choice["int8"] for choice in choices)
         cfg.decode.shortlist = cfg.decode.shortlist or all(choice["shortlist"] for choice in choices)
     models = [ExportedModel(path, int8=int8, threads=threads) for path in paths]
