@@ -98,6 +98,52 @@ def test_nmt_caption_says_one_line_for_a_bad_image_and_goes_on(trained, tmp_path
     assert alone.returncode == 0 and alone.stdout.split("\n")[:-1] == [lines[0], lines[4]] and lines[0]
 
 
+def test_adapt_norm_gives_the_cnn_the_statistics_of_the_images_listed_and_names_a_bad_one(trained, tmp_path):
+    """AdaBN (image.adapt_norm, nmt-caption --adapt-norm): the first batch norm's mean becomes that of the
+    first convolution's outputs over the listed images (captions unread); a missing image is one line."""
+    import torch
+    from PIL import Image
+
+    from nmt.tasks import load_trained
+
+    images = trained.parent / "images"
+    listing = tmp_path / "style.tsv"
+    listing.write_text("".join(f"{images / f'dev{i}.png'}\tunread\n" for i in range(6)), encoding="utf-8")
+    loaded = load_trained(trained, task="captioning")
+    conv, norm = loaded.model.encoder.cnn[0], loaded.model.encoder.cnn[1]
+    assert "adapted to the 6 images" in loaded.adapt_norm(listing)
+    pixels = torch.from_numpy(np.stack([np.asarray(Image.open(images / f"dev{i}.png").convert("RGB")) for i in range(6)]))
+    with torch.no_grad():
+        features = conv(pixels.permute(0, 3, 1, 2).float().sub(127.5).div(127.5))
+    assert torch.allclose(norm.running_mean, features.mean((0, 2, 3)), atol=1e-4)
+    assert not loaded.model.training
+    adapted = caption(trained, "--adapt-norm", str(listing), str(images / "dev0.png"))
+    assert adapted.returncode == 0 and "batch norm of" in adapted.stderr and adapted.stdout.strip()
+    listing.write_text(f"{tmp_path / 'gone.png'}\n", encoding="utf-8")
+    bad = caption(trained, "--adapt-norm", str(listing), str(images / "dev0.png"))
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr and "gone.png" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_a_closed_list_makes_every_caption_a_listed_one_and_keeps_the_ones_listed(trained, tmp_path):
+    """decode.closed_list (nmt-caption --closed-list): captions off the list (the toy model writes "gred" at
+    times) give way to listed ones; where greedy's own caption is listed it stays."""
+    images = [str(trained.parent / "images" / f"dev{i}.png") for i in range(24)]
+    free = caption(trained, "--beam", "1", *images).stdout.splitlines()
+    listing = tmp_path / "names.txt"
+    listing.write_text("\n".join(COLOURS) + "\nred blue\n", encoding="utf-8")
+    listed = caption(trained, "--closed-list", str(listing), "--beam", "1", *images).stdout.splitlines()
+    assert len(listed) == len(free) and set(listed) <= set(COLOURS) and len(set(listed)) > 1
+    assert all(mine == theirs for mine, theirs in zip(listed, free) if theirs in COLOURS)  # greedy's own path, if listed
+    assert set(caption(trained, "--closed-list", str(listing), "--beam", "3", *images).stdout.splitlines()) <= set(COLOURS)
+    listing.write_text("red blue\ngreen green green\n", encoding="utf-8")  # captions the model never writes
+    forced = caption(trained, "--closed-list", str(listing), "--beam", "3", "--nbest", "2", *images)
+    assert forced.returncode == 0
+    assert all(sorted(line.split("\t")[::2]) == ["green green green", "red blue"] for line in forced.stdout.splitlines())
+    unlisted = caption(trained, "--closed-list", str(tmp_path / "none.txt"), images[0])
+    assert unlisted.returncode != 0 and "Traceback" not in unlisted.stderr and "none.txt" in unlisted.stderr
+
+
 def test_nmt_caption_gives_nbest_json_with_attention_grids_and_ensembles(trained):
     image = trained.parent / "images" / "dev2.png"
     nbest = caption(trained, "--beam", "3", "--nbest", "2", str(image)).stdout.rstrip("\n").split("\t")

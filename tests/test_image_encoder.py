@@ -172,6 +172,11 @@ def test_precise_batch_norm_sets_the_statistics_of_todays_weights_and_draws_no_r
     assert torch.allclose(first_norm.running_var, halves, atol=1e-4)
     frozen = PretrainedEncoder(hidden_size=8, stride=32, num_layers=1, dropout=0.0, pretrained=False)
     assert recompute_batch_norm(frozen, [torch.zeros(1, 32, 32, 3, dtype=torch.uint8)]) == 0  # ImageNet's kept
+    stem = frozen.backbone._bn0
+    before = stem.running_mean.clone()
+    other_style = torch.randint(0, 256, (2, 64, 64, 3), dtype=torch.uint8)
+    assert recompute_batch_norm(frozen, [other_style], frozen_too=True) > 0  # AdaBN
+    assert not torch.allclose(stem.running_mean, before) and not stem.training and not frozen.backbone.training
 
 
 @pytest.mark.parametrize("block_convs, sees", [(1, False), (2, True)])

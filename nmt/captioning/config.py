@@ -65,6 +65,11 @@ class ImageConfig:
     # Training images redrawn at random (nmt/captioning/augment.py): scale, outline, blur. The
     # unseen-style test's question: does a captioner learn what is drawn rather than one vendor's hand?
     augment: list[Literal["scale", "outline", "ink", "blur"]] = field(default_factory=list)
+    # AdaBN (Li et al. 2016): before captioning, nmt-caption and nmt-serve recompute every batch-norm
+    # statistic of the CNN over the images this file lists (a captions TSV or image paths, one a line,
+    # relative to the file; captions unread), so a new drawing style meets its own statistics. Training
+    # ignores it. "": the training statistics.
+    adapt_norm: str = ""
 
     def grid(self) -> tuple[int, int]:
         """(h, w) of the grid the encoder makes of an image: the scratch CNN's blocks halve it (rounding
@@ -100,8 +105,16 @@ class CaptionTrainConfig(LoopConfig):
     ctc_weight: float = field(default=0.0, metadata=value_range(0.0, 1.0, below=True))
 
 
-def _caption_decode() -> DecodeConfig:
-    return DecodeConfig(max_length_a=0.0, max_length_b=40)  # an image has no length to scale with
+@dataclass
+class CaptionDecodeConfig(DecodeConfig):
+    # A file of the captions allowed, one a line (or a captions TSV): every caption is one of them, the
+    # one the model finds most probable (nmt/closed_list.py), for captions that are names from a known
+    # list. "": any caption.
+    closed_list: str = ""
+
+
+def _caption_decode() -> CaptionDecodeConfig:
+    return CaptionDecodeConfig(max_length_a=0.0, max_length_b=40)  # an image has no length to scale with
 
 
 @dataclass
@@ -113,7 +126,7 @@ class CaptionConfig:
     tokenizer: TokenizerConfig = field(default_factory=lambda: TokenizerConfig(vocab_size=1000))
     model: ModelConfig = field(default_factory=ModelConfig)
     train: CaptionTrainConfig = field(default_factory=CaptionTrainConfig)
-    decode: DecodeConfig = field(default_factory=_caption_decode)
+    decode: CaptionDecodeConfig = field(default_factory=_caption_decode)
 
     def check(self) -> None:
         if not (self.data.train.captions and self.data.dev.captions):

@@ -23,6 +23,7 @@ from nmt.batching import TokenArray, make_batches
 from nmt.captioning.config import CaptionConfig
 from nmt.captioning.data import CaptionBatches, cached_grids, image_batch, open_images
 from nmt.checkpoint import checkpoint_path, load_weights
+from nmt.closed_list import ClosedList, read_closed_list
 from nmt.config import DecodeConfig
 from nmt.data import read_lines
 from nmt.device import evaluating
@@ -122,16 +123,19 @@ class Captioner:
         self.model, self.tokenizer, self.decode, self.positions = model, tokenizer, decode, positions
         self.device, self.keep_attention, self.batch_size = torch.device(device), keep_attention, batch_size
         self.generator = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
+        closed = getattr(decode, "closed_list", "")
+        self.closed_list = read_closed_list(closed, tokenizer.encode_tgt) if closed else None
 
     @torch.inference_mode()
     def caption(self, images: np.ndarray) -> list[list[Translation]]:
         """The n-best captions of each image, best first (attention (T, h*w) when kept)."""
         out: list[list[Translation]] = []
+        model = self.model if self.closed_list is None else ClosedList(self.model, self.closed_list)
         with evaluating(self.model):
             for start in range(0, len(images), self.batch_size):
                 batch = image_batch(images, np.arange(start, min(start + self.batch_size, len(images))), self.positions)
                 batch = batch.to(self.device)
-                results = generate(self.model, batch.src, batch.src_lengths, self.decode, generator=self.generator,
+                results = generate(model, batch.src, batch.src_lengths, self.decode, generator=self.generator,
                                    keep_attention=self.keep_attention)
                 for hyps in results:
                     texts = self.tokenizer.decode_tgt([h.tokens for h in hyps])
@@ -151,6 +155,28 @@ class LoadedCaptioner:
                   seed: int | None = None, keep_attention: bool = False) -> Captioner:
         return Captioner(self.model, self.tokenizer, decode=decode or self.cfg.decode,
                          positions=grid_positions(self.cfg), device=device, seed=seed, keep_attention=keep_attention)
+
+    def adapt_norm(self, images_file: str | Path) -> str:
+        """AdaBN (image.adapt_norm): the CNN's batch-norm statistics, frozen layers' too, recomputed over
+        the images `images_file` lists; the weights stay. Returns a line saying so."""
+        from nmt.captioning.data import ImageError, read_image
+        from nmt.errors import NmtError
+
+        listing = Path(images_file)
+        try:
+            lines = [line.partition("\t")[0] for line in read_lines(listing) if line.strip()]
+        except OSError as err:
+            raise NmtError(f"adapt_norm: cannot read {listing} ({err.strerror})") from None
+        if not lines:
+            raise NmtError(f"adapt_norm: {listing} lists no images")
+        try:
+            images = np.stack([read_image(listing.parent / line, self.cfg.image) for line in lines])
+        except ImageError as err:
+            raise NmtError(f"adapt_norm: {err}") from None
+        device = next(self.model.parameters()).device
+        batches = (torch.from_numpy(images[start:start + 32]).to(device) for start in range(0, len(images), 32))
+        layers = recompute_batch_norm(self.model.encoder, batches, frozen_too=True)
+        return f"batch norm of {layers} layers adapted to the {len(images):,} images of {listing}"
 
 
 def load_captioner(exp_dir: str | Path, *, checkpoint: str = "best",

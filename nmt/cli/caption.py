@@ -32,6 +32,11 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--checkpoint", default="best", metavar="best|last|avg|PATH")
     add_search_arguments(parser, per="image")  # each sets the model's decode.* key of the same meaning
     parser.add_argument("--json", action="store_true", help="JSON lines: caption, n-best, attention as h x w grids")
+    parser.add_argument("--closed-list", metavar="FILE|none", default=None,
+                        help="decode.closed_list: every caption one of FILE's lines (or a captions TSV's captions)")
+    parser.add_argument("--adapt-norm", metavar="FILE|none", default=None,
+                        help="recompute the CNN's batch-norm statistics over the images FILE lists (a captions "
+                             "TSV or paths, one a line): AdaBN for a new style (default: the model's image.adapt_norm)")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when there is one)")
     return parser.parse_args()
 
@@ -77,13 +82,18 @@ def _main() -> int:
     loaded = [load_trained(path, task="captioning", checkpoint=args.checkpoint, device=device) for path in args.model]
     first = loaded[0]
     for other, path in zip(loaded[1:], args.model[1:]):
-        if dataclasses.astuple(other.cfg.image) != dataclasses.astuple(first.cfg.image) or \
+        if dataclasses.replace(other.cfg.image, adapt_norm="") != dataclasses.replace(first.cfg.image, adapt_norm="") or \
                 other.tokenizer.tgt_vocab_size != first.tokenizer.tgt_vocab_size:
             raise NmtError(f"caption: {path} reads images or writes captions unlike {args.model[0]}: "
                            "an ensemble needs the same image settings and caption vocabulary")
+    for item in loaded:
+        adapt = args.adapt_norm if args.adapt_norm is not None else item.cfg.image.adapt_norm
+        if adapt and adapt != "none":
+            print(f"nmt-caption: {item.adapt_norm(adapt)}", file=sys.stderr, flush=True)
     model = first.model if len(loaded) == 1 else Ensemble([item.model for item in loaded])
     image, (h, w) = first.cfg.image, grid(first.cfg)
-    decode = with_search_options(first.cfg, args).decode
+    closed = [] if args.closed_list is None else [f"decode.closed_list={'' if args.closed_list == 'none' else args.closed_list}"]
+    decode = with_search_options(first.cfg, args, closed).decode
     captioner = Captioner(model, first.tokenizer, decode=decode, positions=h * w, device=device, seed=args.seed,
                           keep_attention=args.json)
     failed = 0

@@ -62,6 +62,8 @@ def _models(specs: list[str], *, checkpoint: str, device: str) -> tuple[dict, di
                            "translation and captioning models")
         chosen = translation if task == "translation" else captioning
         chosen[name] = load_trained(directory, task=task, checkpoint=checkpoint, device=device)
+        if task == "captioning" and chosen[name].cfg.image.adapt_norm:
+            print(f"nmt-serve: {name}: {chosen[name].adapt_norm(chosen[name].cfg.image.adapt_norm)}", file=sys.stderr)
     return translation, captioning
 
 

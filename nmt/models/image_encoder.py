@@ -53,14 +53,15 @@ class RowEncoder(nn.Module):
 
 
 @torch.no_grad()
-def recompute_batch_norm(encoder: nn.Module, batches: Iterable[torch.Tensor]) -> int:
+def recompute_batch_norm(encoder: nn.Module, batches: Iterable[torch.Tensor], *, frozen_too: bool = False) -> int:
     """Precise batch norm (Wu & Johnson 2021): each trained batch-norm layer's statistics become their
     mean over `batches` under today's weights, in place of the running average over past weights
     that lags them (the same weights scored 58.9 % and 67.3 % dev exact match for that alone). The
     other layers run in eval mode, so no dropout and no random numbers drawn. Returns the number of
-    layers recomputed (a frozen backbone's are not)."""
+    layers recomputed: a frozen backbone's only with `frozen_too` (AdaBN, where `batches` are another
+    domain's images)."""
     norms = [m for m in encoder.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
-             and m.track_running_stats and m.weight is not None and m.weight.requires_grad]
+             and m.track_running_stats and m.weight is not None and (frozen_too or m.weight.requires_grad)]
     if not norms:
         return 0
     momenta = [m.momentum for m in norms]

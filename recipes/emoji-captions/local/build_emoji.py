@@ -12,6 +12,8 @@ language L:
   {train,dev,test}.L.tsv                 Noto only
   {train,dev,test}_2styles.L.tsv         Noto and Twemoji
   test_openmoji.L.tsv                    the unseen style: OpenMoji's drawings of the training emoji
+  dev_openmoji.L.tsv                     OpenMoji's drawings of the dev emoji (the style's dev set)
+  names.L.txt                            every kept emoji's name, one a line (decode.closed_list)
 """
 
 from __future__ import annotations
@@ -143,6 +145,9 @@ def main() -> None:
                       [(f"images/{style}/{n}.png", c) for n, c in chosen for style in ("noto", "twemoji")])
             if part == "train":
                 write_tsv(args.out / f"test_openmoji.{lang}.tsv", [(f"images/openmoji/{n}.png", c) for n, c in chosen])
+            if part == "dev":  # the unseen style's dev set: no test emoji, no training combination
+                write_tsv(args.out / f"dev_openmoji.{lang}.tsv", [(f"images/openmoji/{n}.png", c) for n, c in chosen])
+        (args.out / f"names.{lang}.txt").write_text("".join(f"{names[emoji]}\n" for emoji, _ in kept), encoding="utf-8")
     counts = {part: sum(1 for v in splits.values() if v == part) for part in ("train", "dev", "test")}
     print(f"emoji: {len(kept):,} emoji drawn by Noto, Twemoji and OpenMoji with English and German names "
           f"({3 * len(kept):,} images); train {counts['train']:,}, dev {counts['dev']:,}, test {counts['test']:,} "

@@ -7,7 +7,7 @@ set -euo pipefail
 out=${1:-data}
 python=${PYTHON:-python3}
 here=$(cd "$(dirname "$0")" && pwd)
-if [ -s "$out/test.de.tsv" ] && [ -s "$out/test_openmoji.de.tsv" ]; then
+if [ -s "$out/test.de.tsv" ] && [ -s "$out/dev_openmoji.de.tsv" ] && [ -s "$out/names.de.txt" ]; then
   echo "data: $out already holds the emoji splits"; exit 0
 fi
 work=$(mktemp -d)
