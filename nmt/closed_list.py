@@ -10,6 +10,7 @@ renormalised over the allowed pieces), so an output scores what it would score u
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +62,17 @@ class OutputTrie:
 
 def read_closed_list(path: str | Path, encode) -> OutputTrie:
     """The outputs of a file, one a line (of a captions TSV, the text after the TAB), as target pieces
-    by `encode` (the model's tokenizer.encode_tgt)."""
-    path = Path(path)
+    by `encode` (the model's tokenizer.encode_tgt); read once while the file is unchanged (a server
+    builds a search for every request)."""
+    try:
+        modified = Path(path).stat().st_mtime_ns
+    except OSError as err:
+        raise DataError(f"decode.closed_list: cannot read {path} ({err.strerror})") from None
+    return _read_closed_list(str(path), modified, encode)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_closed_list(path: str, modified: int, encode) -> OutputTrie:
     try:
         texts = [line.rpartition("\t")[2].strip() for line in read_lines(path)]
     except OSError as err:

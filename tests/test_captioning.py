@@ -173,6 +173,7 @@ def test_a_captioning_model_given_to_nmt_translate_names_nmt_caption(trained):
     ("image.row_encoder=true model.encoder_hidden=15", "image.row_encoder splits model.encoder_hidden"),
     ("image.encoder=efficientnet_lite0 image.augment=[scale]", "image.augment redraws training images"),
     ("image.augment=[tilt]", r"image.augment\[0\] = 'tilt' is not valid"),
+    ("image.encoder=efficientnet_lite0 image.mix_style=0.5", "image.mix_style = 0.5 mixes a fine-tuned"),
 ])
 def test_settings_an_image_cannot_take_are_one_line(trained, override, named):
     with pytest.raises(ConfigError, match=named):

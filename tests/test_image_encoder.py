@@ -8,7 +8,13 @@ import torch
 
 from nmt.captioning.config import ImageConfig
 from nmt.config import DecodeConfig, ModelConfig
-from nmt.models.image_encoder import ConvEncoder, PretrainedEncoder, build_image_model, recompute_batch_norm
+from nmt.models.image_encoder import (
+    ConvEncoder,
+    MixStyle,
+    PretrainedEncoder,
+    build_image_model,
+    recompute_batch_norm,
+)
 from nmt.search import generate
 from nmt.specials import BOS, EOS
 
@@ -241,3 +247,26 @@ def test_crop_widths_are_refused_in_one_line_where_they_cannot_apply():
             CaptionConfig(data=data, image=image).check()
         assert says in str(error.value)
     CaptionConfig(data=data, image=ImageConfig(width=64, columns=True, crop_widths=[32, 64])).check()
+
+
+def test_mixstyle_blends_two_images_statistics_in_training_only():
+    """Each image's channel means and spreads become a blend of its own and another's of the batch (between
+    the two, so within the batch's range); the shapes inside stay; in evaluation nothing changes."""
+    torch.manual_seed(0)
+    x = torch.randn(6, 4, 5, 5) * torch.arange(1, 7).view(6, 1, 1, 1) + torch.arange(6).view(6, 1, 1, 1) * 3
+    mix = MixStyle(p=1.0, alpha=0.5)
+    out = mix(x)
+    means, mixed_means = x.mean((2, 3)), out.mean((2, 3))
+    assert not torch.allclose(out, x)
+    assert (mixed_means >= means.min(0).values - 1e-4).all() and (mixed_means <= means.max(0).values + 1e-4).all()
+    standardised = [(t - t.mean((2, 3), keepdim=True)) / t.std((2, 3), keepdim=True) for t in (x, out)]
+    assert torch.allclose(*standardised, atol=1e-3)  # the same maps, restyled
+    assert torch.equal(mix.eval()(x), x) and torch.equal(MixStyle(p=0.0)(x), x)
+    encoder = PretrainedEncoder(hidden_size=8, stride=8, num_layers=1, dropout=0.0, pretrained=False,
+                                fine_tune=True, mix_style=1.0)
+    pixels = torch.randint(0, 256, (3, 32, 32, 3), dtype=torch.uint8)
+    encoder.train()  # batch norm reads each batch's statistics both times: only the mixing differs
+    with torch.no_grad():
+        mixed = encoder(pixels).states
+        encoder.mix = None
+        assert not torch.allclose(mixed, encoder(pixels).states)

@@ -65,6 +65,9 @@ class ImageConfig:
     # Training images redrawn at random (nmt/captioning/augment.py): scale, outline, blur. The
     # unseen-style test's question: does a captioner learn what is drawn rather than one vendor's hand?
     augment: list[Literal["scale", "outline", "ink", "blur"]] = field(default_factory=list)
+    # MixStyle (Zhou et al. 2021): efficientnet_lite0 fine-tuned, the probability that a training batch's
+    # early feature maps swap part of their style (channel means and spreads) between images. 0: off.
+    mix_style: float = field(default=0.0, metadata=value_range(0.0, 1.0))
     # AdaBN (Li et al. 2016): before captioning, nmt-caption and nmt-serve recompute every batch-norm
     # statistic of the CNN over the images this file lists (a captions TSV or image paths, one a line,
     # relative to the file; captions unread), so a new drawing style meets its own statistics. Training
@@ -150,6 +153,9 @@ class CaptionConfig:
         if self.image.augment and self.image.encoder != "scratch" and not self.image.fine_tune:
             raise ConfigError("config: image.augment redraws training images; a frozen pretrained encoder reads "
                               "their grids computed once (set image.fine_tune: true to augment)")
+        if self.image.mix_style and not self.image.fine_tune:
+            raise ConfigError(f"config: image.mix_style = {self.image.mix_style} mixes a fine-tuned pretrained "
+                              "encoder's features in training; set image.encoder: efficientnet_lite0 and image.fine_tune: true")
         if self.image.backbone_lr != 1.0 and not self.image.fine_tune:
             raise ConfigError(f"config: image.backbone_lr = {self.image.backbone_lr} sets how fast a fine-tuned "
                               "pretrained encoder learns; set image.encoder: efficientnet_lite0 and image.fine_tune: true")

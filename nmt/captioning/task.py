@@ -86,7 +86,7 @@ def build_captioner(cfg: CaptionConfig, vocab_size: int, *, pretrained: bool = T
         encoder = PretrainedEncoder(hidden_size=model.encoder_hidden, stride=image.stride,
                                     num_layers=model.encoder_layers, dropout=model.dropout, fine_tune=image.fine_tune,
                                     blank=image.blank, pretrained=pretrained, rows=image.row_encoder,
-                                    column_height=column_height)
+                                    column_height=column_height, mix_style=image.mix_style)
     if cfg.train.ctc_weight:
         with_ctc_head(encoder, vocab_size)
     return build_image_model(model, encoder, vocab_size)

@@ -23,6 +23,7 @@ from nmt.errors import NmtError
 STAGES = [(1, 3, 1, 1, 16), (6, 3, 2, 2, 24), (6, 5, 2, 2, 40), (6, 3, 2, 3, 80), (6, 5, 1, 3, 112),
           (6, 5, 2, 4, 192), (6, 3, 1, 1, 320)]
 BN_EPS = 1e-3  # TensorFlow's, which the weights were trained with
+MIX_AFTER = (0, 2, 4)  # the last blocks of the first three stages (16, 24 and 40 channels), where style lives
 STRIDES = {8: 5, 16: 11, 32: 16}  # the grid's stride -> how many blocks run (their last one's channels: 40, 112, 320)
 MILITARY_UNIFORM = 652  # the ImageNet class of matplotlib's sample photo of Grace Hopper
 
@@ -80,12 +81,14 @@ class EfficientNetLite0(nn.Module):
         """(B, H, W, 3) uint8 -> (B, 3, H, W) as the weights expect."""
         return images.permute(0, 3, 1, 2).float().sub(127.0).div(128.0)
 
-    def grid(self, pixels: torch.Tensor, stride: int = 32) -> torch.Tensor:
+    def grid(self, pixels: torch.Tensor, stride: int = 32, mix: nn.Module | None = None) -> torch.Tensor:
         """(B, 3, H, W) -> the feature grid (B, C, ceil(H / stride), ceil(W / stride)) after the blocks
-        that reach `stride` (8, 16 or 32)."""
+        that reach `stride` (8, 16 or 32); `mix` (MixStyle) after each of the first three stages."""
         x = F.relu6(self._bn0(self._conv_stem(pixels)))
-        for block in self._blocks[: STRIDES[stride]]:
+        for index, block in enumerate(self._blocks[: STRIDES[stride]]):
             x = block(x)
+            if mix is not None and index in MIX_AFTER:
+                x = mix(x)
         return x
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:

@@ -196,6 +196,29 @@ def annotated(encoder: ConvEncoder | PretrainedEncoder, states: torch.Tensor, ma
     return out
 
 
+class MixStyle(nn.Module):
+    """MixStyle (Zhou et al. 2021): in training, with probability `p` a batch's feature maps take, each,
+    channel statistics (mean and standard deviation over the map) mixed with another image's of the batch,
+    lambda ~ Beta(alpha, alpha): the same drawing in a blend of two images' styles, so that what a
+    caption reads is not one vendor's colours and strokes. The statistics carry no gradient, as in the
+    paper; in evaluation it is the identity."""
+
+    def __init__(self, p: float, alpha: float = 0.1, eps: float = 1e-6):
+        super().__init__()
+        self.p, self.alpha, self.eps = p, alpha, eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or len(x) < 2 or float(torch.rand(())) >= self.p:
+            return x
+        mean = x.mean((2, 3), keepdim=True).detach()
+        std = (x.var((2, 3), keepdim=True) + self.eps).sqrt().detach()
+        weight = torch.distributions.Beta(self.alpha, self.alpha).sample((len(x), 1, 1, 1)).to(x)
+        other = torch.randperm(len(x), device=x.device)
+        mixed_mean = weight * mean + (1 - weight) * mean[other]
+        mixed_std = weight * std + (1 - weight) * std[other]
+        return (x - mean) / std * mixed_std + mixed_mean
+
+
 class PretrainedEncoder(nn.Module):
     """EfficientNet-Lite0's ImageNet features at `stride` (8, 16 or 32), projected by a 1x1
     convolution to `hidden_size`. Frozen (the default), its backbone stays in eval mode without
@@ -205,7 +228,8 @@ class PretrainedEncoder(nn.Module):
     directions = 1
 
     def __init__(self, *, hidden_size: int, stride: int, num_layers: int, dropout: float, fine_tune: bool = False,
-                 blank: bool = False, pretrained: bool = True, rows: bool = False, column_height: int = 0):
+                 blank: bool = False, pretrained: bool = True, rows: bool = False, column_height: int = 0,
+                 mix_style: float = 0.0):
         from nmt.models.efficientnet import EfficientNetLite0, pretrained_efficientnet_lite0
 
         super().__init__()
@@ -213,6 +237,7 @@ class PretrainedEncoder(nn.Module):
         del self.backbone._conv_head, self.backbone._bn1, self.backbone._fc  # the classifier is not read
         self.backbone.requires_grad_(fine_tune)
         self.fine_tune, self.stride, self.blank = fine_tune, stride, blank
+        self.mix = MixStyle(mix_style) if mix_style else None
         self.project = nn.Conv2d(EfficientNetLite0.channels(stride), hidden_size, 1)
         self.columns = columns(hidden_size, column_height)
         self.rows = RowEncoder(hidden_size) if rows else None
@@ -238,7 +263,7 @@ class PretrainedEncoder(nn.Module):
         if self.blank:
             pixels = torch.zeros_like(pixels)
         with torch.set_grad_enabled(self.fine_tune and torch.is_grad_enabled()):
-            return self.backbone.grid(pixels, self.stride)
+            return self.backbone.grid(pixels, self.stride, mix=self.mix)
 
     def forward(self, src: torch.Tensor, lengths: torch.Tensor | None = None) -> EncoderOutput:
         grid = self.backbone_grid(src) if src.dtype == torch.uint8 else src.permute(0, 3, 1, 2).float()
