@@ -41,23 +41,26 @@ class OutputTrie:
                     self.complete.append(False)
                 node = child
             self.complete[node] = True
-        self.size = sum(self.complete)  # distinct outputs
+        self._rows: dict[int, torch.Tensor] = {}  # a visited node's allowed pieces (allowed)
 
     def advance(self, nodes: list[int], tokens: list[int]) -> list[int]:
         return [self.children[node].get(token, DEAD) if node != DEAD else DEAD for node, token in zip(nodes, tokens)]
 
     def allowed(self, nodes: list[int], vocab: int, device: torch.device) -> torch.Tensor:
-        """(rows, vocab) bool: the pieces each node may write next, EOS where its prefix is a whole output."""
-        rows, columns = [], []
-        for row, node in enumerate(nodes):
+        """(rows, vocab) bool: the pieces each node may write next, EOS where its prefix is a whole output.
+        Each node's row is made once (the root's holds hundreds of pieces, and every search starts there)."""
+        return torch.stack([self._row(node, vocab, device) for node in nodes])
+
+    def _row(self, node: int, vocab: int, device: torch.device) -> torch.Tensor:
+        row = self._rows.get(node)
+        if row is None or row.shape[0] != vocab or row.device != device:
             following = list(self.children[node]) if node != DEAD else []
             if node == DEAD or self.complete[node]:
                 following.append(EOS)
-            rows += [row] * len(following)
-            columns += following
-        mask = torch.zeros(len(nodes), vocab, dtype=torch.bool)
-        mask[rows, columns] = True
-        return mask.to(device)
+            row = torch.zeros(vocab, dtype=torch.bool)
+            row[following] = True
+            row = self._rows[node] = row.to(device)
+        return row
 
 
 def read_closed_list(path: str | Path, encode) -> OutputTrie:

@@ -156,13 +156,17 @@ class LoadedCaptioner:
         return Captioner(self.model, self.tokenizer, decode=decode or self.cfg.decode,
                          positions=grid_positions(self.cfg), device=device, seed=seed, keep_attention=keep_attention)
 
-    def adapt_norm(self, images_file: str | Path) -> str:
+    def adapt_norm(self, images_file: str | Path | None = None) -> str | None:
         """AdaBN (image.adapt_norm): the CNN's batch-norm statistics, frozen layers' too, recomputed over
-        the images `images_file` lists; the weights stay. Returns a line saying so."""
+        the images `images_file` lists (None: the config's image.adapt_norm; "" or "none": nothing); the
+        weights stay. Returns a line saying what was done, or None."""
         from nmt.captioning.data import ImageError, read_image
         from nmt.errors import NmtError
 
-        listing = Path(images_file)
+        chosen = self.cfg.image.adapt_norm if images_file is None else str(images_file)
+        if chosen in ("", "none"):
+            return None
+        listing = Path(chosen)
         try:
             lines = [line.partition("\t")[0] for line in read_lines(listing) if line.strip()]
         except OSError as err:

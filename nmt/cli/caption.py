@@ -87,9 +87,9 @@ def _main() -> int:
             raise NmtError(f"caption: {path} reads images or writes captions unlike {args.model[0]}: "
                            "an ensemble needs the same image settings and caption vocabulary")
     for item in loaded:
-        adapt = args.adapt_norm if args.adapt_norm is not None else item.cfg.image.adapt_norm
-        if adapt and adapt != "none":
-            print(f"nmt-caption: {item.adapt_norm(adapt)}", file=sys.stderr, flush=True)
+        adapted = item.adapt_norm(args.adapt_norm)  # None: the model's image.adapt_norm
+        if adapted:
+            print(f"nmt-caption: {adapted}", file=sys.stderr, flush=True)
     model = first.model if len(loaded) == 1 else Ensemble([item.model for item in loaded])
     image, (h, w) = first.cfg.image, grid(first.cfg)
     closed = [] if args.closed_list is None else [f"decode.closed_list={'' if args.closed_list == 'none' else args.closed_list}"]

@@ -62,8 +62,9 @@ def _models(specs: list[str], *, checkpoint: str, device: str) -> tuple[dict, di
                            "translation and captioning models")
         chosen = translation if task == "translation" else captioning
         chosen[name] = load_trained(directory, task=task, checkpoint=checkpoint, device=device)
-        if task == "captioning" and chosen[name].cfg.image.adapt_norm:
-            print(f"nmt-serve: {name}: {chosen[name].adapt_norm(chosen[name].cfg.image.adapt_norm)}", file=sys.stderr)
+        adapted = chosen[name].adapt_norm() if task == "captioning" else None  # the config's image.adapt_norm
+        if adapted:
+            print(f"nmt-serve: {name}: {adapted}", file=sys.stderr)
     return translation, captioning
 
 
